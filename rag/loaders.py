@@ -1,0 +1,361 @@
+"""Turn a file into a `Document`: one loader per format, chosen by the file's extension.
+
+    load_document(Path("report.pdf"), settings) -> Document(kind="pdf", pages=(Page(1, "..."), ...))
+
+PDFs keep one `Page` per PDF page (1-based, empty pages included so numbers stay right). Text, Markdown,
+HTML and DOCX give a single page 1. Markdown stays raw; HTML and DOCX headings become `#` lines so the
+chunker can give every passage its heading path. The page text we store is already cleaned
+(`clean_text`), so chunk offsets index exactly what is stored.
+
+Every failure a user can cause (bad file, wrong type, password, too big) raises a `DocumentLoadError`
+subclass whose message names the file and says what to do. Hostile files are expected: the loaders
+turn any exception from a parser into a per-file error, and `rag/parsing.py` runs them in a child
+process with a timeout and a memory cap.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+from .config import Settings
+from .errors import DocumentLoadError, EncryptedFileError, FileTooLargeError, NoTextError, UnsupportedFileError
+from .types import Document, Page
+
+logger = logging.getLogger(__name__)
+
+KINDS = {".pdf": "pdf", ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".docx": "docx"}
+SUPPORTED_TYPES = ", ".join(KINDS)
+
+# pypdf's safety limits stop a few real files (SEC filings with >100k-element arrays). We retry once with
+# these higher limits; the parse worker's timeout and memory cap still guard against hostile files.
+RAISED_PDF_LIMITS = {"array_maximum_element_count": 5_000_000, "dictionary_maximum_element_count": 5_000_000}
+# A page with fewer letters/digits than this counts as "no text" (a scan with only a stamp or a header line).
+MIN_PAGE_ALNUM = 1
+
+
+def load_document(path: Path, settings: Settings, name: str | None = None) -> Document:
+    """Read one file into a Document.
+
+    Args:
+        path: the file on disk.
+        settings: for the limits `max_file_mb` and `max_pages`.
+        name: the name shown to the user (the original upload name); defaults to the file's name.
+
+    Raises:
+        DocumentLoadError (or a subclass) naming the file.
+    """
+    path = Path(path)
+    name = display_name(name if name is not None else path.name) or display_name(path.name) or "unnamed file"
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        what = f"'{path.suffix}' files are" if path.suffix else "files without an extension are"
+        raise UnsupportedFileError(name, f"{what} not supported; supported types: {SUPPORTED_TYPES}")
+    data = _read_bytes(path, name, settings)
+    pages, warnings = LOADERS[kind](data, name, settings)
+    if not any(page.text.strip() for page in pages):
+        raise NoTextError(name, "contains no readable text")
+    return Document(
+        doc_id=hashlib.sha256(data).hexdigest(),
+        name=name,
+        path=str(path),
+        kind=kind,
+        pages=tuple(pages),
+        warnings=tuple(warnings),
+    )
+
+
+def display_name(name: str) -> str:
+    """The name with control characters removed (it is only ever displayed, never used as a path)."""
+    return "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+
+
+def _read_bytes(path: Path, name: str, settings: Settings) -> bytes:
+    limit = settings.max_file_mb * 1024 * 1024
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise FileTooLargeError(
+                name, f"is {size / 1024 / 1024:.1f} MB, over the {settings.max_file_mb:g} MB limit (RAG_MAX_FILE_MB)"
+            )
+        if size == 0:
+            raise DocumentLoadError(name, "is empty (0 bytes); there is nothing to read")
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocumentLoadError(name, f"could not be opened ({exc.strerror or exc})") from exc
+
+
+# --- text clean-up shared by all formats ---
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_TRAILING = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> str:
+    """Light, lossless-for-reading clean-up: no NULs/control chars, unified newlines, runs of spaces as one.
+
+    Example: "a\\x00b  c \\r\\n\\n\\n\\nd" -> "ab c\\n\\nd"
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = _TRAILING.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+# --- PDF ---
+
+
+def _load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    try:
+        return _read_pdf(data, name, settings)
+    except LimitReachedError as exc:
+        logger.info("%s: pypdf limit reached (%s); retrying with raised limits", name, exc)
+        try:
+            with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
+                pages, warnings = _read_pdf(data, name, settings)
+        except LimitReachedError as exc2:
+            raise DocumentLoadError(
+                name, f"is too complex for the PDF reader's safety limits ({exc2}); re-export or split it"
+            ) from exc2
+        return pages, warnings
+
+
+def _read_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    from pypdf.errors import LimitReachedError
+
+    reader = _open_pdf(data, name)
+    try:
+        count = len(reader.pages)
+    except LimitReachedError:
+        raise
+    except Exception as exc:
+        raise _unreadable(name, exc) from exc
+    if count > settings.max_pages:
+        raise FileTooLargeError(
+            name,
+            f"has {count} pages, over the {settings.max_pages} page limit (RAG_MAX_PAGES); split it or raise the limit",
+        )
+    if count == 0:
+        raise NoTextError(name, "has no pages")
+    pages, skipped = [], []
+    for number in range(1, count + 1):
+        text = _page_text(reader, number, name)
+        if text is None:
+            skipped.append(number)
+            text = ""
+        pages.append(Page(number, text))
+    return pages, _pdf_warnings(name, pages, skipped)
+
+
+def _open_pdf(data: bytes, name: str):
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedFileError(name, "is password-protected; remove the password and upload it again")
+        return reader
+    except (DocumentLoadError, LimitReachedError):
+        raise
+    except Exception as exc:  # hostile files raise anything (KeyError, RecursionError, ...): one file fails
+        raise _unreadable(name, exc) from exc
+
+
+def _page_text(reader, number: int, name: str) -> str | None:
+    """The cleaned text of one page, or None when pypdf fails on it (the page is skipped, the rest loads)."""
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    try:
+        try:
+            raw = reader.pages[number - 1].extract_text()
+        except LimitReachedError:
+            with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
+                raw = reader.pages[number - 1].extract_text()
+    except MemoryError:
+        raise
+    except Exception as exc:
+        logger.warning("%s: page %d could not be read: %s: %s", name, number, type(exc).__name__, exc)
+        return None
+    return clean_text(raw or "")
+
+
+def _pdf_warnings(name: str, pages: list[Page], skipped: list[int]) -> list[str]:
+    warnings = []
+    if skipped:
+        warnings.append(f"page(s) {_ranges(skipped)} could not be read and were skipped")
+    empty = [p.number for p in pages if sum(ch.isalnum() for ch in p.text) < MIN_PAGE_ALNUM and p.number not in skipped]
+    if len(empty) == len(pages):
+        raise NoTextError(name, f"has no text on any of its {len(pages)} pages — scanned? OCR is not enabled")
+    if empty:
+        warnings.append(f"{len(empty)} of {len(pages)} pages have no text — scanned? OCR is not enabled")
+    return warnings
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Example: [1, 2, 3, 7] -> "1-3, 7"."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)
+
+
+def _unreadable(name: str, exc: BaseException) -> DocumentLoadError:
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return DocumentLoadError(name, f"is not a readable PDF ({detail[:200]}); re-export or repair it")
+
+
+# --- plain text and Markdown ---
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Bytes to str: a BOM wins, then UTF-8, then charset-normalizer's guess; never raises on odd bytes."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise DocumentLoadError(name, "does not look like text (binary data or an unknown encoding)")
+    return str(best)
+
+
+def _load_text(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    text = decode_text(data, name)
+    junk = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f"))
+    if junk > 0.05 * len(text):
+        raise DocumentLoadError(name, "does not look like text (binary data or an unknown encoding)")
+    return [Page(1, clean_text(text))], []
+
+
+# --- HTML ---
+
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form",
+              "iframe", "head", "button", "select", "canvas", "object", "embed"}  # fmt: skip
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "table", "tr", "blockquote", "pre",
+               "dl", "dt", "dd", "figure", "figcaption", "caption", "br", "hr", "body", "address", "details",
+               "summary", "thead", "tbody", "tfoot"}  # fmt: skip
+_WHITESPACE = re.compile(r"\s+")
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+def _load_html(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    from bs4 import BeautifulSoup
+
+    try:
+        soup = BeautifulSoup(data, "lxml")
+    except Exception as exc:
+        raise DocumentLoadError(name, f"is not readable HTML ({type(exc).__name__}: {exc})") from exc
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    return [Page(1, clean_text(html_to_text(root)))], []
+
+
+def html_to_text(root) -> str:
+    """The visible text under `root`, headings as `#` lines, blocks on their own lines.
+
+    Walks the tree with an explicit stack: 100k nested <div>s must not hit Python's recursion limit.
+    """
+    from bs4 import NavigableString, Tag
+
+    out: list[str] = []
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str) and not isinstance(node, NavigableString):
+            out.append(node)  # a marker pushed below (newline / heading prefix)
+        elif isinstance(node, Tag):
+            tag = node.name
+            if tag in _SKIP_TAGS:
+                continue
+            if tag in _HEADINGS:
+                title = " ".join(node.get_text(" ").split())
+                if title:
+                    out.append(f"\n\n{'#' * _HEADINGS[tag]} {title}\n\n")
+                continue
+            closing = "\n" if tag in _BLOCK_TAGS else (" | " if tag in ("td", "th") else "")
+            if closing:
+                stack.append(closing)
+            stack.extend(reversed(node.contents))
+            if tag == "li":
+                stack.append("\n- ")
+        elif type(node) is NavigableString:  # not a Comment, Doctype, CData, ...
+            out.append(_WHITESPACE.sub(" ", node))
+    text = "".join(out)
+    text = re.sub(r" *\| *\n", "\n", text)  # the " | " after a row's last cell
+    return re.sub(r"[ \t]*\n[ \t]*", "\n", text)
+
+
+# --- DOCX ---
+
+
+def _load_docx(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        lines = []
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                lines.extend(_docx_table_rows(block))
+                lines.append("")
+            else:
+                lines.append(_docx_paragraph(block))
+    except Exception as exc:
+        raise DocumentLoadError(
+            name, f"is not a readable Word document ({type(exc).__name__}: {exc}); re-save it as .docx"
+        ) from exc
+    return [Page(1, clean_text("\n".join(lines)))], []
+
+
+def _docx_paragraph(paragraph) -> str:
+    text = paragraph.text.strip()
+    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    level = 1 if style == "Title" else None
+    match = re.fullmatch(r"Heading (\d)", style)
+    if match:
+        level = min(int(match.group(1)), 6)
+    if level and text:
+        return f"\n{'#' * level} {' '.join(text.split())}\n"
+    return text + "\n"
+
+
+def _docx_table_rows(table) -> list[str]:
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # a merged cell is repeated once per grid column
+                continue
+            seen.add(id(cell._tc))
+            cells.append(" ".join(cell.text.split()))
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return rows
+
+
+LOADERS = {"pdf": _load_pdf, "txt": _load_text, "md": _load_text, "html": _load_html, "docx": _load_docx}

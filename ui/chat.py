@@ -1,0 +1,174 @@
+"""One chat turn: run the engine's `answer` and turn its events into chat messages and source views.
+
+`respond` yields a `ChatUpdate` after the user's message is shown, once retrieval is done (sources appear
+before the first token), after every token, and once the checked answer is in. It knows nothing about
+Gradio components; `app.py` maps updates onto them. Chat messages are Gradio's dict format
+(`{"role", "content", "metadata"}`); the "what the model saw" trace is a collapsible metadata message.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.config import Settings
+from rag.generation import Message
+from rag.pipeline import Done, Retrieved, Token
+from rag.types import Answer
+
+from .engine import Engine, SessionSearch
+from .render import answer_markdown, chat_markdown, trace_markdown
+from .views import SourceView, views_from_answer, views_from_hits
+
+TRACE_TITLE = "What the model saw"
+ChatMessage = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """The settings a person can change for their own session (the Settings accordion)."""
+
+    retrieval: str = "hybrid"
+    top_k: int = 5
+    rerank: bool = False
+    expand: bool = False
+    generator: str = ""  # "" = the app's default model
+    temperature: float = 0.1
+    max_new_tokens: int = 384
+    system_prompt: str = ""
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> ChatOptions:
+        return cls(
+            settings.retrieval,
+            settings.top_k,
+            settings.reranker != "none",
+            settings.expansion != "none",
+            settings.generator,
+            settings.temperature,
+            settings.max_new_tokens,
+            settings.system_prompt,
+        )
+
+    def apply(self, settings: Settings) -> Settings:
+        """Return `settings` with this session's choices applied."""
+        return settings.replace(
+            retrieval=self.retrieval,
+            top_k=int(self.top_k),
+            reranker=("embed" if settings.reranker == "none" else settings.reranker) if self.rerank else "none",
+            expansion="prf" if self.expand else "none",
+            generator=self.generator or settings.generator,
+            temperature=float(self.temperature),
+            max_new_tokens=int(self.max_new_tokens),
+            system_prompt=self.system_prompt.strip(),
+        )
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    """What the page shows at one moment of a turn. `answer` is set on the last update only."""
+
+    history: list[ChatMessage]
+    views: list[SourceView] = field(default_factory=list)
+    note: str = ""
+    text: str = ""  # the answer so far, raw (the chat shows it escaped)
+    answer: Answer | None = None
+
+
+def respond(
+    engine: Engine,
+    question: str,
+    history: Sequence[ChatMessage],
+    documents: Sequence[str] | None,
+    options: ChatOptions,
+    session: str,
+) -> Iterator[ChatUpdate]:
+    """Yield the page's state through one question; raises RagError for the UI to show."""
+    shown = [*history, {"role": "user", "content": question}]
+    yield ChatUpdate(shown, note="Searching your documents…")
+    settings = options.apply(engine.settings)
+    library = engine.library(session)
+    generator = engine.generator(settings)
+    trace: ChatMessage = _trace("", [], status="pending", title="Searching your documents…")
+    reply: ChatMessage = {"role": "assistant", "content": ""}
+    text = ""
+    events = engine.answer_fn(
+        question,
+        SessionSearch(library, settings),
+        generator,
+        history=to_turns(history),
+        settings=settings,
+        documents=list(documents) if documents else None,
+        embedder=library.embedder,
+    )
+    views: list[SourceView] = []
+    for event in events:
+        if isinstance(event, Retrieved):
+            views = views_from_hits(event.hits)
+            trace = _trace(trace_markdown(event.query, event.hits), event.hits, status="pending")
+            yield ChatUpdate([*shown, trace, reply], views, note="Retrieved passages; writing the answer…")
+        elif isinstance(event, Token):
+            text += event.text
+            reply = {"role": "assistant", "content": chat_markdown(text)}
+            yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", text=text)
+        elif isinstance(event, Done):
+            yield _finished(shown, event.answer)
+
+
+def _finished(shown: list[ChatMessage], answer: Answer) -> ChatUpdate:
+    timings = {k: v for k, v in answer.timings.items() if k in ("retrieve", "first_token", "total")}
+    trace = _trace(trace_markdown(answer.query, answer.sources, timings), answer.sources, status="done")
+    if "total" in answer.timings:
+        trace["metadata"]["duration"] = round(answer.timings["total"], 2)
+    reply = {"role": "assistant", "content": answer_markdown(answer)}
+    views = views_from_answer(answer)
+    if answer.abstained:
+        note = "No passage answers this question; these are the closest ones."
+    else:
+        note = f"{len(answer.citations)} cited passage(s). Pick a number to see its page."
+    return ChatUpdate([*shown, trace, reply], views, note=note, text=answer.text, answer=answer)
+
+
+def _trace(content: str, hits: Sequence[Any], status: str, title: str = "") -> ChatMessage:
+    title = title or f"{TRACE_TITLE} ({len(hits)} passages)"
+    return {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
+
+
+def to_turns(history: Sequence[ChatMessage]) -> list[Message]:
+    """Return the conversation for the engine: user and answer messages as plain text, traces left out."""
+    turns: list[Message] = []
+    for message in history:
+        role = _get(message, "role")
+        metadata = _get(message, "metadata") or {}
+        if role not in ("user", "assistant") or (isinstance(metadata, dict) and metadata.get("title")):
+            continue
+        text = content_text(_get(message, "content"))
+        if text:
+            turns.append(Message(role, html.unescape(text) if role == "assistant" else text))
+    return turns
+
+
+def content_text(content: Any) -> str:
+    """Return the text of a message's content: a str, or Gradio 6's list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(content_text(part) for part in content)
+    return ""
+
+
+def last_question(history: Sequence[ChatMessage], index: int | None = None) -> tuple[list[ChatMessage], str]:
+    """Return (history before the last user message at or before `index`, that message's text)."""
+    end = len(history) - 1 if index is None else min(index, len(history) - 1)
+    for i in range(end, -1, -1):
+        if _get(history[i], "role") == "user":
+            return list(history[:i]), content_text(_get(history[i], "content"))
+    return list(history), ""
+
+
+def _get(message: Any, key: str) -> Any:
+    return message.get(key) if isinstance(message, dict) else getattr(message, key, None)

@@ -1,0 +1,152 @@
+"""Turn engine records into the HTML and Markdown the page shows.
+
+Everything that came from a document or a file name is escaped here, so a file called `<img onerror=...>.pdf`
+or a page containing `<script>` is shown as text. Markdown for the chat also has its link and image syntax
+neutralised: a document must not make the browser fetch anything.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from rag.types import Answer, DocumentInfo, FileOutcome, Hit
+
+from .views import SourceView
+
+NOT_FOUND = "Not found in your documents."
+STATUS_ICONS = {"indexed": "✅", "replaced": "♻️", "unchanged": "➖", "failed": "❌"}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+
+
+def escape(text: str) -> str:
+    """Return `text` safe to put inside HTML (quotes too, so it is also safe in attributes)."""
+    return html.escape(text, quote=True)
+
+
+def escape_md(text: str) -> str:
+    """Return `text` for Markdown: HTML escaped and every Markdown control character backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", escape(text))
+
+
+def chat_markdown(text: str) -> str:
+    """Return model output for the chat: HTML escaped, links and images disabled, `[n]` markers kept readable.
+
+    Model output keeps its own light formatting (lists, bold) but `](` can no longer form a link or image.
+    """
+    return escape(text).replace("](", "]\\(")
+
+
+def answer_markdown(answer: Answer) -> str:
+    """Return the final answer: text with unsupported sentences flagged, or the abstention notice."""
+    if answer.abstained:
+        detail = answer.text.strip()
+        body = f"**{NOT_FOUND}**"
+        if detail and NOT_FOUND.lower().rstrip(".") not in detail.lower():
+            body += "\n\n" + chat_markdown(detail)
+        return body
+    text = answer.text
+    flagged = [s for s in answer.unsupported if s and s in text]
+    for sentence in flagged:
+        text = text.replace(sentence, sentence + " ⚠️", 1)
+    body = chat_markdown(text)
+    if flagged:
+        body += "\n\n*⚠️ marks a sentence that no passage supports — check it before relying on it.*"
+    return body
+
+
+def trace_markdown(query: str, hits: Sequence[Hit], timings: dict[str, float] | None = None) -> str:
+    """Return "what the model saw": the search query, the numbered passages and the timings."""
+    lines = [f"**Search query:** {escape_md(query)}", ""]
+    for n, hit in enumerate(hits, start=1):
+        snippet = " ".join(hit.chunk.text.split())
+        snippet = snippet if len(snippet) <= 300 else snippet[:300] + " …"
+        lines.append(
+            f"{n}. **{escape_md(hit.document)}**, p. {hit.page} · {hit.method} {hit.score:.3f} — {escape_md(snippet)}"
+        )
+    if not hits:
+        lines.append("*No passage was retrieved.*")
+    if timings:
+        parts = ", ".join(f"{escape_md(k)} {v:.2f} s" for k, v in timings.items())
+        lines += ["", f"**Timings:** {parts}"]
+    return "\n".join(lines)
+
+
+def sources_html(views: Sequence[SourceView], selected: int | None = None, note: str = "") -> str:
+    """Return the sources panel: one card per passage, the selected one first, supporting span in <mark>."""
+    if not views:
+        message = note or "Ask a question: the passages behind the answer appear here."
+        return f'<div class="fn-sources fn-empty">{escape(message)}</div>'
+    chosen = next((v for v in views if v.n == selected), views[0])
+    ordered = [chosen] + [v for v in views if v is not chosen]
+    cards = [_card(v, v is chosen) for v in ordered]
+    header = f'<p class="fn-note">{escape(note)}</p>' if note else ""
+    return f'<div class="fn-sources">{header}{"".join(cards)}</div>'
+
+
+def _card(view: SourceView, is_selected: bool) -> str:
+    text = view.text
+    if view.mark_end > view.mark_start:
+        body = (
+            escape(text[: view.mark_start])
+            + f"<mark>{escape(text[view.mark_start : view.mark_end])}</mark>"
+            + escape(text[view.mark_end :])
+        )
+    else:
+        body = escape(text)
+    state = "cited" if view.cited else "retrieved"
+    classes = f"fn-card fn-{state}" + (" fn-selected" if is_selected else "")
+    return (
+        f'<div class="{classes}" data-n="{view.n}">'
+        f'<div class="fn-card-head"><b>[{view.n}]</b> <span class="fn-doc">{escape(view.document)}</span>'
+        f" · page {view.page} · score {view.score:.3f} · {state}</div>"
+        f'<div class="fn-passage">{body}</div></div>'
+    )
+
+
+def outcomes_html(rows: Sequence[tuple[str, str, str]]) -> str:
+    """Return the upload results table from (file name, status, message) rows; status picks the icon."""
+    if not rows:
+        return ""
+    body = "".join(
+        f'<tr class="fn-{escape(status)}"><td>{STATUS_ICONS.get(status, "⏳")}</td>'
+        f'<td class="fn-doc">{escape(name)}</td><td>{escape(message)}</td></tr>'
+        for name, status, message in rows
+    )
+    return f'<table class="fn-table fn-outcomes"><tr><th></th><th>File</th><th>Result</th></tr>{body}</table>'
+
+
+def outcome_rows(outcomes: Sequence[FileOutcome]) -> list[tuple[str, str, str]]:
+    rows = []
+    for outcome in outcomes:
+        message = outcome.message + "".join(f" ⚠️ {w}" for w in outcome.warnings)
+        rows.append((outcome.name, outcome.status, message))
+    return rows
+
+
+def documents_html(documents: Sequence[DocumentInfo]) -> str:
+    """Return the document list as a table (name, kind, pages, passages)."""
+    if not documents:
+        return '<p class="fn-empty">No documents yet: drop some files above.</p>'
+    body = "".join(
+        f'<tr><td class="fn-doc">{escape(d.name)}</td><td>{escape(d.kind)}</td><td>{d.pages}</td><td>{d.chunks}</td></tr>'
+        for d in documents
+    )
+    return (
+        '<table class="fn-table fn-documents"><tr><th>Document</th><th>Type</th><th>Pages</th><th>Passages</th></tr>'
+        f"{body}</table>"
+    )
+
+
+CSS = """
+.fn-table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.fn-table td, .fn-table th { padding: 2px 6px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
+.fn-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 8px; margin-bottom: 8px; }
+.fn-card.fn-selected { border-color: var(--color-accent); box-shadow: 0 0 0 1px var(--color-accent); }
+.fn-card.fn-retrieved { opacity: 0.8; }
+.fn-card-head { font-size: 0.85em; margin-bottom: 4px; }
+.fn-passage { white-space: pre-wrap; font-size: 0.9em; max-height: 18em; overflow-y: auto; }
+.fn-passage mark { background: #ffe066; color: black; }
+.fn-empty, .fn-note { color: var(--body-text-color-subdued); }
+"""

@@ -1,0 +1,129 @@
+"""Which Library a browser session works on.
+
+Local mode: every session shares the one library in `settings.data_dir`; if it is empty on start, the
+sample knowledge base is ingested so a newcomer can ask at once.
+Public mode: each session gets its own library in its own temporary folder, made by copying a sample index
+that was built once at start (a copy takes milliseconds; re-embedding would take seconds). A session's
+folder is removed when the page is closed (`release`) or after `ttl_s` seconds without use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from rag.config import Settings
+from rag.library import Library
+
+logger = logging.getLogger(__name__)
+
+
+class LibraryPool(Protocol):
+    def get(self, session: str) -> Library: ...
+
+    def release(self, session: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalLibraries:
+    """One persistent library for everyone (a single-user, local install)."""
+
+    def __init__(self, settings: Settings, embedder: Any, sample: list[Path]) -> None:
+        self.library = Library.open(settings, embedder)
+        if sample and not self.library.documents():
+            outcomes = self.library.ingest(sample)
+            logger.info("sample library: %s", "; ".join(f"{o.name}: {o.message}" for o in outcomes))
+
+    def get(self, session: str) -> Library:
+        return self.library
+
+    def release(self, session: str) -> None:
+        """Nothing to do: the local library outlives sessions."""
+
+    def close(self) -> None:
+        self.library.close()
+
+
+class SessionLibraries:
+    """A private, temporary library per session, seeded from a prebuilt copy of the sample library."""
+
+    def __init__(self, settings: Settings, embedder: Any, sample: list[Path], ttl_s: float) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.ttl_s = ttl_s
+        self.root = Path(tempfile.mkdtemp(prefix="footnote-sessions-"))
+        self.template = self.root / "template"
+        with Library.open(settings.replace(data_dir=self.template), embedder) as library:
+            if sample:
+                library.ingest(sample)
+        self._libraries: dict[str, Library] = {}
+        self._last_used: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep_forever, name="footnote-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def get(self, session: str) -> Library:
+        """Return this session's library, creating it from the sample copy on first use."""
+        key = _key(session)
+        with self._lock:
+            self._last_used[key] = time.monotonic()
+            library = self._libraries.get(key)
+            if library is None:
+                folder = self.root / key
+                shutil.copytree(self.template, folder, dirs_exist_ok=True)
+                library = Library.open(self.settings.replace(data_dir=folder), self.embedder)
+                self._libraries[key] = library
+        self.sweep()
+        return library
+
+    def release(self, session: str) -> None:
+        """Close and delete this session's library and its folder (uploaded files included)."""
+        self._release_key(_key(session))
+
+    def sweep(self) -> list[str]:
+        """Release every session idle for longer than the time-to-live; return their keys."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [key for key, used in self._last_used.items() if now - used > self.ttl_s]
+        for key in idle:
+            logger.info("removing idle session library %s", key)
+            self._release_key(key)
+        return idle
+
+    def sessions(self) -> list[str]:
+        with self._lock:
+            return sorted(self._libraries)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            keys = list(self._libraries)
+        for key in keys:
+            self._release_key(key)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _release_key(self, key: str) -> None:
+        with self._lock:
+            library = self._libraries.pop(key, None)
+            self._last_used.pop(key, None)
+        if library is not None:
+            library.close()
+        shutil.rmtree(self.root / key, ignore_errors=True)
+
+    def _sweep_forever(self) -> None:
+        interval = max(1.0, min(60.0, self.ttl_s / 2))
+        while not self._stop.wait(interval):
+            self.sweep()
+
+
+def _key(session: str) -> str:
+    """Return a folder-safe key for a session id (which comes from the browser and is not trusted)."""
+    return "s" + hashlib.sha256((session or "anonymous").encode("utf-8")).hexdigest()[:20]

@@ -97,9 +97,12 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
     torch.set_num_threads(settings.resolved_threads)
     path, name = _resolve(settings.embedder)
-    model_kwargs = {"dtype": torch.bfloat16} if settings.embed_dtype == "bfloat16" else {}
     if settings.embed_dtype not in ("bfloat16", "float32"):
         raise ModelLoadError(f"RAG_EMBED_DTYPE={settings.embed_dtype!r} is not supported; use bfloat16 or float32")
+    dtype = settings.embed_dtype if settings.embed_dtype == "float32" or cpu_has_bf16() else "float32"
+    if dtype != settings.embed_dtype:
+        logger.info("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32, which is faster here")
+    model_kwargs = {"dtype": torch.bfloat16} if dtype == "bfloat16" else {}
     try:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -115,8 +118,21 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
             "or use a hub id that is already in the Hugging Face cache"
         ) from exc
     tokenizer_file = _tokenizer_file(path, model)
-    logger.info("embedder %s loaded from %s (%s)", name, path, settings.embed_dtype)
+    logger.info("embedder %s loaded from %s (%s)", name, path, dtype)
     return SentenceTransformerEmbedder(model, name, tokenizer_file, settings.embed_batch_size)
+
+
+def cpu_has_bf16() -> bool:
+    """Return True when the CPU computes bfloat16 natively.
+
+    Without avx512_bf16 / amx_bf16 torch emulates bf16 matmuls: on an AVX2-only AMD EPYC we measured bf16
+    6x slower than float32 (32 passages: 38 s vs 6.2 s), while on CPUs with it bf16 is ~2x faster.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False  # not Linux: float32 is the safe choice
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
 def _resolve(spec: str) -> tuple[str | Path, str]:

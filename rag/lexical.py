@@ -24,11 +24,17 @@ from .types import Hit
 logger = logging.getLogger(__name__)
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Return each text as lower-cased, stemmed words without English stopwords ("Running dogs" → [run, dog])."""
+def _bm25s() -> Any:
+    """Import bm25s, which sets its own logger to DEBUG on import; keep it quiet unless -v asks."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Return each text as lower-cased, stemmed words without English stopwords ("Running dogs" → [run, dog])."""
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 def _stemmer() -> Any:
@@ -82,11 +88,9 @@ class Bm25Index:
         return np.isin(self._rows, allowed).astype(np.float32)
 
     def _build(self, corpus: Corpus) -> None:
-        import bm25s
-
         retriever = None
         if corpus.texts:
-            retriever = bm25s.BM25()
+            retriever = _bm25s().BM25()
             # An all-stopword chunk tokenizes to []; bm25s handles empty documents.
             retriever.index(tokenize(list(corpus.texts)), show_progress=False)
         self._retriever, self._rows, self.generation = retriever, corpus.rows, corpus.generation
@@ -96,13 +100,11 @@ class Bm25Index:
 
     def _load(self, generation: int) -> bool:
         """Return True when a saved index for `generation` was read."""
-        import bm25s
-
         folder = self._folder(generation)
         if not (folder / "rows.npy").is_file():
             return False
         rows = np.load(folder / "rows.npy")
-        retriever = bm25s.BM25.load(str(folder), show_progress=False) if len(rows) else None
+        retriever = _bm25s().BM25.load(str(folder), show_progress=False) if len(rows) else None
         self._retriever, self._rows, self.generation = retriever, rows, generation
         return True
 

@@ -235,8 +235,10 @@ def _chat_column(page: Page) -> None:
 
 def _sources_column(page: Page) -> None:
     page.cite_pick = gr.Radio(choices=[], label="Show source", elem_id="cite-pick")
+    page.page_image = gr.Image(
+        type="pil", label="Page", interactive=False, visible=False, height=480, elem_id="page-image"
+    )
     page.sources = gr.HTML(sources_html([]), elem_id="sources")
-    page.page_image = gr.Image(type="pil", label="Page", interactive=False, visible=False, elem_id="page-image")
     page.views = gr.State([])
 
 

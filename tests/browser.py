@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings  # noqa: E402
-from rag.prompting import NOT_FOUND  # noqa: E402
+from rag.prompting import NOT_FOUND, content_terms  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 from ui.config import SAMPLE_DIR, AppSettings  # noqa: E402
 from ui.engine import Engine  # noqa: E402
@@ -59,6 +59,9 @@ class FakeGenerator:
         if not match:
             return NOT_FOUND
         passage = " ".join(match.group(1).split())
+        question = messages[-1].content.split("\n\n(Answer only")[0]
+        if not content_terms(question) & content_terms(passage):
+            return NOT_FOUND
         sentence = SENTENCE.match(passage)
         return (sentence.group(1) if sentence else passage[:200]) + " [1]"
 

@@ -89,12 +89,12 @@ def _card(view: SourceView, is_selected: bool) -> str:
     text = view.text
     if view.mark_end > view.mark_start:
         body = (
-            escape(text[: view.mark_start])
-            + f"<mark>{escape(text[view.mark_start : view.mark_end])}</mark>"
-            + escape(text[view.mark_end :])
+            _passage(text[: view.mark_start])
+            + f"<mark>{_passage(text[view.mark_start : view.mark_end])}</mark>"
+            + _passage(text[view.mark_end :])
         )
     else:
-        body = escape(text)
+        body = _passage(text)
     state = "cited" if view.cited else "retrieved"
     classes = f"fn-card fn-{state}" + (" fn-selected" if is_selected else "")
     return (
@@ -103,6 +103,11 @@ def _card(view: SourceView, is_selected: bool) -> str:
         f" · page {view.page} · score {view.score:.3f} · {state}</div>"
         f'<div class="fn-passage">{body}</div></div>'
     )
+
+
+def _passage(text: str) -> str:
+    """Escape passage text; blank lines become paragraph breaks, PDF line breaks flow as spaces."""
+    return escape(text).replace("\n\n", "<br><br>")
 
 
 def outcomes_html(rows: Sequence[tuple[str, str, str]]) -> str:
@@ -130,23 +135,22 @@ def documents_html(documents: Sequence[DocumentInfo]) -> str:
     if not documents:
         return '<p class="fn-empty">No documents yet: drop some files above.</p>'
     body = "".join(
-        f'<tr><td class="fn-doc">{escape(d.name)}</td><td>{escape(d.kind)}</td><td>{d.pages}</td><td>{d.chunks}</td></tr>'
-        for d in documents
+        f'<tr><td class="fn-doc">{escape(d.name)}</td><td>{d.pages}</td><td>{d.chunks}</td></tr>' for d in documents
     )
     return (
-        '<table class="fn-table fn-documents"><tr><th>Document</th><th>Type</th><th>Pages</th><th>Passages</th></tr>'
-        f"{body}</table>"
+        f'<table class="fn-table fn-documents"><tr><th>Document</th><th>Pages</th><th>Passages</th></tr>{body}</table>'
     )
 
 
 CSS = """
 .fn-table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.fn-doc { overflow-wrap: anywhere; }
 .fn-table td, .fn-table th { padding: 2px 6px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
 .fn-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 8px; margin-bottom: 8px; }
 .fn-card.fn-selected { border-color: var(--color-accent); box-shadow: 0 0 0 1px var(--color-accent); }
 .fn-card.fn-retrieved { opacity: 0.8; }
 .fn-card-head { font-size: 0.85em; margin-bottom: 4px; }
-.fn-passage { white-space: pre-wrap; font-size: 0.9em; max-height: 18em; overflow-y: auto; }
+.fn-passage { white-space: normal; font-size: 0.9em; max-height: 18em; overflow-y: auto; }
 .fn-passage mark { background: #ffe066; color: black; }
 .fn-empty, .fn-note { color: var(--body-text-color-subdued); }
 """

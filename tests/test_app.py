@@ -1,0 +1,276 @@
+"""The UI's logic without a browser: rendering and escaping, settings, chat turns, uploads and sessions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError, ModelLoadError
+from rag.generation import Message
+from rag.types import Answer, Chunk, Citation, Hit, IngestProgress
+from tests.browser import FakeGenerator, make_engine
+from ui.chat import ChatOptions, last_question, respond, to_turns
+from ui.config import SAMPLE_DIR, AppSettings, parse_auth
+from ui.pages import render_page
+from ui.render import NOT_FOUND, answer_markdown, chat_markdown, documents_html, outcomes_html, sources_html
+from ui.sessions import SessionLibraries
+from ui.uploads import Upload, check_limits, describe, fraction
+from ui.views import SourceView, view_from_citation, views_from_answer
+
+PAYLOAD = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+SAMPLE_PDF = SAMPLE_DIR / "agents-primer.pdf"
+
+
+def chunk(text: str = "alpha beta gamma delta", start: int = 100, document: str = "a.pdf", page: int = 3) -> Chunk:
+    return Chunk("c1", "d1", document, page, start, start + len(text), text)
+
+
+# ---- rendering ---------------------------------------------------------------------------------------------
+def test_sources_panel_escapes_text_and_names_and_marks_the_span():
+    text = f"before {PAYLOAD} after"
+    view = SourceView(1, "d1", f"{PAYLOAD}.pdf", 2, 0.5, text, 7, 7 + len(PAYLOAD), True)
+    html = sources_html([view])
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<mark>") == 1
+    assert "<mark>&lt;script&gt;" in html
+    assert "page 2" in html and "score 0.500" in html
+
+
+def test_sources_panel_puts_the_selected_source_first():
+    views = [SourceView(n, "d", f"doc{n}.txt", 1, 0.1, f"text {n}") for n in (1, 2, 3)]
+    html = sources_html(views, selected=3)
+    assert html.index("doc3.txt") < html.index("doc1.txt") < html.index("doc2.txt")
+    assert 'fn-selected" data-n="3"' in html
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        lambda p: documents_html([_info(p)]),
+        lambda p: outcomes_html([(p, "failed", p)]),
+        lambda p: chat_markdown(p),
+    ],
+)
+def test_every_renderer_escapes_html(render):
+    out = render(PAYLOAD)
+    assert "<script" not in out and "<img" not in out
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in out
+
+
+def test_chat_markdown_cannot_make_links_or_images():
+    out = chat_markdown("see ![x](http://evil.example/a.png) and [here](http://evil.example)")
+    assert "](" not in out
+
+
+def test_answer_markdown_flags_unsupported_sentences_and_abstentions():
+    answer = Answer("q", "q", "Paris is big [1]. The moon is cheese.", (), (), unsupported=("The moon is cheese.",))
+    out = answer_markdown(answer)
+    assert "The moon is cheese. ⚠️" in out and "Paris is big [1]. ⚠️" not in out
+    abstained = Answer("q", "q", "I could not find this in your documents.", (), (), abstained=True)
+    assert NOT_FOUND in answer_markdown(abstained)
+
+
+def test_citation_span_becomes_offsets_into_the_passage():
+    c = chunk("alpha beta gamma delta", start=100)
+    view = view_from_citation(Citation(2, c, 0.9, 106, 116))  # "beta gamma" in page offsets
+    assert view.marked == "beta gamma"
+    assert (view.n, view.document, view.page, view.cited) == (2, "a.pdf", 3, True)
+    clamped = view_from_citation(Citation(1, c, 0.9, 50, 5000))
+    assert clamped.marked == c.text
+
+
+def test_views_from_answer_lists_cited_passages_first_then_the_rest():
+    hits = tuple(Hit(chunk(f"text {i}", document=f"d{i}.txt"), 1.0 - i / 10) for i in range(1, 4))
+    answer = Answer("q", "q", "x [2]", (Citation(2, hits[1].chunk, 0.8, 100, 104),), hits)
+    views = views_from_answer(answer)
+    assert [(v.n, v.cited) for v in views] == [(2, True), (1, False), (3, False)]
+
+
+# ---- settings ----------------------------------------------------------------------------------------------
+def test_app_settings_from_env():
+    assert AppSettings.from_env({}).public is False
+    spaces = AppSettings.from_env({"SPACE_ID": "me/footnote"})
+    assert spaces.public is True and spaces.host == "0.0.0.0"
+    env = {"FOOTNOTE_PORT": "9000", "FOOTNOTE_PUBLIC": "yes", "FOOTNOTE_AUTH": "ann:pw", "FOOTNOTE_SAMPLE_DIR": "none"}
+    custom = AppSettings.from_env(env)
+    assert (custom.port, custom.public, custom.auth, custom.sample_dir) == (9000, True, ("ann", "pw"), None)
+    with pytest.raises(ConfigError, match="FOOTNOTE_PORT"):
+        AppSettings.from_env({"FOOTNOTE_PORT": "many"})
+    with pytest.raises(ConfigError, match="USER:PASSWORD"):
+        parse_auth("nopassword")
+
+
+def test_flags_override_the_environment(monkeypatch, tmp_path):
+    import app
+
+    monkeypatch.setenv("FOOTNOTE_PORT", "9000")
+    args = app.parse_args(["--port", "9100", "--public", "--auth", "a:b", "--data-dir", str(tmp_path), "--no-sample"])
+    settings, app_settings = app.configure(args)
+    assert settings.data_dir == tmp_path
+    assert (app_settings.port, app_settings.public, app_settings.auth, app_settings.sample_dir) == (
+        9100,
+        True,
+        ("a", "b"),
+        None,
+    )
+    assert app.configure(app.parse_args([]))[1].port == 9000
+    assert isinstance(app.parse_args(["--local"]), argparse.Namespace)
+
+
+def test_chat_options_become_engine_settings(tmp_path):
+    engine = make_engine(tmp_path, sample_dir=None)
+    options = ChatOptions("bm25", 3, True, True, "", 0.7, 128, "Answer in French.")
+    settings = options.apply(engine.settings)
+    assert (settings.retrieval, settings.top_k, settings.reranker, settings.expansion) == ("bm25", 3, "embed", "prf")
+    assert (settings.temperature, settings.max_new_tokens, settings.system_prompt) == (0.7, 128, "Answer in French.")
+    assert settings.generator == engine.settings.generator
+    assert ChatOptions.defaults(engine.settings).apply(engine.settings) == engine.settings
+
+
+# ---- chat turns --------------------------------------------------------------------------------------------
+def test_sources_arrive_before_the_first_token_and_the_answer_cites_them(tmp_path):
+    engine = make_engine(tmp_path)
+    updates = list(respond(engine, "How does multi-head attention work?", [], None, ChatOptions(), "s"))
+    first_with_sources = next(i for i, u in enumerate(updates) if u.views)
+    first_token = next(i for i, u in enumerate(updates) if u.text)
+    assert first_with_sources < first_token
+    final = updates[-1]
+    assert final.answer is not None and not final.answer.abstained
+    assert final.answer.citations and final.answer.citations[0].document == "01-transformers.md"
+    assert "[1]" in final.history[-1]["content"]
+    trace = final.history[-2]
+    assert trace["metadata"]["title"].startswith("What the model saw") and trace["metadata"]["status"] == "done"
+    assert "Search query" in trace["content"]
+
+
+def test_unrelated_question_abstains(tmp_path):
+    engine = make_engine(tmp_path)
+    final = list(respond(engine, "Which volcano erupted in Iceland?", [], None, ChatOptions(), "s"))[-1]
+    assert final.answer.abstained
+    assert NOT_FOUND in final.history[-1]["content"]
+
+
+def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
+    generator = FakeGenerator()
+    engine = make_engine(tmp_path, generator=generator)
+    first = list(respond(engine, "What is LoRA low-rank adaptation?", [], None, ChatOptions(), "s"))[-1]
+    list(respond(engine, "How many parameters does rank 8 need?", first.history, None, ChatOptions(), "s"))
+    sent = generator.calls[-1]
+    assert any(m.role == "user" and "LoRA" in m.content for m in sent[1:-1])
+
+
+def test_restricting_to_documents_limits_the_sources(tmp_path):
+    engine = make_engine(tmp_path)
+    doc = next(d for d in engine.library("s").documents() if d.name == "agents-primer.pdf")
+    final = list(respond(engine, "What is attention?", [], [doc.doc_id], ChatOptions(), "s"))[-1]
+    assert final.views and {v.document for v in final.views} == {"agents-primer.pdf"}
+
+
+def test_history_conversion_handles_gradio6_parts_and_skips_traces():
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "What is RAG?"}]},
+        {"role": "assistant", "content": "trace", "metadata": {"title": "What the model saw"}},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "It retrieves &amp; generates [1]."}],
+            "metadata": None,
+        },
+    ]
+    assert to_turns(history) == [Message("user", "What is RAG?"), Message("assistant", "It retrieves & generates [1].")]
+    before, question = last_question(history, 2)
+    assert (before, question) == ([], "What is RAG?")
+
+
+# ---- uploads -----------------------------------------------------------------------------------------------
+def test_progress_descriptions_and_fractions():
+    p = IngestProgress("a.pdf", "embedding", 1, 2, 26, 52)
+    assert describe(p) == "embedding 26/52 passages"
+    assert fraction(p) == pytest.approx((1 + 0.35 + 0.55 * 0.5) / 2)
+    assert fraction(IngestProgress("a.pdf", "done", 1, 2, 1, 1)) == 1.0
+
+
+def test_public_mode_limits_size_and_count(tmp_path):
+    small, big = tmp_path / "small.txt", tmp_path / "big.txt"
+    small.write_text("hello")
+    big.write_bytes(b"x" * 3_000_000)
+    app = AppSettings(public=True, max_upload_mb=2, max_session_files=3)
+    uploads = [Upload(big, "big.txt"), Upload(small, "one.txt"), Upload(small, "two.txt")]
+    accepted, refused = check_limits(uploads, held=2, app=app)
+    assert [u.name for u in accepted] == ["one.txt"]
+    assert [r[0] for r in refused] == ["big.txt", "two.txt"]
+    assert "2 MB" in refused[0][2] and "at most 3 documents" in refused[1][2]
+    assert check_limits(uploads, held=99, app=app.replace(public=False))[0] == uploads
+
+
+# ---- libraries and sessions --------------------------------------------------------------------------------
+def test_local_mode_loads_the_sample_once(tmp_path):
+    engine = make_engine(tmp_path)
+    names = {d.name for d in engine.library("x").documents()}
+    assert names == {p.name for p in SAMPLE_DIR.iterdir()}
+    engine.library("x").delete("agents-primer.pdf")
+    engine.close()
+    again = make_engine(tmp_path)  # not empty: the sample is not put back
+    assert "agents-primer.pdf" not in {d.name for d in again.library("y").documents()}
+    again.close()
+
+
+def test_public_sessions_are_private_and_removed(tmp_path):
+    engine = make_engine(tmp_path, public=True)
+    pool = engine.wait()
+    assert isinstance(pool, SessionLibraries)
+    note = tmp_path / "mine.txt"
+    note.write_text("Only session A may see this sentence about zebras.")
+    engine.library("A").ingest([note])
+    assert "mine.txt" in {d.name for d in engine.library("A").documents()}
+    assert "mine.txt" not in {d.name for d in engine.library("B").documents()}
+    assert "agents-primer.pdf" in {d.name for d in engine.library("B").documents()}
+    folders = {p.name for p in pool.root.iterdir()}
+    engine.release("A")
+    assert len({p.name for p in pool.root.iterdir()}) == len(folders) - 1
+    pool.ttl_s = 0.0
+    assert len(pool.sweep()) == 1 and pool.sessions() == []
+    root = pool.root
+    engine.close()
+    assert not root.exists()
+
+
+def test_start_up_errors_reach_the_handlers(tmp_path):
+    from tests.fakes import FakeEmbedder
+    from ui.engine import Engine
+
+    engine = Engine(make_settings(tmp_path), AppSettings(sample_dir=None), embedder=FakeEmbedder(dim=8))
+    engine.pool = None
+
+    def broken() -> None:
+        raise ModelLoadError("the model file is missing; reinstall it")
+
+    engine._make_pool = broken  # type: ignore[method-assign]
+    engine.start(background=False)
+    assert "model file is missing" in engine.status
+    with pytest.raises(ModelLoadError, match="missing"):
+        engine.library("s")
+
+
+def test_pdf_page_picture_highlights_the_span():
+    plain = render_page(SAMPLE_PDF, 2)
+    marked = render_page(SAMPLE_PDF, 2, 'ReAct, short for "reasoning and acting", is a prompting pattern')
+    assert plain is not None and marked is not None and plain.size == marked.size
+    assert plain.tobytes() != marked.tobytes()
+    assert render_page(SAMPLE_PDF, 99) is None
+    assert render_page(SAMPLE_DIR / "01-transformers.md", 1) is None
+    assert render_page(None, 1) is None
+
+
+def make_settings(tmp_path: Path):
+    from rag.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", threads=1)
+
+
+def _info(name: str):
+    from rag.types import DocumentInfo
+
+    return DocumentInfo("id", name, "txt", 1, 2, 0.0)

@@ -245,3 +245,29 @@ def test_docugami_globs_expand_to_files(shared_dir):
     assert [name for name, _ in first.documents] == [
         "2022 Q3 AAPL.pdf", "2023 Q1 AAPL.pdf", "2023 Q2 AAPL.pdf", "2023 Q3 AAPL.pdf"
     ]  # fmt: skip
+
+
+def test_answer_chunks_through_the_real_library(tmp_path):
+    """Real loader, chunker, store and BM25 (fake embedder): each question's words occur only in its answer
+    sentence, deep inside a long article, so BM25 must rank the chunk holding the answer first."""
+    from rag.library import Library
+    from tests.fakes import FakeEmbedder
+
+    filler = " ".join(f"Paragraph {i} repeats common words about viruses and cells." for i in range(60))
+    facts = ["Zorblat proteins fold quickly.", "Quenthal receptors bind zinc.", "Mivrex enzymes cut RNA."]
+    context = filler + "\n\n" + f" {filler} ".join(facts) + " " + filler
+    qas = [
+        {"id": i, "question": f"How do {fact.split()[0].lower()} {fact.split()[1]} behave?",
+         "answers": [{"text": fact, "answer_start": context.index(fact)}]}
+        for i, fact in enumerate(facts)
+    ]  # fmt: skip
+    (tmp_path / "qa.json").write_text(json.dumps({"data": [{"paragraphs": [{"context": context, "qas": qas}]}]}))
+    evalset = read_dataset(f"squad:{tmp_path / 'qa.json'}")
+    embedder = FakeEmbedder()
+    settings = Settings(data_dir=tmp_path / "unused", threads=1)
+    result = evaluate(
+        evalset, settings, parse_configs("bm25"), (1,), lambda s: Library.open(s, embedder), embedder.name
+    )
+    metrics = _metrics(result, "bm25")
+    assert metrics["span hit@1"] == 1.0 and metrics["doc hit@1"] == 1.0
+    assert result.index.failed == ()

@@ -1,0 +1,128 @@
+"""`python -m rag ask "question"`: a grounded answer from the indexed documents, streamed, with sources.
+
+python -m rag ask "How does Solana order transactions?"
+python -m rag ask "..." --json     # {answer, abstained, query, citations[{n, document, page, text, score}],
+                                   #  unsupported, sources, timings{retrieve, first_token, total, ...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .cli import add_data_dir, settings_for
+from .types import Answer, Citation, Hit
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `ask` to the `python -m rag` parser."""
+    ask = subparsers.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    ask.add_argument("question")
+    ask.add_argument("--k", type=int, default=None, help="passages given to the model (default: $RAG_TOP_K)")
+    ask.add_argument("--document", action="append", default=None, help="only this document (repeatable)")
+    ask.add_argument("--generator", default=None, help="model preset or spec (default: $RAG_GENERATOR)")
+    ask.add_argument("--max-tokens", type=int, default=None, help="answer length cap (default: $RAG_MAX_NEW_TOKENS)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    add_data_dir(ask)
+    ask.set_defaults(func=run_ask)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Answer `args.question`; stream it (or print JSON); return 0 (an abstention is a valid answer)."""
+    from .embedding import load_embedder
+    from .generation import load_generator
+    from .library import Library
+    from .pipeline import Done, Token, answer
+
+    settings = settings_for(args)
+    changes: dict[str, Any] = {}
+    if args.k is not None:
+        changes["top_k"] = args.k
+    if args.generator:
+        changes["generator"] = args.generator
+    if args.max_tokens is not None:
+        changes["max_new_tokens"] = args.max_tokens
+    settings = settings.replace(**changes)
+    embedder = load_embedder(settings)
+    library = Library.open(settings, embedder)
+    generator = load_generator(settings)
+    result: Answer | None = None
+    try:
+        for event in answer(args.question, library, generator, settings=settings, documents=args.document):
+            if isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Done):
+                result = event.answer
+    finally:
+        library.close()
+    assert result is not None  # answer() always ends with Done
+    if args.json:
+        print(json.dumps(answer_json(result), ensure_ascii=False, indent=2))
+    else:
+        print_sources(result)
+    return 0
+
+
+def answer_json(result: Answer) -> dict[str, Any]:
+    """Return the JSON-ready view of an answer (the CLI contract in docs/architecture.md)."""
+    return {
+        "question": result.question,
+        "query": result.query,
+        "answer": result.text,
+        "abstained": result.abstained,
+        "citations": [_citation_json(c) for c in result.citations],
+        "unsupported": list(result.unsupported),
+        "sources": [_source_json(n, h) for n, h in enumerate(result.sources, start=1)],
+        "timings": {k: round(v, 4) for k, v in result.timings.items()},
+    }
+
+
+def print_sources(result: Answer) -> None:
+    """After the streamed tokens: the checked answer if it changed, then the sources and any warnings."""
+    print()
+    if result.abstained:
+        print(f"\n{result.text}")
+    out = sys.stdout
+    cited = {c.n: c for c in result.citations}
+    title = "Sources:" if result.citations else "Closest passages:"
+    print(f"\n{title}", file=out)
+    for n, hit in enumerate(result.sources, start=1):
+        if cited and n not in cited:
+            continue
+        quote = _quote(cited[n]) if n in cited else hit.chunk.text
+        print(f'  [{n}] {hit.document}, page {hit.page}: "{_short(quote)}"', file=out)
+    for sentence in result.unsupported if not result.abstained else ():
+        print(f'  (not supported by the passages: "{_short(sentence)}")', file=out)
+    timings = result.timings
+    first = f"first token {timings['first_token']:.1f}s, " if "first_token" in timings else ""
+    print(f"  ({first}total {timings.get('total', 0.0):.1f}s)", file=out)
+
+
+def _citation_json(c: Citation) -> dict[str, Any]:
+    return {
+        "n": c.n,
+        "document": c.document,
+        "page": c.page,
+        "text": _quote(c),
+        "score": c.score,
+        "span_start": c.span_start,
+        "span_end": c.span_end,
+        "passage": c.chunk.text,
+    }
+
+
+def _source_json(n: int, hit: Hit) -> dict[str, Any]:
+    return {"n": n, "document": hit.document, "page": hit.page, "score": round(hit.score, 4), "text": hit.chunk.text}
+
+
+def _quote(c: Citation) -> str:
+    """Return the supporting sentence: the citation's page span, cut out of the chunk's text."""
+    start, end = c.span_start - c.chunk.start, c.span_end - c.chunk.start
+    return c.chunk.text[max(start, 0) : max(end, 0)] or c.chunk.text
+
+
+def _short(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

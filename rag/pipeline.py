@@ -1,0 +1,200 @@
+"""`answer()`: question → standalone query → passages → streamed, grounded, checked answer.
+
+    for event in answer("How does Solana order transactions?", library, generator):
+        if isinstance(event, Retrieved): show(event.hits)      # before the first token
+        elif isinstance(event, Token): print(event.text, end="")
+        elif isinstance(event, Done): final = event.answer     # text may differ from the tokens:
+                                                               # markers are corrected, or we abstained
+Abstaining combines retrieval evidence (best dense similarity, query-term coverage, dense/lexical
+agreement) with the answer's own evidence (the model's "not in the passages" verdict, how many of its
+sentences a passage supports). When retrieval evidence is very weak we abstain without calling the
+model at all, which saves the whole prefill.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .citations import CitationCheck, cite
+from .config import Settings
+from .errors import QueryError
+from .generation import Generator
+from .prompting import NOT_FOUND, HistoryItem, build_messages, content_terms, rewrite_query
+from .types import Answer, Chunk, Hit
+
+logger = logging.getLogger(__name__)
+
+PRE_GATE = 0.2  # retrieval confidence below which the model is not even asked
+ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
+
+
+class Searcher(Protocol):
+    """What `answer` needs from a library: ranked passages for a query."""
+
+    def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None) -> list[Hit]: ...
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The passages found for `query`; sent before the first token so sources show early."""
+
+    query: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the answer text as the model produces it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The finished, checked answer."""
+
+    answer: Answer
+
+
+Event = Retrieved | Token | Done
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Retrieval-side signals, each in 0..1 except `dense_top` (a cosine)."""
+
+    dense_top: float  # best cosine between the query and a passage
+    coverage: float  # share of the query's content terms found in the passages
+    agreement: float  # 1.0 when dense and lexical scoring pick the same top passage
+
+    @property
+    def confidence(self) -> float:
+        """Return a 0..1 retrieval confidence (weights calibrated in bench/answers.py)."""
+        dense = min(max((self.dense_top - 0.2) / 0.4, 0.0), 1.0)
+        return 0.55 * dense + 0.3 * self.coverage + 0.15 * self.agreement
+
+
+def answer(
+    question: str,
+    library: Searcher,
+    generator: Generator,
+    history: Sequence[HistoryItem] = (),
+    settings: Settings | None = None,
+    documents: Sequence[str] | None = None,
+    embedder: Any = None,
+    llm_rewrite: bool = False,
+) -> Iterator[Event]:
+    """Yield Retrieved, then Token events, then one Done with the checked Answer.
+
+    `documents` limits the search to those document names/ids; `embedder` (default: the library's)
+    scores support and relevance. Raises QueryError for an empty or over-long question.
+    """
+    settings = settings or Settings.from_env()
+    question = _validate(question, settings)
+    embedder = embedder if embedder is not None else getattr(library, "embedder", None)
+    started = time.perf_counter()
+    query = rewrite_query(question, history, generator if llm_rewrite else None)
+    hits = tuple(library.search(query, k=settings.top_k, documents=documents))
+    hits = _with_neighbours(hits, library, settings.neighbours)
+    timings = {"retrieve": time.perf_counter() - started}
+    yield Retrieved(query, hits)
+    evidence = measure(query, hits, embedder)
+    timings["confidence"] = round(evidence.confidence, 4)
+    if not hits or evidence.confidence < PRE_GATE:
+        timings["total"] = time.perf_counter() - started
+        yield Done(Answer(question, query, ABSTAIN_TEXT, (), hits, abstained=True, timings=timings))
+        return
+    prompt = build_messages(question, hits, history, settings, generator.count_tokens)
+    timings["prompt_tokens"] = float(prompt.tokens)
+    pieces: list[str] = []
+    for piece in generator.stream(prompt.messages, max_tokens=settings.max_new_tokens):
+        if not pieces:
+            timings["first_token"] = time.perf_counter() - started
+        pieces.append(piece)
+        yield Token(piece)
+    timings["generate"] = time.perf_counter() - started - timings.get("first_token", 0.0)
+    timings["tokens_per_s"] = len(pieces) / timings["generate"] if pieces and timings["generate"] > 0 else 0.0
+    check = cite("".join(pieces).strip(), prompt.sources, embedder)
+    result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
+    result.timings["total"] = time.perf_counter() - started
+    yield Done(result)
+
+
+def measure(query: str, hits: Sequence[Hit], embedder: Any) -> Evidence:
+    """Return the retrieval evidence for `hits` (dense similarity needs an embedder; without it, 0.5)."""
+    if not hits:
+        return Evidence(0.0, 0.0, 0.0)
+    words = content_terms(query)
+    passage_terms = [content_terms(h.chunk.text) for h in hits]
+    coverage = len(words & set().union(*passage_terms)) / len(words) if words else 0.0
+    lexical = [len(words & t) for t in passage_terms]
+    if embedder is None:
+        return Evidence(0.5, coverage, 1.0 if int(np.argmax(lexical)) == 0 else 0.0)
+    vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
+    dense = vectors[1:] @ vectors[0]
+    agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
+    return Evidence(float(dense.max()), coverage, agreement)
+
+
+def decide(check: CitationCheck, evidence: Evidence, threshold: float) -> bool:
+    """Return True to abstain: the model refused, or retrieval and support together are too weak."""
+    if check.refused or not check.text.strip():
+        return True
+    return 0.5 * evidence.confidence + 0.5 * check.support < threshold
+
+
+def _finish(
+    question: str,
+    query: str,
+    check: CitationCheck,
+    sources: tuple[Hit, ...],
+    evidence: Evidence,
+    settings: Settings,
+    timings: dict[str, float],
+) -> Answer:
+    """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
+    timings["support"] = round(check.support, 4)
+    if decide(check, evidence, settings.abstain_threshold):
+        return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
+    return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
+
+
+def _validate(question: str, settings: Settings) -> str:
+    """Return the stripped question; raise QueryError when it is empty or longer than the limit."""
+    text = (question or "").strip()
+    if not text:
+        raise QueryError("the question is empty; type a question about your documents")
+    if len(text) > settings.max_query_chars:
+        raise QueryError(
+            f"the question has {len(text)} characters, more than the limit of {settings.max_query_chars} "
+            "(RAG_MAX_QUERY_CHARS); shorten it"
+        )
+    return text
+
+
+def _with_neighbours(hits: tuple[Hit, ...], library: Any, n: int) -> tuple[Hit, ...]:
+    """Small-to-big: widen each hit with up to `n` chunks either side when they continue it on the same page."""
+    if n <= 0 or not hasattr(library, "chunk_neighbours"):
+        return hits
+    return tuple(Hit(_merge(h.chunk, library.chunk_neighbours(h.chunk, n)), h.score, h.method) for h in hits)
+
+
+def _merge(chunk: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
+    """Return `chunk` extended over overlapping/adjacent neighbours on its page (text stays a page slice)."""
+    start, end, text = chunk.start, chunk.end, chunk.text
+    for other in sorted(neighbours, key=lambda c: c.start):
+        if other.page != chunk.page or other.doc_id != chunk.doc_id:
+            continue
+        if other.end > end and other.start <= end:
+            text, end = text + other.text[end - other.start :], other.end
+        elif other.start < start and other.end >= start:
+            text, start = other.text[: start - other.start] + text, other.start
+    return Chunk(
+        chunk.chunk_id, chunk.doc_id, chunk.document, chunk.page, start, end, text, chunk.headings, chunk.ordinal
+    )

@@ -1,0 +1,99 @@
+"""Citation checking: invalid markers, re-pointed and inferred markers, unsupported sentences, page spans."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeEmbedder
+
+from rag.citations import cite, is_refusal, parse_markers
+from rag.types import Chunk, Hit
+
+PAGE3 = "Header line. Solana orders transactions with Proof of History. Validators vote on blocks. "
+PAGE5 = "Ethereum moved from proof of work to proof of stake in 2022."
+
+
+def sources() -> list[Hit]:
+    start = PAGE3.index("Solana")
+    c1 = Chunk("c1", "d", "chain.pdf", 3, start, len(PAGE3), PAGE3[start:])
+    c2 = Chunk("c2", "d", "chain.pdf", 5, 0, len(PAGE5), PAGE5)
+    return [Hit(c1, 0.9), Hit(c2, 0.6)]
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [("a [1] b", [1]), ("[1, 3]", [1, 3]), ("[2-4]", [2, 3, 4]), ("[1][2]", [1, 2]), ("no markers", [])],
+)
+def test_parse_markers(text, numbers):
+    assert parse_markers(text) == numbers
+
+
+@pytest.mark.parametrize("embedder", [None, FakeEmbedder(dim=64)])
+def test_correct_markers_are_kept_and_point_at_the_supporting_sentence(embedder):
+    check = cite("Solana orders transactions with Proof of History [1].", sources(), embedder)
+    assert check.text == "Solana orders transactions with Proof of History [1]."
+    (citation,) = check.citations
+    assert (citation.n, citation.document, citation.page) == (1, "chain.pdf", 3)
+    assert PAGE3[citation.span_start : citation.span_end] == "Solana orders transactions with Proof of History."
+    assert check.unsupported == () and check.invalid == () and check.support == 1.0
+
+
+def test_a_marker_naming_no_passage_is_removed_and_reported():
+    check = cite("Ethereum moved to proof of stake in 2022 [9].", sources())
+    assert check.invalid == (9,)
+    assert "[9]" not in check.text
+    assert [c.n for c in check.citations] == [2]  # matched to the passage that supports it
+
+
+def test_a_wrong_marker_is_repointed_and_an_uncited_sentence_gets_one():
+    text = "Ethereum moved from proof of work to proof of stake [1]. Validators vote on blocks."
+    check = cite(text, sources(), FakeEmbedder(dim=64))
+    assert check.text == "Ethereum moved from proof of work to proof of stake [2]. Validators vote on blocks [1]."
+    assert [s.inferred for s in check.sentences] == [True, True]
+    assert {c.n for c in check.citations} == {1, 2}
+
+
+def test_a_marker_after_the_full_stop_belongs_to_the_sentence_before_it():
+    check = cite("Validators vote on blocks. [1] Ethereum moved to proof of stake. [2]", sources())
+    assert [s.cited for s in check.sentences] == [(1,), (2,)]
+
+
+def test_unsupported_sentences_are_flagged_not_cited():
+    check = cite("Solana orders transactions with Proof of History [1]. Cats enjoy warm milk [2].", sources())
+    assert check.unsupported == ("Cats enjoy warm milk.",)
+    assert [c.n for c in check.citations] == [1]
+    assert check.support == 0.5
+
+
+def test_a_refusal_is_recognised_and_is_not_an_unsupported_claim():
+    check = cite("I could not find this in your documents.", sources())
+    assert check.refused and check.unsupported == () and check.citations == ()
+    partial = cite("Solana orders transactions with Proof of History [1]. The fee is not mentioned in them.", sources())
+    assert not partial.refused and [c.n for c in partial.citations] == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("The passages do not contain this information.", True),
+        ("I don't know.", True),
+        ("There is no information about fees.", True),
+        ("Solana is fast.", False),
+        ("Proof of work does not scale well.", False),
+    ],
+)
+def test_is_refusal(text, refusal):
+    assert is_refusal(text) is refusal
+
+
+def test_empty_answer_and_no_sources():
+    assert cite("", sources()).citations == ()
+    check = cite("Solana is fast [1].", [])
+    assert check.invalid == (1,) and check.unsupported == ("Solana is fast.",)
+
+
+@pytest.mark.slow
+def test_real_embedder_separates_paraphrase_from_unrelated(real_embedder):
+    paraphrase = "Solana uses a Proof of History clock to put transactions in order."
+    check = cite(f"{paraphrase} Penguins live in Antarctica.", sources(), real_embedder)
+    assert check.sentences[0].supported and check.sentences[0].cited == (1,)
+    assert not check.sentences[1].supported

@@ -1,0 +1,148 @@
+"""`answer()` with a fake library and a fake generator: event order, prompt, citations, abstention, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeEmbedder
+
+from rag.config import Settings
+from rag.errors import QueryError
+from rag.generation import Message
+from rag.pipeline import Done, Retrieved, Token, answer, measure
+from rag.prompting import NOT_FOUND
+from rag.types import Chunk, Hit
+
+PASSAGES = [
+    ("sol.pdf", 4, "Solana orders transactions with Proof of History, a verifiable clock."),
+    ("sol.pdf", 9, "The fee for one signature is 5000 lamports on Solana."),
+    ("btc.pdf", 2, "Bitcoin miners use proof of work to add blocks."),
+]
+
+
+class FakeLibrary:
+    """Returns passages ranked by shared words with the query; records every search."""
+
+    def __init__(self, passages=PASSAGES) -> None:
+        self.chunks = [
+            Chunk(f"c{i}", doc, doc, page, 0, len(t), t, ordinal=i) for i, (doc, page, t) in enumerate(passages)
+        ]
+        self.searches: list[tuple] = []
+
+    def search(self, query, k=None, documents=None):
+        self.searches.append((query, k, documents))
+        words = set(query.lower().replace("?", "").split())
+        scored = [(len(words & set(c.text.lower().split())), c) for c in self.chunks]
+        chosen = [c for s, c in sorted(scored, key=lambda sc: -sc[0]) if not documents or c.document in documents]
+        return [Hit(c, 1.0 / (i + 1), "hybrid") for i, c in enumerate(chosen[: k or 5])]
+
+
+class FakeGenerator:
+    """Streams canned replies word by word and records the messages it got. count_tokens = words."""
+
+    name = "fake"
+    n_ctx = 4096
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[Message]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, max_tokens=None, temperature=None, stop=()):
+        self.calls.append(list(messages))
+        reply = self.replies.pop(0)
+        for i, word in enumerate(reply.split(" ")):
+            yield word if i == 0 else " " + word
+
+
+def run(question, generator, library=None, **kwargs):
+    settings = kwargs.pop("settings", None) or Settings(top_k=3, abstain_threshold=0.5)
+    return list(
+        answer(question, library or FakeLibrary(), generator, settings=settings, embedder=FakeEmbedder(64), **kwargs)
+    )
+
+
+def test_events_come_in_order_and_the_answer_is_cited():
+    gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
+    events = run("How does Solana order transactions?", gen)
+    assert isinstance(events[0], Retrieved) and isinstance(events[-1], Done)
+    assert all(isinstance(e, Token) for e in events[1:-1]) and len(events) > 3
+    assert "".join(e.text for e in events[1:-1]) == "Solana orders transactions with Proof of History [1]."
+    result = events[-1].answer
+    assert not result.abstained
+    assert [(c.n, c.document, c.page) for c in result.citations] == [(1, "sol.pdf", 4)]
+    assert result.sources == events[0].hits
+    assert {"retrieve", "first_token", "total"} <= set(result.timings)
+    assert result.timings["retrieve"] <= result.timings["first_token"] <= result.timings["total"]
+
+
+def test_the_model_gets_numbered_passages_in_the_system_message_and_the_question_last():
+    gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
+    run("How does Solana order transactions?", gen)
+    system, *_, user = gen.calls[0]
+    assert system.role == "system" and "[1] sol.pdf, page 4" in system.content
+    assert user.content.startswith("How does Solana order transactions?")
+
+
+def test_the_models_refusal_becomes_an_abstention_that_still_lists_sources():
+    events = run("How does Solana order transactions?", FakeGenerator(NOT_FOUND))
+    result = events[-1].answer
+    assert result.abstained and result.text.startswith(NOT_FOUND)
+    assert result.citations == () and len(result.sources) == 3
+
+
+def test_an_answer_no_passage_supports_is_withheld():
+    events = run("How does Solana order transactions?", FakeGenerator("Penguins waddle across frozen lakes [2]."))
+    result = events[-1].answer
+    assert result.abstained and result.unsupported == ("Penguins waddle across frozen lakes.",)
+
+
+def test_a_question_unrelated_to_every_passage_abstains_without_calling_the_model():
+    gen = FakeGenerator("should not be used")
+    events = run("What is the incubation period of measles virus?", gen)
+    assert [type(e) for e in events] == [Retrieved, Done]
+    assert events[-1].answer.abstained and gen.calls == []
+    assert events[-1].answer.sources  # the closest passages are still shown
+
+
+def test_an_empty_library_abstains():
+    events = run("How does Solana order transactions?", FakeGenerator("x"), library=FakeLibrary(passages=[]))
+    assert events[-1].answer.abstained and events[-1].answer.sources == ()
+
+
+def test_followup_question_is_searched_as_a_standalone_query():
+    library = FakeLibrary()
+    first = run("What is the fee for one signature on Solana?", FakeGenerator("It is 5000 lamports [2]."), library)
+    earlier = first[-1].answer
+    gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
+    events = run("and how does it order transactions?", gen, library, history=[earlier])
+    assert events[0].query.startswith("and how does it order transactions?")
+    assert "solana" in events[0].query and library.searches[-1][0] == events[0].query
+    assert events[-1].answer.query == events[0].query
+    assert [m.role for m in gen.calls[0]] == ["system", "user", "assistant", "user"]
+
+
+def test_document_filter_and_k_reach_the_library():
+    library = FakeLibrary()
+    run(
+        "Bitcoin proof of work blocks?",
+        FakeGenerator("Bitcoin miners use proof of work [1]."),
+        library,
+        documents=["btc.pdf"],
+    )
+    assert library.searches == [("Bitcoin proof of work blocks?", 3, ["btc.pdf"])]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 3000])
+def test_bad_questions_raise_query_error(question):
+    with pytest.raises(QueryError):
+        run(question, FakeGenerator("x"))
+
+
+def test_measure_reports_dense_coverage_and_agreement():
+    hits = FakeLibrary().search("Solana Proof of History clock")
+    evidence = measure("Solana Proof of History clock", hits, FakeEmbedder(64))
+    assert evidence.coverage == 1.0 and evidence.agreement == 1.0 and evidence.dense_top > 0.5
+    weak = measure("measles incubation period", hits, FakeEmbedder(64))
+    assert weak.coverage == 0.0 and weak.confidence < evidence.confidence

@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import RagError
 
 # Modules that add sub-commands; each defines register(subparsers) and sets `func` on its parser.
-COMMAND_MODULES = ["rag.commands", "rag.evaluate.command"]
+COMMAND_MODULES = ["rag.commands", "rag.evaluate.command", "rag.ask_command"]
 
 
 def build_parser() -> argparse.ArgumentParser:

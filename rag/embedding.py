@@ -93,12 +93,12 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     Raises:
         ModelLoadError: the model is not installed / not cached, or its files cannot be loaded.
     """
+    if settings.embed_dtype not in ("bfloat16", "float32"):
+        raise ModelLoadError(f"RAG_EMBED_DTYPE={settings.embed_dtype!r} is not supported; use bfloat16 or float32")
+    path, name = _resolve(settings.embedder)
     import torch
 
     torch.set_num_threads(settings.resolved_threads)
-    path, name = _resolve(settings.embedder)
-    if settings.embed_dtype not in ("bfloat16", "float32"):
-        raise ModelLoadError(f"RAG_EMBED_DTYPE={settings.embed_dtype!r} is not supported; use bfloat16 or float32")
     dtype = settings.embed_dtype if settings.embed_dtype == "float32" or cpu_has_bf16() else "float32"
     if dtype != settings.embed_dtype:
         logger.info("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32, which is faster here")

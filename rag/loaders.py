@@ -92,8 +92,9 @@ def _read_bytes(path: Path, name: str, settings: Settings) -> bytes:
 
 # --- text clean-up shared by all formats ---
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_SPACES = re.compile(r"[ \t\u00a0]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+_SPACES = re.compile(r"(?<=\S)[ \t\u00a0]+")  # inside a line; indentation (Markdown code, lists) stays
+_NEWLINES = str.maketrans({"\r": "\n", "\f": "\n", "\v": "\n", "\u2028": "\n", "\u2029": "\n\n"})
 _TRAILING = re.compile(r"[ \t]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -103,7 +104,7 @@ def clean_text(text: str) -> str:
 
     Example: "a\\x00b  c \\r\\n\\n\\n\\nd" -> "ab c\\n\\nd"
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
+    text = text.replace("\r\n", "\n").translate(_NEWLINES)
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
     text = _TRAILING.sub("\n", text)
@@ -114,16 +115,15 @@ def clean_text(text: str) -> str:
 
 
 def _load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
-    """pypdf first; a PDF whose structure pypdf cannot parse gets a second chance with PDFium."""
-    try:
-        return _read_pdf(data, name, settings)
-    except _Unreadable as exc:
-        logger.info("%s: pypdf cannot read it (%s); trying PDFium", name, exc)
+    """Try each reader in PDF_READERS; a PDF whose structure the first cannot parse gets the next."""
+    failures = []
+    for reader in PDF_READERS:
         try:
-            return _read_pdf_pdfium(data, name, settings)
-        except _Unreadable as exc2:
-            logger.info("%s: PDFium cannot read it either (%s)", name, exc2)
-        raise DocumentLoadError(name, f"is not a readable PDF ({exc}); re-export or repair it") from exc
+            return reader(data, name, settings)
+        except _Unreadable as exc:
+            logger.info("%s: %s cannot read it (%s)", name, reader.__name__, exc)
+            failures.append(exc)
+    raise DocumentLoadError(name, f"is not a readable PDF ({failures[0]}); re-export or repair it") from failures[0]
 
 
 class _Unreadable(Exception):
@@ -215,6 +215,8 @@ def _read_pdf_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[P
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
+        if exc.err_code == PDFIUM_PASSWORD_ERROR:
+            raise EncryptedFileError(name, "is password-protected; remove the password and upload it again") from exc
         raise _Unreadable(_describe(exc)) from exc
     try:
         _check_page_count(name, len(pdf), settings)
@@ -233,6 +235,11 @@ def _read_pdf_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[P
     finally:
         pdf.close()
     return pages, _pdf_warnings(name, pages, skipped, [])
+
+
+PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
+# pypdf first (pure Python, its limits are catchable per page); PDFium (C++) reads most of what pypdf cannot.
+PDF_READERS = (_read_pdf, _read_pdf_pdfium)
 
 
 def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: list[int]) -> list[str]:

@@ -137,7 +137,7 @@ class ParseWorker:
         os.close(child_r)
         os.close(child_w)
         self._conn = _Duplex(parent_r, parent_w)
-        self._conn.send((self.settings, self.tokenizer_file, self.preload))
+        self._conn.send((self.settings, self.tokenizer_file, self.preload, logging.getLogger().getEffectiveLevel()))
         self._in_flight = False
 
     def _stop(self) -> None:
@@ -153,6 +153,8 @@ class ParseWorker:
 
     def _submit(self, path: Path, name: str) -> float:
         """Send one request (restarting a dead worker first); returns the deadline for its answer."""
+        if self._in_flight:
+            raise RuntimeError("ParseWorker is busy with another request; use one worker per caller")
         if self._proc is None or self._proc.poll() is not None:
             self._stop()
             self._start()
@@ -259,8 +261,8 @@ def _decode(message: tuple) -> ParsedFile | DocumentLoadError:
 def _serve(read_fd: int, write_fd: int) -> None:
     """Child main loop: read (path, name) requests, answer each with a ParsedFile or an error."""
     conn = _Duplex(read_fd, write_fd)
-    settings, tokenizer_file, preload = conn.recv()
-    logging.basicConfig(level=logging.WARNING, format="parse worker %(levelname)s %(name)s: %(message)s")
+    settings, tokenizer_file, preload, log_level = conn.recv()
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s (parse worker): %(message)s")
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # hostile PDFs make it chatty; failures reach the user anyway
     import importlib
 

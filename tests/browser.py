@@ -41,13 +41,17 @@ SENTENCE = re.compile(r"(.+?[.!?])(\s|$)", re.S)
 
 
 class FakeGenerator:
-    """Streams "<first sentence of passage 1> [1]" word by word; records the messages it was given."""
+    """Streams "<first sentence of passage 1> [1]" word by word; records the messages it was given.
+
+    It says it could not find the answer when the question shares no content word with passage 1.
+    """
 
     name = "fake-generator"
     n_ctx = 4096
 
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
+    def __init__(self, delay_s: float = 0.0, first_delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s  # between words, so streaming can be watched
+        self.first_delay_s = first_delay_s  # before the first word, like a real model's prefill
         self.calls: list[list[Any]] = []
 
     def load(self) -> None:
@@ -69,6 +73,8 @@ class FakeGenerator:
                stop: Sequence[str] = ()) -> Iterator[str]:  # fmt: skip
         self.calls.append(list(messages))
         words = self.reply(messages).split(" ")
+        if self.first_delay_s:
+            time.sleep(self.first_delay_s)
         for i, word in enumerate(words):
             if self.delay_s:
                 time.sleep(self.delay_s)

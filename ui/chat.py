@@ -92,7 +92,6 @@ def respond(
     library = engine.library(session)
     generator = engine.generator(settings)
     trace: ChatMessage = _trace("", [], status="pending", title="Searching your documents…")
-    reply: ChatMessage = {"role": "assistant", "content": ""}
     text = ""
     events = engine.answer_fn(
         question,
@@ -108,7 +107,7 @@ def respond(
         if isinstance(event, Retrieved):
             views = views_from_hits(event.hits)
             trace = _trace(trace_markdown(event.query, event.hits), event.hits, status="pending")
-            yield ChatUpdate([*shown, trace, reply], views, note="Retrieved passages; writing the answer…")
+            yield ChatUpdate([*shown, trace], views, note="Retrieved passages; writing the answer…")
         elif isinstance(event, Token):
             text += event.text
             reply = {"role": "assistant", "content": chat_markdown(text)}

@@ -1,0 +1,192 @@
+"""The page in headless Chromium: upload, watch indexing, ask, read streamed cited answers, stay safe.
+
+Fast tests run on FakeEmbedder + FakeGenerator (tests/browser.py); the last test uses the real models and
+writes assets/screenshot.png. Needs Debian's chromium at /usr/bin/chromium (scripts/test installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, FakeGenerator, make_engine, serve
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = pytest.mark.browser
+
+TIMEOUT = 30_000  # ms: two loaded cores
+FINISHED = re.compile(r"cited passage|No passage answers")  # the sources note once a turn is done
+HOSTILE_NAME = "<img src=x onerror=window.__xss=1>.txt"
+HOSTILE_TEXT = (
+    "The zebra password is swordfish. <script>window.__xss=2</script> "
+    '<img src=x onerror="window.__xss=3"> Zebras guard the swordfish vault.'
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: apt-get install chromium")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(url, engine) of one app on fake models shared by the local-mode tests."""
+    generator = FakeGenerator(delay_s=0.08, first_delay_s=1.5)
+    engine = make_engine(tmp_path_factory.mktemp("browser"), generator=generator)
+    with serve(engine) as url:
+        yield url, engine
+
+
+@pytest.fixture
+def app_url(served):
+    return served[0]
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.add_init_script("window.alert = () => { window.__xss = 'alert'; };")
+    page.goto(url)
+    expect(page.locator("#msg textarea")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#doc-list")).to_contain_text("agents-primer.pdf", timeout=TIMEOUT)
+    return page
+
+
+def ask(page, question: str) -> None:
+    box = page.locator("#msg textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def wait_for_answer(page) -> str:
+    """Wait until the turn is finished (the panel says so) and return the last answer bubble's text."""
+    expect(page.locator("#sources .fn-note")).to_have_text(FINISHED, timeout=TIMEOUT)
+    return page.locator("#chatbot [data-testid=bot]").last.inner_text()
+
+
+def test_upload_pdf_and_corrupt_file_then_ask_with_citation(browser, app_url, shared_dir, tmp_path):
+    pdf = shared_dir / "eval" / "blockchain_solana" / "source_files" / "BlockchainSolana.pdf"
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF garbage")
+    page = open_page(browser, app_url)
+    page.locator("#docs input[type=file]").set_input_files([str(pdf), str(broken)])
+    results = page.locator("#upload-results")
+    expect(results).to_contain_text("BlockchainSolana.pdf", timeout=TIMEOUT)
+    expect(results.locator("tr.fn-indexed")).to_contain_text("27 pages", timeout=60_000)
+    expect(results.locator("tr.fn-failed")).to_contain_text("broken.pdf")
+    expect(page.locator("#doc-list")).to_contain_text("BlockchainSolana.pdf")
+
+    ask(page, "What CAGR is the blockchain market size expected to grow at during 2020-2025?")
+    expect(page.locator("#sources")).to_contain_text("Retrieved passages", timeout=TIMEOUT)
+    expect(page.locator("#sources")).to_contain_text("BlockchainSolana.pdf")
+    assert page.locator("#chatbot [data-testid=bot]").count() == 1  # the trace only: no answer text yet
+    seen = _watch_stream(page)
+    answer = wait_for_answer(page)
+    assert len(seen) >= 3, f"answer did not stream: {seen}"
+    assert "[1]" in answer and "67.3%" in answer
+    selected = page.locator("#sources .fn-selected")
+    expect(selected).to_contain_text("BlockchainSolana.pdf")
+    expect(selected).to_contain_text("page 2")
+    expect(selected.locator("mark")).to_contain_text("67.3%")
+    expect(page.locator("#page-image img")).to_be_visible()
+    expect(page.locator("#page-image")).to_contain_text("BlockchainSolana.pdf, page 2")
+
+
+def _watch_stream(page) -> list[str]:
+    """Return the distinct texts the answer bubble showed while it was being written."""
+    seen: list[str] = []
+    bubble = page.locator("#chatbot [data-testid=bot]").nth(1)
+    bubble.wait_for(timeout=TIMEOUT)
+    for _ in range(200):
+        text = bubble.inner_text()
+        if text and (not seen or text != seen[-1]):
+            seen.append(text)
+        if FINISHED.search(page.locator("#sources").inner_text()):
+            break
+        page.wait_for_timeout(50)
+    return seen
+
+
+def test_unanswerable_question_abstains(browser, app_url):
+    page = open_page(browser, app_url)
+    ask(page, "Which volcano erupted in Iceland?")
+    assert "Not found in your documents" in wait_for_answer(page)
+    expect(page.locator("#sources")).to_contain_text("closest")
+
+
+def test_hostile_file_name_and_text_are_shown_as_text(browser, served, tmp_path):
+    url, engine = served
+    hostile = tmp_path / HOSTILE_NAME
+    hostile.write_text(HOSTILE_TEXT)
+    # Gradio strips "<" and ">" from uploaded names, so also index one under a raw hostile display name.
+    other = tmp_path / "other.txt"
+    other.write_text("Okapis live in the Ituri rainforest. <img src=x onerror=window.__xss=5>")
+    engine.library("any").ingest([other], names=["<img src=x onerror=window.__xss=4>.txt"])
+    page = open_page(browser, url)
+    page.locator("#docs input[type=file]").set_input_files([str(hostile)])
+    expect(page.locator("#upload-results tr.fn-indexed")).to_contain_text("onerror", timeout=TIMEOUT)
+    expect(page.locator("#doc-list")).to_contain_text("<img src=x onerror=window.__xss=4>.txt")
+    ask(page, "What is the zebra password for the swordfish vault?")
+    answer = wait_for_answer(page)
+    assert "swordfish" in answer
+    expect(page.locator("#sources")).to_contain_text("<script>window.__xss=2</script>")
+    ask(page, "Where do okapis live?")
+    wait_for_answer(page)
+    expect(page.locator("#sources .fn-selected")).to_contain_text("<img src=x onerror=window.__xss=4>.txt")
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#sources script, #sources img, #doc-list img, #upload-results img, #chatbot img").count() == 0
+
+
+def test_remove_document_and_restrict_questions(browser, app_url):
+    page = open_page(browser, app_url)
+    page.locator("#doc-filter label", has_text="03-fine-tuning.md").click()
+    ask(page, "How are the query, key and value vectors used?")
+    wait_for_answer(page)
+    documents = set(page.locator("#sources .fn-card .fn-doc").all_inner_texts())
+    assert documents == {"03-fine-tuning.md"}
+    page.locator("#doc-remove input").click()
+    page.get_by_role("option", name="04-prompt-engineering.md").click()
+    page.locator("#remove-btn").click()
+    expect(page.locator("#doc-list")).not_to_contain_text("04-prompt-engineering.md", timeout=TIMEOUT)
+
+
+def test_public_sessions_in_two_browsers_are_private(browser, tmp_path):
+    note = tmp_path / "private-note.txt"
+    note.write_text("The treasure map is hidden behind the red painting.")
+    with serve(make_engine(tmp_path / "app", public=True)) as url:
+        first = open_page(browser, url)
+        second = open_page(browser, url)  # a new page is a new Gradio session
+        first.locator("#docs input[type=file]").set_input_files([str(note)])
+        expect(first.locator("#doc-list")).to_contain_text("private-note.txt", timeout=TIMEOUT)
+        second.reload()
+        expect(second.locator("#doc-list")).to_contain_text("agents-primer.pdf", timeout=TIMEOUT)
+        expect(second.locator("#doc-list")).not_to_contain_text("private-note.txt")
+
+
+@pytest.mark.slow
+def test_real_models_answer_a_sample_question_and_take_the_screenshot(browser, tmp_path):
+    from rag.config import Settings
+    from ui.config import AppSettings
+    from ui.engine import Engine
+
+    engine = Engine(Settings(data_dir=tmp_path / "data", threads=1), AppSettings())
+    engine.start(background=False)
+    with serve(engine) as url:
+        page = open_page(browser, url)
+        page.get_by_text("What are the steps of a ReAct agent?").first.click()
+        answer = page.locator("#chatbot [data-testid=bot]").last
+        expect(page.locator("#sources .fn-note")).to_have_text(FINISHED, timeout=300_000)
+        text = answer.inner_text()
+        assert "[" in text and "]" in text, text
+        expect(page.locator("#sources .fn-selected")).to_contain_text("agents-primer.pdf")
+        target = tmp_path / "screenshot.png"
+        page.screenshot(path=str(target), full_page=False)
+        shutil.copyfile(target, ROOT / "assets" / "screenshot.png")

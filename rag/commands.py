@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     search = subparsers.add_parser("search", help="show the passages that best match a query")
     search.add_argument("query")
-    search.add_argument("--k", type=int, default=None, help="how many passages (default: $RAG_TOP_K)")
+    search.add_argument("--k", type=int, default=10, help="how many passages (default: 10)")
     search.add_argument("--mode", choices=MODES, default=None, help="retriever (default: $RAG_RETRIEVAL)")
     search.add_argument("--document", action="append", default=None, help="only this document (repeatable)")
     search.add_argument("--json", action="store_true", help="print JSON")

@@ -19,7 +19,8 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +82,9 @@ class Library:
                     report(IngestProgress(items[i].name, "done", i, len(items), 1, 1))
             todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
             try:
-                for i, result in zip(todo, self._parse(items, todo, report), strict=True):
-                    outcomes[i] = self._index(items[i], result, _Reporter(report, items[i].name, i, len(items)))
+                with closing(self._parse(items, todo, report)) as results:  # stops the parse worker promptly
+                    for i, result in zip(todo, results, strict=True):
+                        outcomes[i] = self._index(items[i], result, _Reporter(report, items[i].name, i, len(items)))
             finally:
                 self._save_caches()
         return [outcome for outcome in outcomes if outcome is not None]
@@ -101,7 +103,7 @@ class Library:
             str(item.path), info.name, "unchanged", message, info.pages, info.chunks, doc_id, info.warnings
         )
 
-    def _parse(self, items: list[IngestItem], todo: list[int], report: ProgressCallback) -> Iterator[object]:
+    def _parse(self, items: list[IngestItem], todo: list[int], report: ProgressCallback) -> Generator[object]:
         """Yield each todo file's ParsedFile or DocumentLoadError, reporting "reading" before each file."""
         if not todo:
             return

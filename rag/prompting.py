@@ -127,7 +127,8 @@ def build_messages(
     system = (settings.system_prompt or INSTRUCTIONS) + "\n\nPassages:\n\n" + "\n\n".join(map(format_passage, passages))
     messages = [Message("system", system), *history_messages(history)]
     numbers = f"[1]-[{len(passages)}]" if len(passages) > 1 else "[1]"
-    messages.append(Message("user", f"{question.strip()}\n\n(Answer only from passages {numbers} and cite them.)"))
+    reminder = f"(Answer in at most three sentences, only from passages {numbers}, citing them like [1].)"
+    messages.append(Message("user", f"{question.strip()}\n\n{reminder}"))
     return Prompt(tuple(messages), tuple(passages), tuple(dropped), used)
 
 

@@ -1,0 +1,121 @@
+"""`python -m rag ask`: JSON and streaming output with fakes, then end to end with the default Qwen model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import FakeEmbedder
+from test_pipeline import FakeGenerator, FakeLibrary
+
+from rag import ask_command
+from rag.cli import main
+from rag.config import Settings
+from rag.pipeline import Done, answer
+
+SOLANA_PDF = "eval/blockchain_solana/source_files/BlockchainSolana.pdf"
+
+
+@pytest.fixture
+def fake_stack(monkeypatch):
+    """Route `ask` to the fake library/generator/embedder (no model loads)."""
+    library = FakeLibrary()
+    library.close = lambda: None
+    generator = FakeGenerator("Solana orders transactions with Proof of History [1]. Cats purr [3].")
+    monkeypatch.setattr("rag.embedding.load_embedder", lambda settings: FakeEmbedder(64))
+    monkeypatch.setattr("rag.library.Library.open", classmethod(lambda cls, settings, embedder: library))
+    monkeypatch.setattr("rag.generation.load_generator", lambda settings: generator)
+    return library, generator
+
+
+def test_ask_json_has_the_contract_fields(fake_stack, capsys, tmp_path):
+    code = main(["ask", "How does Solana order transactions?", "--json", "--k", "2", "--data-dir", str(tmp_path)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["abstained"] is False
+    assert out["answer"] == "Solana orders transactions with Proof of History [1]. Cats purr."
+    assert out["query"] == "How does Solana order transactions?"
+    (citation,) = out["citations"]
+    assert {k: citation[k] for k in ("n", "document", "page")} == {"n": 1, "document": "sol.pdf", "page": 4}
+    assert citation["text"].startswith("Solana orders transactions") and 0 < citation["score"] <= 1
+    assert out["unsupported"] == ["Cats purr."]
+    assert {"retrieve", "first_token", "total"} <= set(out["timings"])
+    assert fake_stack[0].searches[0][1] == 2  # --k reached the library
+
+
+def test_ask_streams_tokens_then_lists_sources(fake_stack, capsys, tmp_path):
+    assert main(["ask", "How does Solana order transactions?", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Solana orders transactions with Proof of History [1]. Cats purr [3].")
+    assert "Sources:\n  [1] sol.pdf, page 4:" in out
+    assert 'not supported by the passages: "Cats purr."' in out
+
+
+def test_ask_without_question_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["ask"])
+    assert info.value.code == 2
+
+
+def test_ask_empty_question_exits_1_with_a_message(fake_stack, capsys, tmp_path):
+    assert main(["ask", "  ", "--data-dir", str(tmp_path)]) == 1
+    assert "question is empty" in capsys.readouterr().err
+
+
+# ---- end to end with the real embedder, the real library and the default Qwen model ------------------------
+
+
+@pytest.fixture(scope="module")
+def solana(shared_dir, tmp_path_factory, real_embedder):
+    """The Solana survey ingested once into a temp data dir; yields (settings, library)."""
+    from rag.library import Library
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("solana"), threads=1, max_new_tokens=80, prompt_budget=500)
+    library = Library.open(settings, real_embedder)
+    (outcome,) = library.ingest([shared_dir / SOLANA_PDF])
+    assert outcome.ok, outcome.message
+    yield settings, library
+    library.close()
+
+
+def ask(question, solana, history=()):
+    from rag.generation import load_generator
+
+    settings, library = solana
+    events = list(answer(question, library, load_generator(settings), history=history, settings=settings))
+    assert isinstance(events[-1], Done)
+    return events[-1].answer
+
+
+@pytest.mark.slow
+def test_e2e_answer_cites_the_right_page(solana):
+    result = ask("What are the two types of membership in Corda?", solana)
+    assert not result.abstained, result.text
+    assert "notary" in result.text.lower()
+    assert any(c.document == "BlockchainSolana.pdf" and c.page in (16, 17) for c in result.citations)
+    assert result.timings["first_token"] < result.timings["total"]
+
+
+@pytest.mark.slow
+def test_e2e_unanswerable_question_abstains_and_still_shows_sources(solana):
+    result = ask("What is the incubation period of the novel coronavirus in humans?", solana)
+    assert result.abstained and "could not find" in result.text
+    assert result.sources and not result.citations
+
+
+@pytest.mark.slow
+def test_e2e_followup_is_rewritten_and_answered(solana):
+    first = ask("What are the two types of membership in Corda?", solana)
+    followup = ask("What does the notary do in it?", solana, history=[first])
+    assert "corda" in followup.query.lower() and followup.query != followup.question
+    assert not followup.abstained, followup.text
+    assert any(c.page in (16, 17) for c in followup.citations)
+
+
+@pytest.mark.slow
+def test_e2e_cli_json(solana, capsys, monkeypatch):
+    settings, _ = solana
+    monkeypatch.setattr(ask_command, "settings_for", lambda args: settings)
+    assert main(["ask", "What are the two types of membership in Corda?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["abstained"] is False and out["citations"] and out["timings"]["first_token"] > 0

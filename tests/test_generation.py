@@ -1,0 +1,162 @@
+"""Generators: the seam, llama.cpp streaming (SmolLM2), an OpenAI-compatible server in a real process, transformers."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import ConfigError, GenerationError, ModelLoadError
+from rag.generation import Generator, Message, create_generator, load_generator
+from rag.models import smollm2_gguf_path
+
+HELLO = [Message("system", "You are terse."), Message("user", "Name one colour.")]
+
+
+def small(tmp_path, **changes) -> Settings:
+    return Settings(data_dir=tmp_path, generator="smollm2-135m", threads=1, n_ctx=1024, **changes)
+
+
+def test_unknown_generator_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="RAG_GENERATOR='gpt-7'"):
+        create_generator(Settings(data_dir=tmp_path, generator="gpt-7"))
+
+
+def test_missing_gguf_file_is_a_model_load_error(tmp_path):
+    gen = create_generator(Settings(data_dir=tmp_path, generator=f"gguf:{tmp_path / 'nope.gguf'}"))
+    with pytest.raises(ModelLoadError, match="nope.gguf does not exist"):
+        gen.load()
+
+
+def test_load_generator_is_shared_and_loads_lazily_once(tmp_path, monkeypatch):
+    from rag.generators.llamacpp import LlamaCppGenerator
+
+    loads: list[str] = []
+    monkeypatch.setattr(LlamaCppGenerator, "_load", lambda self: loads.append(self.name))
+    settings = small(tmp_path)
+    first, second = load_generator(settings), load_generator(settings.replace(data_dir=tmp_path / "other"))
+    assert first is second and loads == []
+    first.load()
+    first.load()
+    assert loads == ["smollm2-135m"]
+
+
+def test_openai_key_never_shows_in_repr(tmp_path):
+    settings = Settings(data_dir=tmp_path, generator="openai", openai_api_key="sk-secret-123")
+    assert "sk-secret-123" not in repr(settings)
+    assert "sk-secret-123" not in repr(create_generator(settings))
+
+
+@pytest.fixture(scope="module")
+def llama() -> Generator:
+    gen = create_generator(Settings(generator="smollm2-135m", threads=1, n_ctx=1024))
+    yield gen
+    gen.close()
+
+
+def test_llamacpp_streams_pieces_and_counts_tokens(llama):
+    pieces = list(llama.stream(HELLO, max_tokens=12, temperature=0.0))
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+    assert 1 <= len(pieces) <= 12
+    assert llama.count_tokens("Hello world") < llama.count_tokens("Hello world, and many more words here")
+
+
+def test_llamacpp_greedy_is_repeatable_and_honours_stop(llama):
+    a = llama.complete(HELLO, max_tokens=10)
+    assert a == llama.complete(HELLO, max_tokens=10)
+    first_word = a.split()[0]
+    assert first_word not in llama.complete(HELLO, max_tokens=10, stop=[first_word])
+
+
+def test_llamacpp_closing_the_stream_stops_generation(llama):
+    stream = llama.stream([Message("user", "Count from 1 to 500, one number per line.")], max_tokens=400)
+    started = time.perf_counter()
+    next(stream)
+    stream.close()
+    assert time.perf_counter() - started < 20  # 400 tokens would take far longer on a busy CPU
+    assert llama.complete(HELLO, max_tokens=5)  # the server is free for the next request
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys, time, xllamacpp
+    p = xllamacpp.CommonParams()
+    p.model.path = sys.argv[1]
+    p.n_ctx = 1024
+    p.cpuparams.n_threads = 1
+    p.cpuparams_batch.n_threads = 1
+    p.port = 0
+    p.verbosity = -1
+    p.api_keys = ["test-key-42"]
+    server = xllamacpp.Server(p)
+    print(server.listening_address, flush=True)
+    while True:
+        time.sleep(1)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def openai_server():
+    """A real llama.cpp OpenAI-compatible HTTP server (SmolLM2) in its own process; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(smollm2_gguf_path())], stdout=subprocess.PIPE, text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("http://127.0.0.1:"), f"server did not start: {address!r}"
+        yield address + "/v1"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_openai_backend_streams_from_a_real_server(openai_server, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path, generator="openai", openai_base_url=openai_server, openai_api_key="test-key-42"
+    )
+    gen = create_generator(settings)
+    pieces = list(gen.stream(HELLO, max_tokens=12, temperature=0.0))
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+    gen.close()
+
+
+def test_openai_backend_reports_a_rejected_key_without_echoing_it(openai_server, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path, generator="openai", openai_base_url=openai_server, openai_api_key="wrong-key"
+    )
+    with pytest.raises(GenerationError, match="HTTP 401") as info:
+        list(create_generator(settings).stream(HELLO, max_tokens=4))
+    assert "wrong-key" not in str(info.value)
+
+
+def test_openai_backend_names_an_unreachable_server(tmp_path):
+    settings = Settings(data_dir=tmp_path, generator="openai", openai_base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(ModelLoadError, match="cannot reach .*127.0.0.1:9"):
+        list(create_generator(settings).stream(HELLO, max_tokens=4))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None,
+    reason="transformers reads GGUF files only with the gguf and accelerate packages",
+)
+def test_transformers_backend_streams_smollm2(tmp_path):
+    path = smollm2_gguf_path()
+    gen = create_generator(Settings(data_dir=tmp_path, generator=f"transformers:{path.parent}::{path.name}", threads=1))
+    pieces = list(gen.stream(HELLO, max_tokens=8, temperature=0.0))
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+    assert gen.count_tokens("Hello world") == 2
+
+
+@pytest.mark.slow
+def test_default_qwen_model_answers_from_a_passage(tmp_path):
+    gen = load_generator(Settings(data_dir=tmp_path))
+    messages = [
+        Message("system", "Answer only from this passage: [1] The office closes at 6 pm on Fridays."),
+        Message("user", "When does the office close on Fridays?"),
+    ]
+    assert "6" in gen.complete(messages, max_tokens=20)

@@ -2,7 +2,8 @@
 
     load_document(Path("report.pdf"), settings) -> Document(kind="pdf", pages=(Page(1, "..."), ...))
 
-PDFs keep one `Page` per PDF page (1-based, empty pages included so numbers stay right). Text, Markdown,
+PDFs (read in `rag/pdf.py`) keep one `Page` per PDF page (1-based, empty pages included so numbers stay
+right). Text, Markdown,
 HTML and DOCX give a single page 1. Markdown stays raw; HTML and DOCX headings become `#` lines so the
 chunker can give every passage its heading path. The page text we store is already cleaned
 (`clean_text`), so chunk offsets index exactly what is stored.
@@ -24,19 +25,13 @@ import unicodedata
 from pathlib import Path
 
 from .config import Settings
-from .errors import DocumentLoadError, EncryptedFileError, FileTooLargeError, NoTextError, UnsupportedFileError
+from .errors import DocumentLoadError, FileTooLargeError, NoTextError, UnsupportedFileError
 from .types import Document, Page
 
 logger = logging.getLogger(__name__)
 
 KINDS = {".pdf": "pdf", ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".docx": "docx"}
 SUPPORTED_TYPES = ", ".join(KINDS)
-
-# pypdf's safety limits stop a few real files (SEC filings with >100k-element arrays). We retry once with
-# these higher limits; the parse worker's timeout and memory cap still guard against hostile files.
-RAISED_PDF_LIMITS = {"array_maximum_element_count": 5_000_000, "dictionary_maximum_element_count": 5_000_000}
-# A page with an image and fewer letters/digits than this is counted as scanned (only a stamp or header line).
-SCANNED_PAGE_ALNUM = 100
 
 
 def load_document(path: Path, settings: Settings, name: str | None = None) -> Document:
@@ -111,164 +106,13 @@ def clean_text(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-# --- PDF ---
+# --- PDF (rag/pdf.py; imported on first use) ---
 
 
 def _load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
-    """Try each reader in PDF_READERS; a PDF whose structure the first cannot parse gets the next."""
-    failures = []
-    for reader in PDF_READERS:
-        try:
-            return reader(data, name, settings)
-        except _Unreadable as exc:
-            logger.info("%s: %s cannot read it (%s)", name, reader.__name__, exc)
-            failures.append(exc)
-    raise DocumentLoadError(name, f"is not a readable PDF ({failures[0]}); re-export or repair it") from failures[0]
+    from .pdf import load_pdf
 
-
-class _Unreadable(Exception):
-    """The PDF's structure could not be parsed (the message is the parser's reason)."""
-
-
-def _read_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
-    import pypdf
-    from pypdf.errors import LimitReachedError
-
-    try:
-        try:
-            reader = _open_pdf(data, name)
-            count = len(reader.pages)
-        except LimitReachedError as exc:
-            logger.info("%s: pypdf limit reached (%s); retrying with raised limits", name, exc)
-            with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
-                reader = _open_pdf(data, name)
-                count = len(reader.pages)
-    except (DocumentLoadError, MemoryError):
-        raise
-    except Exception as exc:  # hostile files raise anything (KeyError, RecursionError, ...): one file fails
-        raise _Unreadable(_describe(exc)) from exc
-    _check_page_count(name, count, settings)
-    pages, skipped, scanned = [], [], []
-    for number in range(1, count + 1):
-        page = reader.pages[number - 1]
-        text = _page_text(page, number, name)
-        if text is None:
-            skipped.append(number)
-        elif _looks_scanned(page, text):
-            scanned.append(number)
-        pages.append(Page(number, text or ""))
-    return pages, _pdf_warnings(name, pages, skipped, scanned)
-
-
-def _open_pdf(data: bytes, name: str):
-    import pypdf
-
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise EncryptedFileError(name, "is password-protected; remove the password and upload it again")
-    return reader
-
-
-def _check_page_count(name: str, count: int, settings: Settings) -> None:
-    if count > settings.max_pages:
-        raise FileTooLargeError(
-            name,
-            f"has {count} pages, over the {settings.max_pages} page limit (RAG_MAX_PAGES); split it or raise the limit",
-        )
-    if count == 0:
-        raise NoTextError(name, "has no pages")
-
-
-def _page_text(page, number: int, name: str) -> str | None:
-    """The cleaned text of one page, or None when pypdf fails on it (the page is skipped, the rest loads)."""
-    import pypdf
-    from pypdf.errors import LimitReachedError
-
-    try:
-        try:
-            raw = page.extract_text()
-        except LimitReachedError:
-            with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
-                raw = page.extract_text()
-    except MemoryError:
-        raise
-    except Exception as exc:
-        logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
-        return None
-    return clean_text(raw or "")
-
-
-def _looks_scanned(page, text: str) -> bool:
-    """A page image with at most a stamp or header line of text (e.g. a scanned court order's ECF line)."""
-    if sum(ch.isalnum() for ch in text) >= SCANNED_PAGE_ALNUM:
-        return False
-    try:
-        xobjects = page["/Resources"]["/XObject"].get_object()
-        return any(xobjects[key].get_object().get("/Subtype") == "/Image" for key in xobjects)
-    except Exception:  # no resources, or broken ones: nothing says it is a scan
-        return False
-
-
-def _read_pdf_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if exc.err_code == PDFIUM_PASSWORD_ERROR:
-            raise EncryptedFileError(name, "is password-protected; remove the password and upload it again") from exc
-        raise _Unreadable(_describe(exc)) from exc
-    try:
-        _check_page_count(name, len(pdf), settings)
-        pages, skipped = [], []
-        for number in range(1, len(pdf) + 1):
-            try:
-                page = pdf[number - 1]
-                textpage = page.get_textpage()
-                pages.append(Page(number, clean_text(textpage.get_text_bounded())))
-                textpage.close()
-                page.close()
-            except pdfium.PdfiumError as exc:
-                logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
-                skipped.append(number)
-                pages.append(Page(number, ""))
-    finally:
-        pdf.close()
-    return pages, _pdf_warnings(name, pages, skipped, [])
-
-
-PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
-# pypdf first (pure Python, its limits are catchable per page); PDFium (C++) reads most of what pypdf cannot.
-PDF_READERS = (_read_pdf, _read_pdf_pdfium)
-
-
-def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: list[int]) -> list[str]:
-    warnings = []
-    if skipped:
-        warnings.append(f"page(s) {_ranges(skipped)} could not be read and were skipped")
-    empty = {p.number for p in pages if not any(ch.isalnum() for ch in p.text)} - set(skipped)
-    if len(empty) == len(pages):
-        raise NoTextError(name, f"has no text on any of its {len(pages)} pages — scanned? OCR is not enabled")
-    if empty or scanned:
-        warnings.append(f"{len(empty | set(scanned))} of {len(pages)} pages have no text — scanned? OCR is not enabled")
-    return warnings
-
-
-def _describe(exc: BaseException) -> str:
-    """Example: KeyError('/Root') -> "KeyError: '/Root'" (cut to 200 characters)."""
-    return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:200]
-
-
-def _ranges(numbers: list[int]) -> str:
-    """Example: [1, 2, 3, 7] -> "1-3, 7"."""
-    parts, start = [], None
-    for i, n in enumerate(numbers):
-        if start is None:
-            start = n
-        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
-            parts.append(str(start) if start == n else f"{start}-{n}")
-            start = None
-    return ", ".join(parts)
+    return load_pdf(data, name, settings)
 
 
 # --- plain text and Markdown ---

@@ -41,6 +41,8 @@ from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
+STARTUP_TIMEOUT_S = 120.0  # a fresh worker imports pypdf, tokenizers, ... (about 1 s idle; far more on a busy box)
+
 
 @dataclass(frozen=True)
 class ParsedFile:
@@ -70,6 +72,7 @@ class ParseWorker:
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._in_flight = False  # a request was sent and its answer not read yet
+        self._ready = False  # the current worker said "ready" (its imports are done)
         self._chunker: Chunker | None = None  # only for isolated=False
         self._start()  # start now: the child's imports overlap with whatever the caller does next
 
@@ -82,8 +85,7 @@ class ParseWorker:
     def parse(self, path: Path, name: str | None = None) -> ParsedFile:
         """Load and chunk one file in the worker. Raises DocumentLoadError (or a subclass) naming the file."""
         name = _name(path, name)
-        self._submit(Path(path), name)
-        result = self._collect(name, time.monotonic() + self.settings.parse_timeout_s)
+        result = self._answer(name, self._submit(Path(path), name))
         if isinstance(result, DocumentLoadError):
             raise result
         return result
@@ -103,14 +105,15 @@ class ParseWorker:
         current = next(queue, None)
         if current is None:
             return
-        deadline = self._submit(Path(current[0]), _name(*current))
+        submitted = self._submit(Path(current[0]), _name(*current))
         try:
             while current is not None:
-                result = self._collect(_name(*current), deadline)
+                name = _name(*current)
+                result = self._answer(name, submitted)
                 following = next(queue, None)
                 if following is not None:
-                    deadline = self._submit(Path(following[0]), _name(*following))
-                yield current[0], _name(*current), result
+                    submitted = self._submit(Path(following[0]), _name(*following))
+                yield current[0], name, result
                 current = following
         finally:
             if self._in_flight:  # the caller stopped early: drop the half-done file with its worker
@@ -139,6 +142,7 @@ class ParseWorker:
         self._conn = _Duplex(parent_r, parent_w)
         self._conn.send((self.settings, self.tokenizer_file, self.preload, logging.getLogger().getEffectiveLevel()))
         self._in_flight = False
+        self._ready = False
 
     def _stop(self) -> None:
         if self._conn is not None:
@@ -151,21 +155,46 @@ class ParseWorker:
             self._proc = None
         self._in_flight = False
 
-    def _submit(self, path: Path, name: str) -> float:
-        """Send one request (restarting a dead worker first); returns the deadline for its answer."""
+    def _submit(self, path: Path, name: str) -> float | DocumentLoadError:
+        """Send one request to a ready worker (restarting a dead one); return the answer's deadline.
+
+        The clock starts only once the worker is ready, so a restart never eats into a file's time.
+        Returns a DocumentLoadError for the file if no worker can be started.
+        """
         if self._in_flight:
             raise RuntimeError("ParseWorker is busy with another request; use one worker per caller")
-        if self._proc is None or self._proc.poll() is not None:
-            self._stop()
-            self._start()
+        for _ in range(2):  # a worker that dies between start-up and the request gets one successor
+            if self._proc is None or self._proc.poll() is not None:
+                self._stop()
+                self._start()
+            failure = self._wait_ready(name)
+            if failure is not None:
+                return failure
+            try:
+                self._conn.send((str(path), name))
+            except OSError:
+                self._stop()
+                continue
+            self._in_flight = True
+            return time.monotonic() + self.settings.parse_timeout_s
+        return _not_started(name)
+
+    def _wait_ready(self, name: str) -> DocumentLoadError | None:
+        """Wait for a new worker's "ready" (its imports done); None when ready, else the error for `name`."""
+        if self._ready:
+            return None
         try:
-            self._conn.send((str(path), name))
-        except OSError:  # the worker died between the check and the send
-            self._stop()
-            self._start()
-            self._conn.send((str(path), name))
-        self._in_flight = True
-        return time.monotonic() + self.settings.parse_timeout_s
+            if self._conn.poll(STARTUP_TIMEOUT_S) and self._conn.recv() == "ready":
+                self._ready = True
+                return None
+        except (EOFError, OSError):
+            pass
+        self._stop()
+        return _not_started(name)
+
+    def _answer(self, name: str, submitted: float | DocumentLoadError) -> ParsedFile | DocumentLoadError:
+        """The result for what `_submit` returned: its error as is, or the worker's answer by the deadline."""
+        return submitted if isinstance(submitted, DocumentLoadError) else self._collect(name, submitted)
 
     def _collect(self, name: str, deadline: float) -> ParsedFile | DocumentLoadError:
         """The answer to the request in flight, or a DocumentLoadError after a timeout or a crash."""
@@ -217,6 +246,10 @@ class _Duplex(Connection):
     def close(self) -> None:
         self._writer.close()
         super().close()
+
+
+def _not_started(name: str) -> DocumentLoadError:
+    return DocumentLoadError(name, "could not be read: the document reader did not start; check RAG_PARSE_MEMORY_MB")
 
 
 def _name(path: Path | str, name: str | None = None) -> str:
@@ -272,6 +305,7 @@ def _serve(read_fd: int, write_fd: int) -> None:
         importlib.import_module(module)
     chunker = _chunker(settings, tokenizer_file)
     _cap_memory(settings.parse_memory_mb)
+    conn.send("ready")
     while True:
         try:
             path, name = conn.recv()

@@ -103,20 +103,18 @@ def test_parse_many_keeps_order_with_errors_interleaved(tokenizer_file, files):
     assert results[6][2].chunks[0].headings == ("G",)
 
 
-def test_parse_many_overlaps_parsing_with_the_caller(tokenizer_file, files):
-    """While the caller spends time on file i, the worker already parses file i+1."""
-    items = [(files(f"{i}.pdf", make_pdf([f"page {n} of file {i}" for n in range(300)])), f"{i}.pdf") for i in range(3)]
-    with ParseWorker(Settings(), tokenizer_file) as worker:
-        worker.parse(items[0][0])  # warm up the worker
-        t0 = time.monotonic()
-        for _ in worker.parse_many(items[:1]):
-            pass
-        one = time.monotonic() - t0
-        t0 = time.monotonic()
-        for _ in worker.parse_many(items):
-            time.sleep(one)  # the caller's "embedding" takes as long as a parse
-        total = time.monotonic() - t0
-    assert total < 3 * one + 3 * one * 0.6, (one, total)  # serial would be 6 * one
+def test_parse_many_reads_the_next_file_while_the_caller_works(tokenizer_file, files, tmp_path):
+    """While the caller still holds file i, the worker has already started on file i+1."""
+    stamps = [tmp_path / f"{i}.started" for i in range(3)]
+    items = [(files(f"{i}.stamp", str(stamp)), f"{i}.stamp") for i, stamp in enumerate(stamps)]
+    with ParseWorker(Settings(), tokenizer_file, preload=HOOKS) as worker:
+        for i, (_, _, result) in enumerate(worker.parse_many(items)):
+            assert isinstance(result, ParsedFile)
+            if i + 1 < len(items):
+                deadline = time.monotonic() + 30
+                while not stamps[i + 1].exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert stamps[i + 1].exists(), f"file {i + 1} was not started while the caller held file {i}"
 
 
 def test_stopping_parse_many_early_leaves_the_worker_usable(tokenizer_file, files):
@@ -144,3 +142,12 @@ def test_in_process_mode(tokenizer_file, files):
     with ParseWorker(Settings(), tokenizer_file) as worker:
         results = list(worker.parse_many(items, isolated=False))
     assert isinstance(results[0][2], ParsedFile) and isinstance(results[1][2], DocumentLoadError)
+
+
+def test_worker_that_cannot_start_fails_each_file_clearly(tokenizer_file, files):
+    with ParseWorker(Settings(), tokenizer_file, preload=["no_such_module_for_footnote"]) as worker:
+        results = list(worker.parse_many([(files("a.txt", "alpha"), "a.txt"), (files("b.txt", "beta"), "b.txt")]))
+    assert [str(r) for _, _, r in results] == [
+        f"{n}: could not be read: the document reader did not start; check RAG_PARSE_MEMORY_MB"
+        for n in ("a.txt", "b.txt")
+    ]

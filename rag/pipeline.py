@@ -13,9 +13,11 @@ model at all, which saves the whole prefill.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,23 +109,26 @@ def answer(
     evidence = measure(query, hits, embedder)
     timings["confidence"] = round(evidence.confidence, 4)
     if not hits or evidence.confidence < PRE_GATE:
-        timings["total"] = time.perf_counter() - started
+        timings["total"] = timings["first_token"] = time.perf_counter() - started  # the first text shown
         yield Done(Answer(question, query, ABSTAIN_TEXT, (), hits, abstained=True, timings=timings))
         return
     prompt = build_messages(question, hits, history, settings, generator.count_tokens)
     timings["prompt_tokens"] = float(prompt.tokens)
     pieces: list[str] = []
-    for piece in generator.stream(prompt.messages, max_tokens=settings.max_new_tokens):
-        if not pieces:
-            timings["first_token"] = time.perf_counter() - started
-        pieces.append(piece)
-        yield Token(piece)
+    # closing(): if our caller stops early (a Stop button), the model stops generating too.
+    with closing(generator.stream(prompt.messages, max_tokens=settings.max_new_tokens)) as stream:
+        for piece in stream:
+            if not pieces:
+                timings["first_token"] = time.perf_counter() - started
+            pieces.append(piece)
+            yield Token(piece)
+    timings.setdefault("first_token", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - started - timings.get("first_token", 0.0)
     timings["tokens_per_s"] = len(pieces) / timings["generate"] if pieces and timings["generate"] > 0 else 0.0
     check = cite("".join(pieces).strip(), prompt.sources, embedder)
     result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
     result.timings["total"] = time.perf_counter() - started
-    yield Done(result)
+    yield Done(dataclasses.replace(result, dropped=prompt.dropped))
 
 
 def measure(query: str, hits: Sequence[Hit], embedder: Any) -> Evidence:

@@ -146,3 +146,32 @@ def test_measure_reports_dense_coverage_and_agreement():
     assert evidence.coverage == 1.0 and evidence.agreement == 1.0 and evidence.dense_top > 0.5
     weak = measure("measles incubation period", hits, FakeEmbedder(64))
     assert weak.coverage == 0.0 and weak.confidence < evidence.confidence
+
+
+def test_stopping_early_closes_the_model_stream():
+    closed: list[bool] = []
+
+    class Endless(FakeGenerator):
+        def stream(self, messages, max_tokens=None, temperature=None, stop=()):
+            try:
+                while True:
+                    yield "Solana "
+            finally:
+                closed.append(True)
+
+    events = answer("How does Solana order transactions?", FakeLibrary(), Endless(), settings=Settings(top_k=3))
+    for event in events:
+        if isinstance(event, Token):
+            break
+    events.close()
+    assert closed == [True]
+
+
+def test_passages_left_out_by_the_budget_are_reported():
+    settings = Settings(top_k=3, prompt_budget=20, n_ctx=4096)
+    events = run(
+        "How does Solana order transactions?", FakeGenerator("Solana orders transactions [1]."), settings=settings
+    )
+    result = events[-1].answer
+    assert result.dropped and len(result.sources) + len(result.dropped) == 3
+    assert not set(result.dropped) & {h.chunk.chunk_id for h in result.sources}

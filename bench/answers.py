@@ -1,0 +1,258 @@
+"""Answer quality and speed of `rag.answer` on real benchmark data; prints a table and writes JSON.
+
+    python bench/answers.py --shared ../shared --work /tmp/answers-bench --limit 10
+    python bench/answers.py --retrieval-only          # abstention calibration without the LLM (fast)
+
+Sets (all third-party, read from --shared; nothing is copied into the repo):
+- solana:      58 blockchain_solana questions over BlockchainSolana.pdf (answerable; AI-written references,
+               gold page = the page with the highest token recall of the reference context).
+- covid:       50 COVID-QA questions from the shortest articles, those articles ingested as .txt (answerable;
+               extractive reference spans; a citation is right when its passage contains the answer span).
+- covid-unans: the same 50 questions asked against the Solana library only (their documents are not
+               ingested, so the right behaviour is to abstain).
+Metrics: token F1 and containment of the reference, citation precision, abstention rate, median time to
+first token, median decode tokens/s. `--limit N` runs the first N questions of each set (say so when reporting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import string
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.config import Settings  # noqa: E402
+from rag.pipeline import Done, answer, measure  # noqa: E402
+from rag.types import Answer  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Question:
+    set: str
+    question: str
+    reference: str
+    gold_pages: tuple[int, ...] = ()  # solana: pages that hold the reference context
+    answerable: bool = True
+
+
+@dataclass
+class Row:
+    set: str
+    question: str
+    answer: str = ""
+    abstained: bool = False
+    f1: float = 0.0
+    contains: bool = False
+    cited: int = 0
+    cited_right: int = 0
+    confidence: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+
+def normalize(text: str) -> list[str]:
+    """SQuAD normalisation: lower case, no punctuation, no articles; returns the tokens."""
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
+    return [t for t in text.split() if t not in ("a", "an", "the")]
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """Return SQuAD token F1 between two texts."""
+    pred, ref = normalize(re.sub(r"\[\d+\]", "", prediction)), normalize(reference)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def solana_questions(shared: Path, page_texts: dict[int, str]) -> list[Question]:
+    """Return the 58 Solana questions with their gold pages (highest token recall of the reference context)."""
+    data = json.loads((shared / "eval/blockchain_solana/rag_dataset.json").read_text())
+    out = []
+    page_tokens = {p: set(normalize(t)) for p, t in page_texts.items()}
+    for example in data["examples"]:
+        context = set(normalize(example["reference_contexts"][0]))
+        recall = {p: len(context & toks) / max(len(context), 1) for p, toks in page_tokens.items()}
+        best = max(recall.values())
+        gold = tuple(sorted(p for p, r in recall.items() if r >= best - 0.05))
+        out.append(Question("solana", example["query"], example["reference_answer"], gold))
+    return out
+
+
+def covid_questions(shared: Path, n: int, folder: Path) -> list[Question]:
+    """Return `n` COVID-QA questions from the shortest articles, writing those articles as .txt into `folder`."""
+    data = json.loads((shared / "eval/covid_qa/200423_covidQA.json").read_text())["data"]
+    articles = sorted((a["paragraphs"][0] for a in data), key=lambda p: len(p["context"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Question] = []
+    for article in articles:
+        if len(out) >= n:
+            break
+        (folder / f"covid_{article['document_id']}.txt").write_text(article["context"])
+        for qa in article["qas"][: n - len(out)]:
+            out.append(Question("covid", qa["question"], qa["answers"][0]["text"]))
+    return out
+
+
+def open_library(settings: Settings, embedder, paths: list[Path]):
+    """Return a Library in settings.data_dir holding `paths` (ingested once; later runs reuse it)."""
+    from rag.library import Library
+
+    library = Library.open(settings, embedder)
+    for outcome in library.ingest(paths):
+        if not outcome.ok:
+            raise SystemExit(f"ingest failed: {outcome.message}")
+    return library
+
+
+def score(question: Question, result: Answer) -> Row:
+    """Return the row for one answered question."""
+    row = Row(question.set, question.question, result.text, result.abstained, timings=dict(result.timings))
+    row.confidence = result.timings.get("confidence", 0.0)
+    if question.answerable and not result.abstained:
+        row.f1 = token_f1(result.text, question.reference)
+        row.contains = " ".join(normalize(question.reference)) in " ".join(normalize(result.text))
+        row.cited = len(result.citations)
+        for c in result.citations:
+            if question.gold_pages:
+                row.cited_right += c.page in question.gold_pages
+            else:  # extractive: the cited passage must hold (most of) the answer span
+                ref, passage = set(normalize(question.reference)), set(normalize(c.chunk.text))
+                row.cited_right += len(ref & passage) >= 0.8 * max(len(ref), 1)
+    return row
+
+
+def run_set(questions, library, generator, settings, embedder, retrieval_only: bool) -> list[Row]:
+    """Answer (or, retrieval-only, just score the evidence of) each question; print progress."""
+    rows = []
+    for i, q in enumerate(questions, 1):
+        if retrieval_only:
+            hits = library.search(q.question, k=settings.top_k)
+            row = Row(q.set, q.question, confidence=measure(q.question, hits, embedder).confidence)
+        else:
+            result = [e for e in answer(q.question, library, generator, settings=settings) if isinstance(e, Done)]
+            row = score(q, result[0].answer)
+        rows.append(row)
+        print(
+            f"  {q.set} {i}/{len(questions)} conf={row.confidence:.2f} abstained={row.abstained} "
+            f"f1={row.f1:.2f} ttft={row.timings.get('first_token', 0):.1f}s",
+            flush=True,
+        )
+    return rows
+
+
+def summarize(rows: list[Row]) -> dict:
+    """Return the per-set metrics."""
+    answered = [r for r in rows if not r.abstained]
+    ttft = [r.timings["first_token"] for r in rows if "first_token" in r.timings]
+    tps = [r.timings["tokens_per_s"] for r in rows if r.timings.get("tokens_per_s")]
+    cited = sum(r.cited for r in answered)
+    return {
+        "n": len(rows),
+        "abstain_rate": sum(r.abstained for r in rows) / len(rows) if rows else 0.0,
+        "f1_answered": statistics.mean(r.f1 for r in answered) if answered else 0.0,
+        "contains_answered": statistics.mean(r.contains for r in answered) if answered else 0.0,
+        "citation_precision": sum(r.cited_right for r in answered) / cited if cited else 0.0,
+        "median_ttft_s": statistics.median(ttft) if ttft else None,
+        "median_tokens_per_s": statistics.median(tps) if tps else None,
+    }
+
+
+def calibration(answerable: list[Row], unanswerable: list[Row]) -> list[dict]:
+    """Return the pre-generation gate trade-off: for each threshold, how many of each kind would abstain."""
+    table = []
+    for t in [x / 20 for x in range(2, 15)]:
+        table.append(
+            {
+                "threshold": t,
+                "answerable_abstained": sum(r.confidence < t for r in answerable) / max(len(answerable), 1),
+                "unanswerable_abstained": sum(r.confidence < t for r in unanswerable) / max(len(unanswerable), 1),
+            }
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"), help="indexes and article copies")
+    parser.add_argument("--limit", type=int, default=0, help="first N questions of each set (0 = all)")
+    parser.add_argument("--covid", type=int, default=50)
+    parser.add_argument("--retrieval-only", action="store_true", help="calibrate abstention without the LLM")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/answers.json"))
+    args = parser.parse_args(argv)
+
+    from rag.embedding import load_embedder
+    from rag.generation import load_generator
+
+    base = Settings.from_env()
+    embedder = load_embedder(base)
+    solana_settings = base.replace(data_dir=args.work / "solana")
+    covid_settings = base.replace(data_dir=args.work / "covid")
+    solana_lib = open_library(
+        solana_settings, embedder, [args.shared / "eval/blockchain_solana/source_files/BlockchainSolana.pdf"]
+    )
+    doc = solana_lib.documents()[0]
+    pages = {p: solana_lib.page_text(doc.doc_id, p) for p in range(1, doc.pages + 1)}
+    covid = covid_questions(args.shared, args.covid, args.work / "covid_articles")
+    covid_lib = open_library(covid_settings, embedder, sorted((args.work / "covid_articles").glob("*.txt")))
+    sets = {
+        "solana": (solana_questions(args.shared, pages), solana_lib, solana_settings),
+        "covid": (covid, covid_lib, covid_settings),
+        "covid-unans": (
+            [Question("covid-unans", q.question, q.reference, answerable=False) for q in covid],
+            solana_lib,
+            solana_settings,
+        ),
+    }
+    generator = None if args.retrieval_only else load_generator(base)
+    results: dict[str, list[Row]] = {}
+    started = time.time()
+    for name, (questions, library, settings) in sets.items():
+        chosen = questions[: args.limit] if args.limit else questions
+        results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only)
+    report = {
+        "settings": {
+            "generator": base.generator,
+            "top_k": base.top_k,
+            "prompt_budget": base.prompt_budget,
+            "max_new_tokens": base.max_new_tokens,
+            "threads": base.resolved_threads,
+            "limit": args.limit,
+            "retrieval_only": args.retrieval_only,
+            "wall_s": round(time.time() - started, 1),
+        },
+        "summary": {name: summarize(rows) for name, rows in results.items()},
+        "calibration": calibration(results["solana"] + results["covid"], results["covid-unans"]),
+        "rows": {name: [asdict(r) for r in rows] for name, rows in results.items()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    return 0
+
+
+def print_table(report: dict) -> None:
+    print(f"\n{'set':<12}{'n':>4}{'abstain':>9}{'F1':>7}{'contains':>10}{'cite-prec':>11}{'TTFT s':>8}{'tok/s':>7}")
+    for name, s in report["summary"].items():
+        ttft = f"{s['median_ttft_s']:.1f}" if s["median_ttft_s"] is not None else "-"
+        tps = f"{s['median_tokens_per_s']:.1f}" if s["median_tokens_per_s"] is not None else "-"
+        print(
+            f"{name:<12}{s['n']:>4}{s['abstain_rate']:>9.2f}{s['f1_answered']:>7.2f}{s['contains_answered']:>10.2f}"
+            f"{s['citation_precision']:>11.2f}{ttft:>8}{tps:>7}"
+        )
+    print("\npre-generation gate: threshold → share abstained (answerable | unanswerable)")
+    for row in report["calibration"]:
+        print(f"  {row['threshold']:.2f}  {row['answerable_abstained']:.2f} | {row['unanswerable_abstained']:.2f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
+from .runner import RunConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="use only the first N questions of each dataset")
     parser.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     parser.add_argument("--mode", default="dense,bm25,hybrid", help="comma-separated retrieval modes to compare")
+    parser.add_argument(
+        "--experiments", default="", help="comma-separated prototypes from rag.evaluate.experiments (e.g. afuse,prf)"
+    )
     parser.add_argument("--k", default="5,10", help="comma-separated cutoffs for hit@k / recall@k (default: 5,10)")
     parser.add_argument("--cache-dir", type=Path, help="keep built indexes here and reuse them across runs")
     parser.add_argument("--json", action="store_true", help="print results as JSON instead of Markdown")
@@ -68,6 +72,19 @@ def open_library(settings: Settings, embedder: Any) -> Any:
     return Library.open(settings, embedder)
 
 
+def experiment_configs(names: str, embedder: Any) -> list[RunConfig]:
+    """One RunConfig per named experiment; an unknown name is a ConfigError listing the known ones."""
+    from .experiments import strategies
+
+    known = strategies(embedder.encode) if names.strip() else {}
+    configs = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in known:
+            raise ConfigError(f"--experiments {name!r}: expected some of {', '.join(known)}")
+        configs.append(RunConfig(name, "hybrid", known[name]))
+    return configs
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate every --dataset and print the report; returns the exit code."""
     from .datasets import read_dataset
@@ -82,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     embedder = load_embedder(settings)
     settings = settings.replace(candidates=max(settings.candidates, 200))
+    configs += experiment_configs(args.experiments, embedder)
     results = []
     for evalset in evalsets:
         result = evaluate(

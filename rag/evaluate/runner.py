@@ -24,18 +24,17 @@ from .metrics import MetricValue, measures_for, score
 MODES = ("dense", "bm25", "hybrid")
 BEIR_DEPTH = 200  # chunks fetched for BEIR so that R@100 over distinct documents is meaningful
 
-# A re-ordering applied to a configuration's hits (experiments.py): (query, hits) -> hits.
-Rerank = Callable[[str, list[Hit]], list[Hit]]
+# A way of searching other than `index.search(mode=...)` (see experiments.py): (index, query, depth) -> hits.
+Strategy = Callable[[SearchIndex, str, int], list[Hit]]
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One row of the comparison: a retrieval mode plus an optional experimental re-ordering of its hits."""
+    """One row of the comparison: a retrieval mode, or an experimental strategy that replaces it."""
 
     name: str
     mode: str
-    rerank: Rerank | None = None
-    depth: int = 0  # chunks to fetch before re-ordering (0 = what the metrics need)
+    strategy: Strategy | None = None
 
 
 @dataclass(frozen=True)
@@ -105,26 +104,25 @@ def prepare_gold(evalset: EvalSet, pages_of: Callable[[Source], Sequence[Page]])
     return align_spans(resolve_references(evalset, cached), cached)
 
 
-def search_depth(evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> int:
-    """How many chunks to fetch per query: enough for every cutoff, RR@10 and the re-ranker's pool."""
+def search_depth(evalset: EvalSet, ks: Sequence[int]) -> int:
+    """How many chunks to fetch per query: enough for every cutoff and RR@10 (and R@100 on BEIR)."""
     needed = max([10, *ks])
-    if evalset.kind == "beir":
-        needed = max(needed, BEIR_DEPTH)
-    return max(needed, config.depth)
+    return max(needed, BEIR_DEPTH) if evalset.kind == "beir" else needed
 
 
 def run_config(index: SearchIndex, evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> ConfigResult:
     """Query every question with one configuration and return its scores and latencies."""
     from tqdm import tqdm
 
-    depth = search_depth(evalset, config, ks)
+    depth = search_depth(evalset, ks)
     runs: dict[str, dict[str, list[str]]] = {level: {} for level in evalset.levels}
     latencies = []
     for query in tqdm(evalset.queries, desc=f"{evalset.name} {config.name}", unit="q"):
         started = time.perf_counter()
-        hits = index.search(query.text, k=depth, mode=config.mode)
-        if config.rerank is not None:
-            hits = config.rerank(query.text, hits)
+        if config.strategy is None:
+            hits = index.search(query.text, k=depth, mode=config.mode)
+        else:
+            hits = config.strategy(index, query.text, depth)
         latencies.append(time.perf_counter() - started)
         for level in evalset.levels:
             runs[level][query.qid] = ranked_units(hits, query, level, evalset.per_chunk)

@@ -1,0 +1,159 @@
+"""Retrieval prototypes measured by `python -m rag eval --experiments NAME,...` before they move into the engine.
+
+Each idea is a plain function over `list[Hit]` (best first) so `rag/retrieval.py` can adopt it as a stage:
+
+    fuse_normalized(dense, bm25, w)    min-max normalised score fusion with BM25 weight w
+    adaptive_bm25_weight(dense, bm25)  a per-query w from how sharply each retriever's top result stands out
+    expand_query(query, hits)          pseudo-relevance feedback: the query plus distinctive words of the top hits
+    rerank_by_sentences(...)           offline re-ranker: best sentence cosine + chunk cosine + query-word coverage
+
+`strategies(embedder)` turns them into named search strategies (index, query, depth) -> hits for the runner.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ..types import Hit
+from .index import SearchIndex
+
+Strategy = Callable[[SearchIndex, str, int], list[Hit]]
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])|\n+")
+# Words that carry no topic; kept short on purpose: BM25's idf already discounts the rest.
+STOPWORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "that", "the", "their", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why", "will", "with"]
+)  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased content words of `text` (stopwords removed)."""
+    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+def minmax(hits: Sequence[Hit]) -> dict[str, float]:
+    """chunk_id -> score scaled to [0, 1] within this list (all 1.0 when every score is equal)."""
+    if not hits:
+        return {}
+    scores = [h.score for h in hits]
+    low, span = min(scores), max(scores) - min(scores)
+    return {h.chunk.chunk_id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+
+
+def fuse_normalized(dense: Sequence[Hit], bm25: Sequence[Hit], bm25_weight: float) -> list[Hit]:
+    """Return the union ranked by (1-w)·dense + w·bm25 normalised scores; a list missing a chunk gives it 0."""
+    d, b = minmax(dense), minmax(bm25)
+    chunks = {h.chunk.chunk_id: h.chunk for h in [*dense, *bm25]}
+    scores = {cid: (1 - bm25_weight) * d.get(cid, 0.0) + bm25_weight * b.get(cid, 0.0) for cid in chunks}
+    order = sorted(chunks, key=lambda cid: -scores[cid])
+    return [Hit(chunks[cid], scores[cid], "fused") for cid in order]
+
+
+def _standout(hits: Sequence[Hit], top: int = 20) -> float:
+    """How far the best score stands above the rest of the top `top`, in standard deviations (0 if < 3 hits)."""
+    scores = np.array([h.score for h in hits[:top]], dtype=np.float64)
+    if len(scores) < 3 or scores.std() == 0:
+        return 0.0
+    return float((scores[0] - scores[1:].mean()) / scores.std())
+
+
+def adaptive_bm25_weight(dense: Sequence[Hit], bm25: Sequence[Hit], low: float = 0.3, high: float = 0.7) -> float:
+    """BM25's share for this query, in [low, high]: the retriever whose top hit stands out more gets more weight.
+
+    A rare exact term (a name, a number) makes BM25's first hit tower over the rest; a paraphrased question
+    gives BM25 a flat list while the dense ranking still has a clear winner.
+    """
+    d, b = _standout(dense), _standout(bm25)
+    if d + b <= 0:
+        return (low + high) / 2
+    return low + (high - low) * b / (d + b)
+
+
+def expand_query(query: str, hits: Sequence[Hit], feedback: int = 3, terms: int = 5) -> str:
+    """The query plus up to `terms` words frequent in the top `feedback` hits and rare in the rest (RM3-like)."""
+    if len(hits) <= feedback:
+        return query
+    top = Counter(w for h in hits[:feedback] for w in set(words(h.chunk.text)))
+    rest = Counter(w for h in hits[feedback:] for w in set(words(h.chunk.text)))
+    background = len(hits) - feedback
+    known = set(words(query))
+
+    def weight(word: str) -> float:
+        # in how many feedback chunks × how rare among the other candidates (idf over the candidate pool)
+        return top[word] * math.log((background + 1) / (rest[word] + 0.5))
+
+    chosen = [w for w in sorted(top, key=lambda w: (-weight(w), w)) if w not in known and len(w) > 2 and top[w] > 1]
+    return " ".join([query, *chosen[:terms]])
+
+
+def coverage(query: str, text: str) -> float:
+    """Share of the query's distinct content words that occur in `text` (0 when the query has none)."""
+    wanted = set(words(query))
+    return len(wanted & set(words(text))) / len(wanted) if wanted else 0.0
+
+
+def rerank_by_sentences(
+    query: str, hits: Sequence[Hit], encode: Callable[[list[str]], np.ndarray], top: int = 20
+) -> list[Hit]:
+    """Re-order the first `top` hits by 0.5·best sentence cosine + 0.3·chunk cosine + 0.2·query-word coverage.
+
+    A chunk embedding blurs several topics; the best single sentence says whether the passage really answers.
+    Hits after `top` keep their order below the re-ranked ones.
+    """
+    head = list(hits[:top])
+    if not head:
+        return list(hits)
+    sentences = [[s for s in _SENTENCE.split(h.chunk.text) if len(s.split()) >= 3] or [h.chunk.text] for h in head]
+    flat = [s for group in sentences for s in group]
+    vectors = encode([query, *(h.chunk.text for h in head), *flat])
+    q, chunk_vecs, sent_vecs = vectors[0], vectors[1 : 1 + len(head)], vectors[1 + len(head) :]
+    sims, position = sent_vecs @ q, 0
+    scored = []
+    for i, (hit, group) in enumerate(zip(head, sentences, strict=True)):
+        best = float(sims[position : position + len(group)].max())
+        position += len(group)
+        value = 0.5 * best + 0.3 * float(chunk_vecs[i] @ q) + 0.2 * coverage(query, hit.chunk.text)
+        scored.append(replace(hit, score=value, method="rerank"))
+    scored.sort(key=lambda h: -h.score)
+    return scored + list(hits[top:])
+
+
+def _pool(depth: int) -> int:
+    # fusion needs each retriever's list deeper than the cutoff, or chunks ranked just below it never compete
+    return max(depth, 50)
+
+
+def strategies(encode: Callable[[list[str]], np.ndarray]) -> dict[str, Strategy]:
+    """Named search strategies built from the functions above; `encode` is the index's embedder."""
+    from ..retrieval import fuse
+
+    def both(index: SearchIndex, query: str, depth: int) -> tuple[list[Hit], list[Hit]]:
+        pool = _pool(depth)
+        return index.search(query, k=pool, mode="dense"), index.search(query, k=pool, mode="bm25")
+
+    def nfuse(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+        return fuse_normalized(*both(index, query, depth), 0.5)[:depth]
+
+    def afuse(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+        dense, bm25 = both(index, query, depth)
+        return fuse_normalized(dense, bm25, adaptive_bm25_weight(dense, bm25))[:depth]
+
+    def prf(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+        dense, bm25 = both(index, query, depth)
+        expanded = index.search(expand_query(query, bm25), k=_pool(depth), mode="bm25")
+        return fuse([dense, expanded])[:depth]
+
+    def rerank(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+        return rerank_by_sentences(query, index.search(query, k=max(depth, 20), mode="hybrid"), encode)[:depth]
+
+    def afuse_rerank(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+        return rerank_by_sentences(query, afuse(index, query, max(depth, 20)), encode)[:depth]
+
+    return {"nfuse": nfuse, "afuse": afuse, "prf": prf, "rerank": rerank, "afuse+rerank": afuse_rerank}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,7 +132,7 @@ def create_generator(settings: Settings) -> Generator:
     if spec in PRESETS or spec.startswith("gguf:"):
         from .generators.llamacpp import LlamaCppGenerator
 
-        return LlamaCppGenerator(settings, _gguf_resolver(spec, settings))
+        return LlamaCppGenerator(settings, *_gguf_source(spec, settings))
     if spec.startswith("transformers:"):
         from .generators.hf import TransformersGenerator
 
@@ -147,8 +147,8 @@ def create_generator(settings: Settings) -> Generator:
     )
 
 
-def _gguf_resolver(spec: str, settings: Settings):
-    """Return (name, a function giving the GGUF path); the path is only resolved when the model loads."""
+def _gguf_source(spec: str, settings: Settings) -> tuple[str, Callable[[], Path]]:
+    """Return the display name and a function giving the GGUF path (resolved only when the model loads)."""
     from . import models
 
     if spec == "qwen2.5-1.5b":

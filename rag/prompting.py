@@ -61,6 +61,23 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Packing:
+    """What fitted into the passage budget."""
+
+    passages: tuple[Passage, ...]
+    dropped: tuple[str, ...]  # chunk ids that did not fit at all
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A passage cut down to its best sentences, and what it costs."""
+
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
 class Prompt:
     """Messages ready for a generator, the passages they number (from 1) and what the budget left out."""
 
@@ -123,13 +140,14 @@ def build_messages(
 ) -> Prompt:
     """Return the prompt for `question` over `hits` (best first), packed into `settings.prompt_budget` tokens."""
     budget = min(settings.prompt_budget, settings.n_ctx - settings.max_new_tokens - 400)
-    passages, dropped, used = pack_passages(question, hits, max(budget, MIN_SHARE), count_tokens)
+    packing = pack_passages(question, hits, max(budget, MIN_SHARE), count_tokens)
+    passages = packing.passages
     system = (settings.system_prompt or INSTRUCTIONS) + "\n\nPassages:\n\n" + "\n\n".join(map(format_passage, passages))
     messages = [Message("system", system), *history_messages(history)]
     numbers = f"[1]-[{len(passages)}]" if len(passages) > 1 else "[1]"
     reminder = f"(Answer in at most three sentences, only from passages {numbers}, citing them like [1].)"
     messages.append(Message("user", f"{question.strip()}\n\n{reminder}"))
-    return Prompt(tuple(messages), tuple(passages), tuple(dropped), used)
+    return Prompt(tuple(messages), passages, packing.dropped, packing.tokens)
 
 
 def format_passage(passage: Passage) -> str:
@@ -139,10 +157,8 @@ def format_passage(passage: Passage) -> str:
     return f"[{passage.n}] {hit.document}, page {hit.page}\n<<<\n{text}\n>>>"
 
 
-def pack_passages(
-    question: str, hits: Sequence[Hit], budget: int, count_tokens: CountTokens
-) -> tuple[list[Passage], list[str], int]:
-    """Fit hits into `budget` tokens in rank order; returns (passages, dropped chunk ids, tokens used).
+def pack_passages(question: str, hits: Sequence[Hit], budget: int, count_tokens: CountTokens) -> Packing:
+    """Fit hits into `budget` tokens in rank order; returns the passages, the dropped chunk ids and tokens used.
 
     Each passage may use what is left minus MIN_SHARE for every passage after it, so a long top
     passage is trimmed to its best sentences instead of crowding out the rest.
@@ -158,8 +174,8 @@ def pack_passages(
         if full <= allowance or (full <= budget - used - header and i == len(hits) - 1):
             text, cost, trimmed = hit.chunk.text, full, False
         elif allowance >= MIN_SHARE // 2:
-            text, cost = best_sentences(hit.chunk.text, terms, allowance, count_tokens)
-            trimmed = True
+            excerpt = best_sentences(hit.chunk.text, terms, allowance, count_tokens)
+            text, cost, trimmed = excerpt.text, excerpt.tokens, True
         else:
             text, cost = "", 0
         if not text.strip():
@@ -167,11 +183,11 @@ def pack_passages(
             continue
         passages.append(Passage(len(passages) + 1, hit, text, trimmed))
         used += cost + header
-    return passages, dropped, used
+    return Packing(tuple(passages), tuple(dropped), used)
 
 
-def best_sentences(text: str, terms: set[str], budget: int, count_tokens: CountTokens) -> tuple[str, int]:
-    """Return (the highest-scoring sentences of `text` in document order joined by " … ", their tokens).
+def best_sentences(text: str, terms: set[str], budget: int, count_tokens: CountTokens) -> Excerpt:
+    """Return the highest-scoring sentences of `text` that fit `budget`, in document order, joined by " … ".
 
     Sentences are scored by the query terms they contain (ties favour earlier ones); sentences with
     none are left out unless no sentence has any.
@@ -194,7 +210,7 @@ def best_sentences(text: str, terms: set[str], budget: int, count_tokens: CountT
         if j and chosen[j - 1] != i - 1:
             pieces.append("…")
         pieces.append(spans[i].text)
-    return " ".join(pieces), used
+    return Excerpt(" ".join(pieces), used)
 
 
 def history_messages(history: Sequence[HistoryItem]) -> list[Message]:

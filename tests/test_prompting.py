@@ -61,8 +61,9 @@ def test_budget_trims_a_long_top_passage_to_its_relevant_sentences_instead_of_dr
     filler = " ".join(f"Filler sentence number {i} talks about nothing." for i in range(30))
     long_text = filler + " The fee per signature is 5000 lamports. " + filler
     hits = [hit(long_text, n=0), hit("Second passage about fees and lamports.", n=1)]
-    passages, dropped, used = pack_passages("What is the fee per signature?", hits, 80, words)
-    assert [p.n for p in passages] == [1, 2] and dropped == []
+    packing = pack_passages("What is the fee per signature?", hits, 80, words)
+    passages, dropped, used = packing.passages, packing.dropped, packing.tokens
+    assert [p.n for p in passages] == [1, 2] and dropped == ()
     assert passages[0].trimmed and "5000 lamports" in passages[0].text
     assert not passages[1].trimmed
     assert used <= 80
@@ -70,17 +71,19 @@ def test_budget_trims_a_long_top_passage_to_its_relevant_sentences_instead_of_dr
 
 def test_budget_reports_dropped_chunks_when_nothing_fits():
     hits = [hit("one two three four five six seven eight nine ten", n=i) for i in range(4)]
-    passages, dropped, _ = pack_passages("numbers", hits, 30, words)
+    packing = pack_passages("numbers", hits, 30, words)
+    passages, dropped = packing.passages, packing.dropped
     assert len(passages) + len(dropped) == 4 and dropped
     assert set(dropped) == {h.chunk.chunk_id for h in hits} - {p.hit.chunk.chunk_id for p in passages}
 
 
 def test_best_sentences_keeps_document_order_and_marks_gaps():
     text = "Cats sleep a lot. Dogs bark loudly. Cats purr when happy. Birds sing."
-    picked, cost = best_sentences(text, content_terms("why do cats purr and sleep"), 12, words)
+    excerpt = best_sentences(text, content_terms("why do cats purr and sleep"), 12, words)
+    picked, cost = excerpt.text, excerpt.tokens
     assert picked == "Cats sleep a lot. … Cats purr when happy."  # "Birds sing." would fit but is irrelevant
     assert cost == 10  # 4 words + 1 joiner, twice
-    assert best_sentences(text, content_terms("cats"), 5, words)[0] == "Cats sleep a lot."
+    assert best_sentences(text, content_terms("cats"), 5, words).text == "Cats sleep a lot."
 
 
 def test_sentence_spans_have_exact_offsets_and_respect_initials():

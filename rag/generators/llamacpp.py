@@ -27,11 +27,11 @@ _DONE = object()  # end-of-stream marker on the queue
 
 
 class LlamaCppGenerator(Generator):
-    """A GGUF chat model in llama.cpp. `resolver` returns (display name, function giving the file path)."""
+    """A GGUF chat model in llama.cpp; `path_of()` gives the file (e.g. assembling the default model first)."""
 
-    def __init__(self, settings: Settings, resolver: tuple[str, Callable[[], Path]]) -> None:
+    def __init__(self, settings: Settings, name: str, path_of: Callable[[], Path]) -> None:
         super().__init__(settings)
-        self.name, self._path_of = resolver
+        self.name, self._path_of = name, path_of
         self._server: Any = None
         self._address = ""
         self._http: Any = None

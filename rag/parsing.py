@@ -21,6 +21,7 @@ only the loaders, pypdf, tokenizers and semantic-text-splitter (~0.5 s), once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -128,13 +129,15 @@ class ParseWorker:
     def _start(self) -> None:
         parent_r, child_w = os.pipe()
         child_r, parent_w = os.pipe()
-        env = dict(os.environ, MALLOC_ARENA_MAX="2", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        code = "import sys; from rag.parsing import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))"
+        code = (
+            "import json, sys; sys.path[:0] = json.loads(sys.argv[3]); "
+            "from rag.parsing import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))"
+        )
+        paths = json.dumps([p for p in sys.path if p])  # the child finds what the parent finds (rag, test hooks)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(child_r), str(child_w)],
+            [sys.executable, "-c", code, str(child_r), str(child_w), paths],
             pass_fds=(child_r, child_w),
             stdin=subprocess.DEVNULL,
-            env=env,
             close_fds=True,
         )
         os.close(child_r)
@@ -184,11 +187,11 @@ class ParseWorker:
         if self._ready:
             return None
         try:
-            if self._conn.poll(STARTUP_TIMEOUT_S) and self._conn.recv() == "ready":
-                self._ready = True
-                return None
-        except (EOFError, OSError):
-            pass
+            self._ready = self._conn.poll(STARTUP_TIMEOUT_S) and self._conn.recv() == "ready"
+        except (EOFError, OSError):  # it died while starting; its traceback is on stderr
+            self._ready = False
+        if self._ready:
+            return None
         self._stop()
         return _not_started(name)
 
@@ -218,7 +221,7 @@ class ParseWorker:
         except subprocess.TimeoutExpired:  # the pipe broke but the process lives on: stop it
             code = None
         self._stop()
-        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        how = f"signal {_signal_name(-code)}" if code is not None and code < 0 else f"exit code {code}"
         return DocumentLoadError(
             name, f"made the document reader crash ({how}) and was skipped; re-export or repair it"
         )
@@ -246,6 +249,11 @@ class _Duplex(Connection):
     def close(self) -> None:
         self._writer.close()
         super().close()
+
+
+def _signal_name(number: int) -> str:
+    """Example: 11 -> "SIGSEGV"."""
+    return signal.Signals(number).name if number in signal.valid_signals() else str(number)
 
 
 def _not_started(name: str) -> DocumentLoadError:
@@ -293,6 +301,7 @@ def _decode(message: tuple) -> ParsedFile | DocumentLoadError:
 
 def _serve(read_fd: int, write_fd: int) -> None:
     """Child main loop: read (path, name) requests, answer each with a ParsedFile or an error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
     conn = _Duplex(read_fd, write_fd)
     settings, tokenizer_file, preload, log_level = conn.recv()
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s (parse worker): %(message)s")

@@ -69,6 +69,15 @@ def test_answer_markdown_flags_unsupported_sentences_and_abstentions():
     answer = Answer("q", "q", "Paris is big [1]. The moon is cheese.", (), (), unsupported=("The moon is cheese.",))
     out = answer_markdown(answer)
     assert "The moon is cheese. ⚠️" in out and "Paris is big [1]. ⚠️" not in out
+    listed = Answer(
+        "q",
+        "q",
+        "Steps: 1. Think hard [1]. 2. Act on the world now [2].",
+        (),
+        (),
+        unsupported=("2.", "Act on the world now."),
+    )
+    assert answer_markdown(listed).startswith("Steps: 1. Think hard [1]. 2. Act on the world now [2]. ⚠️")
     abstained = Answer("q", "q", "I could not find this in your documents.", (), (), abstained=True)
     assert NOT_FOUND in answer_markdown(abstained)
 

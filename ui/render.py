@@ -17,6 +17,7 @@ from .views import SourceView
 
 NOT_FOUND = "Not found in your documents."
 STATUS_ICONS = {"indexed": "✅", "replaced": "♻️", "unchanged": "➖", "failed": "❌"}
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,-]\s*\d+)*\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
 
@@ -46,14 +47,49 @@ def answer_markdown(answer: Answer) -> str:
         if detail and NOT_FOUND.lower().rstrip(".") not in detail.lower():
             body += "\n\n" + chat_markdown(detail)
         return body
-    text = answer.text
-    flagged = [s for s in answer.unsupported if s and s in text]
-    for sentence in flagged:
-        text = text.replace(sentence, sentence + " ⚠️", 1)
+    text, flagged = flag_unsupported(answer.text, answer.unsupported)
     body = chat_markdown(text)
     if flagged:
         body += "\n\n*⚠️ marks a sentence that no passage supports — check it before relying on it.*"
     return body
+
+
+def flag_unsupported(text: str, sentences: Sequence[str]) -> tuple[str, int]:
+    """Return (text with " ⚠️" after each unsupported sentence, how many were flagged).
+
+    The checker reports sentences without their [n] markers, so a sentence is found by its opening and
+    followed through the text skipping markers. Fragments of under three words (e.g. a list number "2.")
+    are not flagged: they carry no claim.
+    """
+    flagged = 0
+    for sentence in sentences:
+        words = sentence.split()
+        if len(words) < 3:
+            continue
+        start = text.find(" ".join(words[: min(6, len(words) - 1)]))  # the last word may end in a marker
+        end = _follow(text, start, sentence) if start >= 0 else -1
+        if end > 0:
+            text = text[:end] + " ⚠️" + text[end:]
+            flagged += 1
+    return text, flagged
+
+
+def _follow(text: str, start: int, sentence: str) -> int:
+    """Return where `sentence` ends in `text` from `start` (markers skipped), or -1 if it diverges."""
+    i, j = start, 0
+    while j < len(sentence) and i < len(text):
+        marker = _MARKER.match(text, i)
+        if text[i] == sentence[j]:
+            i, j = i + 1, j + 1
+        elif marker:
+            i = marker.end()
+        elif text[i].isspace() or sentence[j].isspace():
+            i, j = i + text[i].isspace(), j + sentence[j].isspace()
+        else:
+            return -1
+    while (marker := _MARKER.match(text, i)) is not None:
+        i = marker.end()
+    return i if j == len(sentence) else -1
 
 
 def trace_markdown(query: str, hits: Sequence[Hit], timings: dict[str, float] | None = None) -> str:

@@ -180,6 +180,30 @@ def calibration(answerable: list[Row], unanswerable: list[Row]) -> list[dict]:
     return table
 
 
+def cache_check(library, generator, settings) -> dict:
+    """Return time-to-first-token for a cold question, the same question again, and a follow-up.
+
+    The repeat and the follow-up share the system message (instructions + passages) with the first,
+    so llama.cpp's prompt cache should skip most of their prefill.
+    """
+    question = "What are the two types of membership in Corda?"
+    first = _final(answer(question, library, generator, settings=settings))
+    again = _final(answer(question, library, generator, settings=settings))
+    follow = _final(answer("What does the notary do in it?", library, generator, history=[first], settings=settings))
+    cold = first.timings["first_token"]
+    return {
+        "cold_ttft_s": cold,
+        "repeat_ttft_s": again.timings["first_token"],
+        "followup_ttft_s": follow.timings["first_token"],
+        "repeat_ratio": again.timings["first_token"] / cold,
+        "followup_ratio": follow.timings["first_token"] / cold,
+    }
+
+
+def _final(events) -> Answer:
+    return [e for e in events if isinstance(e, Done)][0].answer
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
@@ -187,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N questions of each set (0 = all)")
     parser.add_argument("--covid", type=int, default=50)
     parser.add_argument("--retrieval-only", action="store_true", help="calibrate abstention without the LLM")
+    parser.add_argument("--cache", action="store_true", help="only measure prompt-cache reuse (3 questions)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/answers.json"))
     args = parser.parse_args(argv)
 
@@ -214,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     generator = None if args.retrieval_only else load_generator(base)
+    if args.cache:
+        print(json.dumps(cache_check(solana_lib, generator, solana_settings), indent=2))
+        return 0
     results: dict[str, list[Row]] = {}
     started = time.time()
     for name, (questions, library, settings) in sets.items():

@@ -26,7 +26,7 @@ import numpy as np
 from .citations import CitationCheck, cite
 from .config import Settings
 from .errors import QueryError
-from .generation import Generator
+from .generation import Generator, Message
 from .prompting import NOT_FOUND, HistoryItem, build_messages, content_terms, rewrite_query
 from .types import Answer, Chunk, Hit
 
@@ -115,20 +115,32 @@ def answer(
     prompt = build_messages(question, hits, history, settings, generator.count_tokens)
     timings["prompt_tokens"] = float(prompt.tokens)
     pieces: list[str] = []
+    yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
+    check = cite("".join(pieces).strip(), prompt.sources, embedder)
+    result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
+    result.timings["total"] = time.perf_counter() - started
+    yield Done(dataclasses.replace(result, dropped=prompt.dropped))
+
+
+def _generate(
+    generator: Generator,
+    messages: Sequence[Message],
+    settings: Settings,
+    started: float,
+    pieces: list[str],
+    timings: dict[str, float],
+) -> Iterator[Token]:
+    """Stream the model's reply as Token events, collecting the text in `pieces` and the timings."""
     # closing(): if our caller stops early (a Stop button), the model stops generating too.
-    with closing(generator.stream(prompt.messages, max_tokens=settings.max_new_tokens)) as stream:
+    with closing(generator.stream(messages, max_tokens=settings.max_new_tokens)) as stream:
         for piece in stream:
             if not pieces:
                 timings["first_token"] = time.perf_counter() - started
             pieces.append(piece)
             yield Token(piece)
     timings.setdefault("first_token", time.perf_counter() - started)
-    timings["generate"] = time.perf_counter() - started - timings.get("first_token", 0.0)
+    timings["generate"] = time.perf_counter() - started - timings["first_token"]
     timings["tokens_per_s"] = len(pieces) / timings["generate"] if pieces and timings["generate"] > 0 else 0.0
-    check = cite("".join(pieces).strip(), prompt.sources, embedder)
-    result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
-    result.timings["total"] = time.perf_counter() - started
-    yield Done(dataclasses.replace(result, dropped=prompt.dropped))
 
 
 def measure(query: str, hits: Sequence[Hit], embedder: Any) -> Evidence:

@@ -21,6 +21,7 @@ import hashlib
 import io
 import logging
 import re
+import stat
 import unicodedata
 from pathlib import Path
 
@@ -73,7 +74,10 @@ def display_name(name: str) -> str:
 def _read_bytes(path: Path, name: str, settings: Settings) -> bytes:
     limit = settings.max_file_mb * 1024 * 1024
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise DocumentLoadError(name, "is not a regular file (a folder, pipe or device); choose the file itself")
+        size = info.st_size
         if size > limit:
             raise FileTooLargeError(
                 name, f"is {size / 1024 / 1024:.1f} MB, over the {settings.max_file_mb:g} MB limit (RAG_MAX_FILE_MB)"

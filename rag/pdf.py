@@ -110,7 +110,7 @@ def _page_text(page, number: int, name: str) -> str | None:
     except MemoryError:
         raise
     except Exception as exc:
-        logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
+        logger.info("%s: page %d could not be read: %s", name, number, _describe(exc))
         return None
     return clean_text(raw or "")
 
@@ -146,7 +146,7 @@ def _read_with_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[
                 textpage.close()
                 page.close()
             except pdfium.PdfiumError as exc:
-                logger.warning("%s: page %d could not be read: %s", name, number, _describe(exc))
+                logger.info("%s: page %d could not be read: %s", name, number, _describe(exc))
                 skipped.append(number)
                 pages.append(Page(number, ""))
     finally:

@@ -189,3 +189,11 @@ def test_display_name_drops_control_characters_only(tmp_path):
 def test_clean_text_strips_nul_and_controls_and_squeezes_spaces():
     assert clean_text("a\x00b  c \r\n\n\n\nd\x07\te") == "ab c\n\nd e"
     assert clean_text("lone \ud800 surrogate") == "lone surrogate"
+
+
+def test_a_pipe_or_folder_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "folder.md").mkdir()
+    for name in ("pipe.txt", "folder.md"):
+        with pytest.raises(DocumentLoadError, match=rf"{name}: is not a regular file"):
+            load_document(tmp_path / name, SETTINGS)

@@ -92,13 +92,15 @@ def make_engine(
     public: bool = False,
     sample_dir: Path | None = SAMPLE_DIR,
     generator: FakeGenerator | None = None,
+    embedder: FakeEmbedder | None = None,
     **app_changes: Any,
 ) -> Engine:
     """Return a started Engine on FakeEmbedder + FakeGenerator with its data under `tmp_path`."""
     settings = Settings(data_dir=tmp_path / "data", threads=1)
     app = AppSettings(public=public, sample_dir=sample_dir, **app_changes)
     generator = generator or FakeGenerator()
-    engine = Engine(settings, app, embedder=FakeEmbedder(dim=64), generator_factory=lambda _s: generator)
+    embedder = embedder or FakeEmbedder(dim=64)
+    engine = Engine(settings, app, embedder=embedder, generator_factory=lambda _s: generator)
     engine.start(background=False)
     return engine
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from gradio_client import Client, handle_file
 
 from tests.browser import make_engine, serve
+from tests.fakes import FakeEmbedder
 
 BROKEN_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF garbage"
 
@@ -122,3 +124,33 @@ def test_share_offline_warns_and_keeps_serving(tmp_path, caplog):
     finally:
         demo.close()
         engine.close()
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Blocks while embedding any text containing GATE until `gate` is set: a long upload on demand."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=64)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def encode(self, texts, on_batch=None):
+        if any("GATE" in t for t in texts):
+            self.waiting.set()
+            assert self.gate.wait(60), "the test never opened the gate"
+        return super().encode(texts, on_batch)
+
+
+def test_chat_answers_while_an_upload_is_still_indexing(tmp_path):
+    embedder = GatedEmbedder()
+    engine = make_engine(tmp_path, embedder=embedder)
+    slow = tmp_path / "slow.txt"
+    slow.write_text("GATE This file takes as long to index as the test wants.")
+    with serve(engine) as url:
+        uploader, asker = Client(url, verbose=False), Client(url, verbose=False)
+        upload = uploader.submit([handle_file(str(slow))], api_name="/upload")
+        assert embedder.waiting.wait(30), "the upload never reached the embedder"
+        answer = asker.predict("How does multi-head attention work?", api_name="/ask")
+        assert answer["citations"] and not upload.done()
+        embedder.gate.set()
+        assert upload.result(timeout=60)[0]["status"] == "indexed"

@@ -15,7 +15,8 @@ Why a plain `subprocess` and not `multiprocessing`: fork is unsafe (the parent r
 threads), and the "spawn"/"forkserver" contexts re-run the parent's main script in the child, which for
 the app means importing Gradio and torch there, slowly and under the memory cap. We start
 `python -c` ourselves (fork+exec, like spawn, with the parent's sys.path) and speak pickled messages
-over `multiprocessing.connection.Connection` pipes (length-prefixed, any size). The child imports
+over `multiprocessing.connection.Connection` pipes (length-prefixed, any size); the child's side is
+`rag/parse_child.py`. The child imports
 only the loaders, pypdf, tokenizers and semantic-text-splitter (~0.5 s), once.
 """
 
@@ -28,13 +29,10 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 
-from . import errors
 from .chunking import Chunker
 from .config import Settings
 from .errors import DocumentLoadError
@@ -47,6 +45,8 @@ STARTUP_TIMEOUT_S = 120.0  # a fresh worker imports pypdf, tokenizers, ... (abou
 
 @dataclass(frozen=True)
 class ParsedFile:
+    """A loaded document and its chunks, in reading order."""
+
     document: Document
     chunks: tuple[Chunk, ...]
 
@@ -71,7 +71,7 @@ class ParseWorker:
         self.tokenizer_file = str(tokenizer_file)
         self.preload = tuple(preload)
         self._proc: subprocess.Popen | None = None
-        self._conn: Connection | None = None
+        self._conn = None  # a parse_child.Duplex to the worker
         self._in_flight = False  # a request was sent and its answer not read yet
         self._ready = False  # the current worker said "ready" (its imports are done)
         self._chunker: Chunker | None = None  # only for isolated=False
@@ -131,7 +131,7 @@ class ParseWorker:
         child_r, parent_w = os.pipe()
         code = (
             "import json, sys; sys.path[:0] = json.loads(sys.argv[3]); "
-            "from rag.parsing import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))"
+            "from rag.parse_child import serve; serve(int(sys.argv[1]), int(sys.argv[2]))"
         )
         paths = json.dumps([p for p in sys.path if p])  # the child finds what the parent finds (rag, test hooks)
         self._proc = subprocess.Popen(
@@ -142,7 +142,9 @@ class ParseWorker:
         )
         os.close(child_r)
         os.close(child_w)
-        self._conn = _Duplex(parent_r, parent_w)
+        from .parse_child import Duplex
+
+        self._conn = Duplex(parent_r, parent_w)
         self._conn.send((self.settings, self.tokenizer_file, self.preload, logging.getLogger().getEffectiveLevel()))
         self._in_flight = False
         self._ready = False
@@ -213,7 +215,7 @@ class ParseWorker:
         except (EOFError, OSError):
             return self._crashed(name)
         self._in_flight = False
-        return _decode(message)
+        return message.result()
 
     def _crashed(self, name: str) -> DocumentLoadError:
         try:
@@ -228,27 +230,12 @@ class ParseWorker:
 
     def _parse_many_here(self, items: Iterable[tuple[Path, str]]):
         if self._chunker is None:
-            self._chunker = _chunker(self.settings, self.tokenizer_file)
+            self._chunker = chunker_for(self.settings, self.tokenizer_file)
         for path, name in items:
             try:
                 yield path, _name(path, name), parse_in_process(Path(path), self.settings, self._chunker, name)
             except DocumentLoadError as exc:
                 yield path, _name(path, name), exc
-
-
-class _Duplex(Connection):
-    """A Connection over two one-way pipe fds (read, write), as the worker and its parent use them."""
-
-    def __init__(self, read_fd: int, write_fd: int) -> None:
-        super().__init__(read_fd, writable=False)
-        self._writer = Connection(write_fd, readable=False)
-
-    def send(self, obj) -> None:
-        self._writer.send(obj)
-
-    def close(self) -> None:
-        self._writer.close()
-        super().close()
 
 
 def _signal_name(number: int) -> str:
@@ -266,89 +253,6 @@ def _name(path: Path | str, name: str | None = None) -> str:
     return display_name(name) if name else Path(path).name
 
 
-def _chunker(settings: Settings, tokenizer_file: str) -> Chunker:
+def chunker_for(settings: Settings, tokenizer_file: str) -> Chunker:
+    """The Chunker that Settings ask for (chunk_tokens, chunk_overlap)."""
     return Chunker(tokenizer_file, settings.chunk_tokens, settings.chunk_overlap)
-
-
-# --- messages: chunks travel without their text (the parent slices it from the page) ---
-
-
-def _encode(parsed: ParsedFile) -> tuple:
-    rows = [(c.chunk_id, c.page, c.start, c.end, c.headings, c.ordinal) for c in parsed.chunks]
-    return ("ok", parsed.document, rows)
-
-
-def _decode(message: tuple) -> ParsedFile | DocumentLoadError:
-    if message[0] == "ok":
-        document, rows = message[1], message[2]
-        texts = {page.number: page.text for page in document.pages}
-        chunks = tuple(
-            Chunk(cid, document.doc_id, document.name, page, start, end, texts[page][start:end], headings, ordinal)
-            for cid, page, start, end, headings, ordinal in rows
-        )
-        return ParsedFile(document, chunks)
-    _, class_name, name, reason = message
-    cls = getattr(errors, class_name, DocumentLoadError)
-    return (
-        cls(name, reason)
-        if isinstance(cls, type) and issubclass(cls, DocumentLoadError)
-        else DocumentLoadError(name, reason)
-    )
-
-
-# --- the child process ---
-
-
-def _serve(read_fd: int, write_fd: int) -> None:
-    """Child main loop: read (path, name) requests, answer each with a ParsedFile or an error."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
-    conn = _Duplex(read_fd, write_fd)
-    settings, tokenizer_file, preload, log_level = conn.recv()
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s (parse worker): %(message)s")
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # hostile PDFs make it chatty; failures reach the user anyway
-    import importlib
-
-    import pypdf  # noqa: F401  (import once, up front)
-
-    for module in preload:
-        importlib.import_module(module)
-    chunker = _chunker(settings, tokenizer_file)
-    _cap_memory(settings.parse_memory_mb)
-    conn.send("ready")
-    while True:
-        try:
-            path, name = conn.recv()
-        except EOFError:  # the parent closed the pipe or died
-            return
-        try:
-            message = _encode(parse_in_process(Path(path), settings, chunker, name))
-        except DocumentLoadError as exc:
-            message = ("error", type(exc).__name__, exc.name, exc.reason)
-        except MemoryError:
-            message = ("error", "DocumentLoadError", name, _memory_reason(settings))
-        except RecursionError:
-            message = ("error", "DocumentLoadError", name, "is nested too deeply to read; re-export or simplify it")
-        except Exception as exc:  # a bug of ours or a parser's: this file fails, the batch goes on
-            traceback.print_exc()
-            message = ("error", "DocumentLoadError", name, f"could not be read: unexpected {type(exc).__name__}: {exc}")
-        try:
-            conn.send(message)
-        except MemoryError:
-            conn.send(("error", "DocumentLoadError", name, _memory_reason(settings)))
-
-
-def _memory_reason(settings: Settings) -> str:
-    return (
-        f"needed more than {settings.parse_memory_mb} MB of memory to read and was stopped; "
-        "split it or raise RAG_PARSE_MEMORY_MB"
-    )
-
-
-def _cap_memory(megabytes: int) -> None:
-    import resource
-
-    limit = megabytes * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

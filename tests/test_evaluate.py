@@ -271,3 +271,51 @@ def test_answer_chunks_through_the_real_library(tmp_path):
     metrics = _metrics(result, "bm25")
     assert metrics["span hit@1"] == 1.0 and metrics["doc hit@1"] == 1.0
     assert result.index.failed == ()
+
+
+# --- experiments (prototypes over list[Hit]) ---
+
+
+def _hits(*pairs: tuple[str, float]) -> list[Hit]:
+    return [Hit(Chunk(cid, "d", "d.txt", 1, 0, len(text), text), score) for cid, score, text in
+            ((p[0], p[1], p[2] if len(p) > 2 else p[0]) for p in pairs)]  # fmt: skip
+
+
+def test_fuse_normalized_weights_minmax_scores():
+    from rag.evaluate.experiments import fuse_normalized
+
+    dense = _hits(("a", 0.9), ("b", 0.7), ("c", 0.5))  # normalised: a 1, b 0.5, c 0
+    bm25 = _hits(("c", 12.0), ("b", 10.0), ("d", 4.0))  # normalised: c 1, b 0.75, d 0
+    fused = fuse_normalized(dense, bm25, 0.5)
+    # a 0.5; b 0.25 + 0.375 = 0.625; c 0.5; d 0 → b, then a and c tied (a seen first), then d
+    assert [h.chunk.chunk_id for h in fused] == ["b", "a", "c", "d"]
+    assert fused[0].score == pytest.approx(0.625)
+    assert [h.chunk.chunk_id for h in fuse_normalized(dense, bm25, 1.0)][:1] == ["c"]
+
+
+def test_adaptive_weight_favours_the_retriever_with_a_clear_winner():
+    from rag.evaluate.experiments import adaptive_bm25_weight
+
+    flat = _hits(("a", 0.50), ("b", 0.49), ("c", 0.48), ("d", 0.47))
+    peaked = _hits(("a", 30.0), ("b", 5.0), ("c", 4.0), ("d", 3.0))
+    # standout = (top - second) / (top - last): flat 0.01 / 0.03 = 1/3, peaked 25 / 27
+    share = (25 / 27) / (25 / 27 + 1 / 3)
+    assert adaptive_bm25_weight(flat, peaked) == pytest.approx(0.3 + 0.4 * share)
+    assert adaptive_bm25_weight(peaked, flat) == pytest.approx(0.3 + 0.4 * (1 - share))
+    assert adaptive_bm25_weight([], []) == pytest.approx(0.5)
+
+
+def test_expand_query_adds_words_shared_by_the_top_hits_only():
+    from rag.evaluate.experiments import expand_query
+
+    hits = _hits(
+        ("1", 3, "solana uses proof of history timestamps"),
+        ("2", 2, "proof of history orders solana transactions"),
+        ("3", 1, "bitcoin uses proof of work"),
+        ("4", 0, "ethereum moved to proof of stake"),
+    )
+    # feedback = first 2 hits: "history" and "solana" occur in both ("proof" and "of" also in the rest / stopword)
+    assert (
+        expand_query("how are events ordered?", hits, feedback=2, terms=2) == "how are events ordered? history solana"
+    )
+    assert expand_query("short list", hits[:2], feedback=2) == "short list"

@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--experiments", default="", help="comma-separated prototypes from rag.evaluate.experiments (e.g. afuse,prf)"
     )
     parser.add_argument("--k", default="5,10", help="comma-separated cutoffs for hit@k / recall@k (default: 5,10)")
+    parser.add_argument(
+        "--lexical-only",
+        action="store_true",
+        help="measure BM25 only and skip embedding (fast; for large corpora on a busy machine)",
+    )
     parser.add_argument("--cache-dir", type=Path, help="keep built indexes here and reuse them across runs")
     parser.add_argument("--json", action="store_true", help="print results as JSON instead of Markdown")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown tables to FILE")
@@ -94,10 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit {args.limit}: expected a positive number of questions")
     ks = parse_ks(args.k)
-    configs = parse_configs(args.mode)
+    configs = parse_configs("bm25" if args.lexical_only else args.mode)
+    if args.lexical_only and args.experiments:
+        raise ConfigError("--lexical-only measures BM25 alone; drop --experiments (they need the embedder)")
     evalsets = [read_dataset(spec, args.docs, args.limit, args.split) for spec in args.dataset]
     settings = Settings.from_env()
     embedder = load_embedder(settings)
+    if args.lexical_only:
+        from .index import LexicalOnlyEmbedder
+
+        embedder = LexicalOnlyEmbedder(embedder.tokenizer_file, embedder.max_tokens)
     settings = settings.replace(candidates=max(settings.candidates, 200))
     configs += experiment_configs(args.experiments, embedder)
     results = []

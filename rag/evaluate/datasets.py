@@ -137,14 +137,15 @@ def _file_name(doc_id: str) -> str:
 
 
 def read_beir(root: Path, split: str = "test") -> EvalSet:
-    """BEIR: every corpus entry becomes "<id>.txt" holding title + text; gold = graded qrels of `split`."""
+    """BEIR: every corpus entry becomes "<id>.txt" holding "title text"; gold = graded qrels of `split`."""
     corpus = _need(root / "corpus.jsonl", 'BEIR corpus, one {"_id", "title", "text"} per line')
     queries_file = _need(root / "queries.jsonl", 'BEIR queries, one {"_id", "text"} per line')
     qrels_file = _need(root / "qrels" / f"{split}.tsv", "tab-separated query-id, corpus-id, score with a header")
     sources = []
     for row in _jsonl(corpus):
         title, text = (row.get("title") or "").strip(), row.get("text") or ""
-        sources.append(Source(_file_name(str(row["_id"])), text=f"{title}\n\n{text}" if title else text))
+        # title + " " + text as BEIR does; a blank line would make the chunker give the title its own passage
+        sources.append(Source(_file_name(str(row["_id"])), text=f"{title} {text}" if title else text))
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, 1):

@@ -57,11 +57,14 @@ def fuse_normalized(dense: Sequence[Hit], bm25: Sequence[Hit], bm25_weight: floa
 
 
 def _standout(hits: Sequence[Hit], top: int = 20) -> float:
-    """How far the best score stands above the rest of the top `top`, in standard deviations (0 if < 3 hits)."""
-    scores = np.array([h.score for h in hits[:top]], dtype=np.float64)
-    if len(scores) < 3 or scores.std() == 0:
+    """How far the best score leads the runner-up, as a share of the top `top` scores' range (0 if < 3 hits).
+
+    Example: 30, 5, 4, 3 → 25 / 27 = 0.93 (a clear winner); 0.50, 0.49, 0.48, 0.47 → 0.01 / 0.03 = 0.33.
+    """
+    scores = [h.score for h in hits[:top]]
+    if len(scores) < 3 or scores[0] == scores[-1]:
         return 0.0
-    return float((scores[0] - scores[1:].mean()) / scores.std())
+    return (scores[0] - scores[1]) / (scores[0] - scores[-1])
 
 
 def adaptive_bm25_weight(dense: Sequence[Hit], bm25: Sequence[Hit], low: float = 0.3, high: float = 0.7) -> float:

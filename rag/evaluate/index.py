@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from ..config import Settings
 from ..types import FileOutcome, Hit, IngestProgress, Page
 from .datasets import EvalSet, Source
@@ -41,6 +43,29 @@ class SearchIndex(Protocol):
 
 
 OpenIndex = Callable[[Settings], SearchIndex]
+
+
+class LexicalOnlyEmbedder:
+    """Stands in for the embedder when only BM25 is measured: every text gets the same unit vector, instantly.
+
+    Embedding is the slow part of indexing (hours for BEIR corpora on a busy 2-core box); BM25 numbers over the
+    real loader and chunker need none of it. Chunks are still measured with the real tokenizer.
+    """
+
+    dim = 8
+
+    def __init__(self, tokenizer_file: Path, max_tokens: int) -> None:
+        self.name = "lexical-only (no embedding)"
+        self.tokenizer_file = tokenizer_file
+        self.max_tokens = max_tokens
+
+    def encode(self, texts: list[str], on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Return len(texts) copies of one unit vector (float32)."""
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        if on_batch is not None:
+            on_batch(len(texts), len(texts))
+        return vectors
 
 
 @dataclass(frozen=True)

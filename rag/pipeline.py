@@ -32,7 +32,7 @@ from .types import Answer, Chunk, Hit
 
 logger = logging.getLogger(__name__)
 
-PRE_GATE = 0.2  # retrieval confidence below which the model is not even asked
+PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, 72% unanswerable)
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
 
 

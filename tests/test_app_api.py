@@ -7,6 +7,7 @@ import time
 
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AuthenticationError
 
 from tests.browser import make_engine, serve
 from tests.fakes import FakeEmbedder
@@ -154,3 +155,11 @@ def test_chat_answers_while_an_upload_is_still_indexing(tmp_path):
         assert answer["citations"] and not upload.done()
         embedder.gate.set()
         assert upload.result(timeout=60)[0]["status"] == "indexed"
+
+
+def test_auth_protects_the_app(tmp_path):
+    engine = make_engine(tmp_path, sample_dir=None, auth=("ann", "s3cret"))
+    with serve(engine) as url:
+        assert Client(url, auth=("ann", "s3cret"), verbose=False).predict(api_name="/list") == []
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
+            Client(url, verbose=False)

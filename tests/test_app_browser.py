@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,8 @@ def test_remove_document_and_restrict_questions(browser, app_url):
 def test_public_sessions_in_two_browsers_are_private(browser, tmp_path):
     note = tmp_path / "private-note.txt"
     note.write_text("The treasure map is hidden behind the red painting.")
-    with serve(make_engine(tmp_path / "app", public=True)) as url:
+    engine = make_engine(tmp_path / "app", public=True)
+    with serve(engine) as url:
         first = open_page(browser, url)
         second = open_page(browser, url)  # a new page is a new Gradio session
         first.locator("#docs input[type=file]").set_input_files([str(note)])
@@ -169,6 +171,13 @@ def test_public_sessions_in_two_browsers_are_private(browser, tmp_path):
         second.reload()
         expect(second.locator("#doc-list")).to_contain_text("agents-primer.pdf", timeout=TIMEOUT)
         expect(second.locator("#doc-list")).not_to_contain_text("private-note.txt")
+        pool = engine.wait()
+        before = len(pool.sessions())
+        first.close()  # closing the tab ends the session: its library and files are deleted
+        deadline = time.monotonic() + 20
+        while len(pool.sessions()) >= before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(pool.sessions()) == before - 1
 
 
 @pytest.mark.slow
@@ -190,3 +199,20 @@ def test_real_models_answer_a_sample_question_and_take_the_screenshot(browser, t
         target = tmp_path / "screenshot.png"
         page.screenshot(path=str(target), full_page=False)
         shutil.copyfile(target, ROOT / "assets" / "screenshot.png")
+
+
+def test_stop_retry_and_clear(browser, app_url):
+    page = open_page(browser, app_url)
+    ask(page, "What are the steps of a ReAct agent?")
+    answer = page.locator("#chatbot [data-testid=bot]").nth(1)
+    expect(answer).to_contain_text("ReAct", timeout=TIMEOUT)
+    page.locator("#stop").click()
+    stopped = answer.inner_text()
+    page.wait_for_timeout(1500)  # the fake model would have written ~18 more words by now
+    assert answer.inner_text() == stopped and "[1]" not in stopped
+    page.locator("#chatbot button[aria-label=Retry]").click()
+    assert "[1]" in wait_for_answer(page)
+    expect(page.locator("#chatbot [data-testid=user]")).to_have_count(1)
+    page.locator("#chatbot button[aria-label=Clear]").click()
+    expect(page.locator("#chatbot [data-testid=bot]")).to_have_count(0)
+    expect(page.locator("#sources")).to_contain_text("Ask a question")

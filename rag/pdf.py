@@ -67,11 +67,10 @@ def _read_with_pypdf(data: bytes, name: str, settings: Settings) -> tuple[list[P
     _check_page_count(name, count, settings)
     pages, skipped, scanned = [], [], []
     for number in range(1, count + 1):
-        page = reader.pages[number - 1]
-        text = _page_text(page, number, name)
+        text = _page_text(reader, number, name)
         if text is None:
             skipped.append(number)
-        elif _looks_scanned(page, text):
+        elif _looks_scanned(reader, number, text):
             scanned.append(number)
         pages.append(Page(number, text or ""))
     return pages, _pdf_warnings(name, pages, skipped, scanned)
@@ -96,17 +95,17 @@ def _check_page_count(name: str, count: int, settings: Settings) -> None:
         raise NoTextError(name, "has no pages")
 
 
-def _page_text(page, number: int, name: str) -> str | None:
+def _page_text(reader, number: int, name: str) -> str | None:
     """The cleaned text of one page, or None when pypdf fails on it (the page is skipped, the rest loads)."""
     import pypdf
     from pypdf.errors import LimitReachedError
 
     try:
         try:
-            raw = page.extract_text()
+            raw = reader.pages[number - 1].extract_text()
         except LimitReachedError:
             with pypdf.apply_configuration(**RAISED_PDF_LIMITS):
-                raw = page.extract_text()
+                raw = reader.pages[number - 1].extract_text()
     except MemoryError:
         raise
     except Exception as exc:
@@ -115,12 +114,12 @@ def _page_text(page, number: int, name: str) -> str | None:
     return clean_text(raw or "")
 
 
-def _looks_scanned(page, text: str) -> bool:
+def _looks_scanned(reader, number: int, text: str) -> bool:
     """A page image with at most a stamp or header line of text (e.g. a scanned court order's ECF line)."""
     if sum(ch.isalnum() for ch in text) >= SCANNED_PAGE_ALNUM:
         return False
     try:
-        xobjects = page["/Resources"]["/XObject"].get_object()
+        xobjects = reader.pages[number - 1]["/Resources"]["/XObject"].get_object()
         return any(xobjects[key].get_object().get("/Subtype") == "/Image" for key in xobjects)
     except Exception:  # no resources, or broken ones: nothing says it is a scan
         return False

@@ -112,6 +112,8 @@ def serve(read_fd: int, write_fd: int) -> None:
             conn.send(message)
         except MemoryError:
             conn.send(Failed("DocumentLoadError", name, memory_reason(settings)))
+        except BrokenPipeError:  # the parent stopped listening (it was closed or died): nothing left to do
+            return
 
 
 def memory_reason(settings: Settings) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from ui.api import Api, uploads_from  # noqa: E402
 from ui.chat import ChatOptions, last_question, respond  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
 from ui.engine import Engine  # noqa: E402
+from ui.errors import info, shows_errors, streams_errors  # noqa: E402
 from ui.pages import render_page  # noqa: E402
 from ui.render import CSS, documents_html, outcomes_html, sources_html  # noqa: E402
 from ui.uploads import check_limits, ingest_live  # noqa: E402
@@ -73,12 +75,13 @@ class Page:
 
 
 class Handlers:
-    """Event handlers: each turns a RagError into gr.Error and leaves other exceptions alone (bugs)."""
+    """Event handlers: a RagError becomes an escaped gr.Error (ui.errors); other exceptions are bugs."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     # ---- documents -------------------------------------------------------------------------------------
+    @shows_errors
     def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
         """Return (document table, filter checkboxes, remove dropdown) for this session's library."""
         library = self.engine.library(request.session_hash)
@@ -95,7 +98,7 @@ class Handlers:
     def refresh(self, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
         """Timer/load: the status line, the document list, and stop polling once everything is loaded."""
         status = f"**Status:** {self.engine.status}"
-        if not self.engine._ready.is_set():
+        if not self.engine.loaded:
             return status, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
         try:
             docs = self.documents(request, filter_value)
@@ -104,34 +107,31 @@ class Handlers:
         loading = self.engine.status != "Ready" and not self.engine.status.startswith("Search works")
         return (status, *docs, gr.Timer(active=loading))
 
+    @streams_errors
     def upload(self, files: list[Any] | None, filter_value: list[str] | None, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # fmt: skip
         """Index dropped files, showing each file's stage as it goes; finally refresh the document list."""
         uploads = uploads_from(files)
         if not uploads:
             return
-        try:
-            library = self.engine.library(request.session_hash)
-            accepted, refused = check_limits(uploads, len(library.documents()), self.engine.app)
-            rows: list[tuple[str, str, str]] = []
-            report = lambda share, desc: progress(share, desc=desc)  # noqa: E731
-            for rows, _final in ingest_live(library, accepted, report) if accepted else ():
-                yield outcomes_html(rows + refused), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            yield (outcomes_html(rows + refused), *self.documents(request, filter_value), None)
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
+        library = self.engine.library(request.session_hash)
+        accepted, refused = check_limits(uploads, len(library.documents()), self.engine.app)
+        rows: list[tuple[str, str, str]] = []
+        report = lambda share, desc: progress(share, desc=desc)  # noqa: E731
+        for rows, _final in ingest_live(library, accepted, report) if accepted else ():
+            yield outcomes_html(rows + refused), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield (outcomes_html(rows + refused), *self.documents(request, filter_value), None)
 
+    @shows_errors
     def remove(self, doc_id: str | None, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
         if not doc_id:
             raise gr.Error("Pick a document to remove first.")
-        try:
-            info = self.engine.library(request.session_hash).delete(doc_id)
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
-        gr.Info(f"Removed {info.name}")
+        removed = self.engine.library(request.session_hash).delete(doc_id)
+        info(f"Removed {removed.name}")
         return self.documents(request, filter_value)
 
     # ---- chat ------------------------------------------------------------------------------------------
+    @streams_errors
     def ask(self, message: str, history: list[Any], documents: list[str] | None, mode: str, k: float,
             rerank: bool, expand: bool, model: str, temperature: float, max_tokens: float, system: str,
             request: gr.Request) -> Iterator[tuple]:  # fmt: skip
@@ -141,6 +141,7 @@ class Handlers:
         options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
         yield from self._stream(question, history or [], documents, options, request)
 
+    @streams_errors
     def retry(self, history: list[Any], documents: list[str] | None, mode: str, k: float, rerank: bool,
               expand: bool, model: str, temperature: float, max_tokens: float, system: str,
               retry_data: gr.RetryData, request: gr.Request) -> Iterator[tuple]:  # fmt: skip
@@ -155,19 +156,17 @@ class Handlers:
 
     def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,
                 request: gr.Request) -> Iterator[tuple]:  # fmt: skip
-        try:
-            for update in respond(self.engine, question, history, documents, options, request.session_hash):
-                panel = sources_html(update.views, note=update.note)
-                if update.answer is None:
-                    yield "", update.history, panel, gr.skip(), gr.skip(), update.views
-                    continue
-                first = update.views[0].n if update.views else None
-                picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
-                image = self._image(update.views, first, request)
-                yield "", update.history, sources_html(update.views, first, update.note), picker, image, update.views
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
+        for update in respond(self.engine, question, history, documents, options, request.session_hash):
+            panel = sources_html(update.views, note=update.note)
+            if update.answer is None:
+                yield "", update.history, panel, gr.skip(), gr.skip(), update.views
+                continue
+            first = update.views[0].n if update.views else None
+            picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
+            image = self._image(update.views, first, request)
+            yield "", update.history, sources_html(update.views, first, update.note), picker, image, update.views
 
+    @shows_errors
     def pick(self, n: int | None, views: list[SourceView], request: gr.Request) -> tuple[str, Any]:
         """Bring source [n] to the top of the panel and show its page."""
         return sources_html(views, n), self._image(views, n, request)
@@ -211,8 +210,10 @@ def _settings_panel(page: Page, engine: Engine) -> None:
         page.options = [
             gr.Radio(["hybrid", "dense", "bm25"], value=d.retrieval, label="Retrieval", elem_id="opt-mode"),
             gr.Slider(1, 12, value=d.top_k, step=1, label="Passages given to the model (k)", elem_id="opt-k"),
-            gr.Checkbox(value=d.rerank, label="Re-rank passages", elem_id="opt-rerank"),
-            gr.Checkbox(value=d.expand, label="Expand the query (pseudo-relevance feedback)", elem_id="opt-expand"),
+            gr.Checkbox(value=d.rerank, label="Re-rank passages", elem_id="opt-rerank",
+                        info="A second, finer scoring of the candidates (slower)."),
+            gr.Checkbox(value=d.expand, label="Expand the query", elem_id="opt-expand",
+                        info="Add terms from the best first results, then search again."),
             gr.Dropdown(models, value=d.generator, label="Model", elem_id="opt-model",
                         interactive=not engine.app.public),  # fmt: skip
             gr.Slider(0.0, 1.0, value=d.temperature, step=0.05, label="Temperature", elem_id="opt-temp"),
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # SIGTERM (docker stop, Spaces restarts) must unwind through `finally` so session folders are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     engine = Engine(settings, app)
     engine.start()
     demo = build_demo(engine)

@@ -60,6 +60,14 @@ def test_every_renderer_escapes_html(render):
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in out
 
 
+def test_error_messages_are_escaped_for_the_page():
+    from rag.errors import DocumentNotFoundError
+    from ui.errors import user_error
+
+    error = user_error(DocumentNotFoundError(f"no document named {PAYLOAD!r}"))
+    assert "<script>" not in error.message and "&lt;script&gt;" in error.message
+
+
 def test_chat_markdown_cannot_make_links_or_images():
     out = chat_markdown("see ![x](http://evil.example/a.png) and [here](http://evil.example)")
     assert "](" not in out

@@ -18,6 +18,7 @@ from rag.types import DocumentInfo, FileOutcome, Hit
 
 from .chat import ChatOptions, respond
 from .engine import Engine
+from .errors import shows_errors, streams_errors
 from .render import NOT_FOUND
 from .uploads import Upload, check_limits, ingest_live
 
@@ -79,6 +80,7 @@ class Api:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @shows_errors
     def upload(self, files: list[gr.FileData], request: gr.Request) -> list[dict]:
         """Index files into your library; returns one {name, status, message, pages, chunks, doc_id} per file."""
         library = self.engine.library(request.session_hash)
@@ -89,6 +91,7 @@ class Api:
         results = [outcome_json(o) for o in outcomes]
         return results + [{"name": name, "status": status, "message": message} for name, status, message in refused]
 
+    @streams_errors
     def ask(
         self,
         question: str,
@@ -120,10 +123,12 @@ class Api:
         library = self.engine.library(request.session_hash)
         return [hit_json(h) for h in library.search(query, k=k or None, documents=documents or None)]
 
+    @shows_errors
     def list_documents(self, request: gr.Request) -> list[dict]:
         """Return the documents in your library: [{doc_id, name, kind, pages, chunks, added_at}]."""
         return [document_json(d) for d in self.engine.library(request.session_hash).documents()]
 
+    @shows_errors
     def delete(self, document: str, request: gr.Request) -> dict:
         """Remove a document by name or doc_id; returns what was removed."""
         return document_json(self.engine.library(request.session_hash).delete(document))

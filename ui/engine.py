@@ -129,8 +129,9 @@ class Engine:
         return self.pool
 
     @property
-    def ready(self) -> bool:
-        return self._ready.is_set() and self._error is None
+    def loaded(self) -> bool:
+        """True once start-up has finished, successfully or not (the generator may still be loading)."""
+        return self._ready.is_set()
 
     # ---- what handlers use -------------------------------------------------------------------------------
     def library(self, session: str) -> Any:

@@ -130,8 +130,8 @@ def score(question: Question, result: Answer) -> Row:
     return row
 
 
-def run_set(questions, library, generator, settings, embedder, retrieval_only: bool) -> list[Row]:
-    """Answer (or, retrieval-only, just score the evidence of) each question; print progress."""
+def run_set(questions, library, generator, settings, embedder, retrieval_only: bool, log: Path) -> list[Row]:
+    """Answer (or, retrieval-only, just score the evidence of) each question; print and append each row to `log`."""
     rows = []
     for i, q in enumerate(questions, 1):
         if retrieval_only:
@@ -244,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict[str, list[Row]] = {}
     started = time.time()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for name, (questions, library, settings) in sets.items():
         chosen = questions[: args.limit] if args.limit else questions
-        results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only)
+        log = args.out.with_suffix(".rows.jsonl")
+        results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only, log)
     report = {
         "settings": {
             "generator": base.generator,

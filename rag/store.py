@@ -92,8 +92,7 @@ class Store:
             conn = sqlite3.connect(data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable except the last commit on power loss
-            conn.executescript(SCHEMA)
-            _check_manifest(conn, data_dir, embedder_name, dim)
+            _create(conn, data_dir, embedder_name, dim)
         return cls(data_dir, conn, dim)
 
     # ---- reads -------------------------------------------------------------------------------------------
@@ -239,7 +238,8 @@ class Store:
             cur.execute("UPDATE manifest SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite has already rolled back by itself on SQLITE_FULL
+                cur.execute("ROLLBACK")
             raise
 
     def _sync_vectors(self) -> None:
@@ -268,6 +268,21 @@ class Store:
                 params,
             ).fetchall()
         return {row[0]: _chunk(row) for row in rows}
+
+
+def _create(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:
+    """Create the tables and the manifest in one transaction, so a crash never leaves half a manifest."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        _check_manifest(conn, data_dir, embedder_name, dim)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _check_manifest(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:

@@ -24,6 +24,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import Settings
 from .embedding import Embedder
 from .errors import DocumentLoadError, DocumentNotFoundError, QueryError
@@ -132,9 +134,9 @@ class Library:
             reporter("failed")
             return FileOutcome(str(item.path), document.name, "failed", f"{document.name}: no passages to index")
         reporter("chunking", len(chunks), len(chunks))
-        vectors = self.embedder.encode([c.text for c in chunks], on_batch=lambda d, t: reporter("embedding", d, t))
-        reporter("indexing")
         previous = self.store.find(document.name)
+        vectors = self._embed([c.text for c in chunks], previous, reporter)
+        reporter("indexing")
         file = self._keep_copy(item.path, document.doc_id)
         self.store.put(document, chunks, vectors, file)
         if previous is not None and previous.doc_id != document.doc_id:
@@ -152,6 +154,14 @@ class Library:
             document.doc_id,
             document.warnings,
         )
+
+    def _embed(self, texts: list[str], previous: DocumentInfo | None, reporter: _Reporter) -> np.ndarray:
+        """Return one vector per text, embedding only texts that the previous version of the file lacked."""
+        known = self.store.vectors_by_text(previous.doc_id) if previous is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]  # also embeds repeated passages once
+        fresh = self.embedder.encode(missing, on_batch=lambda d, t: reporter("embedding", d, t))
+        known.update(zip(missing, fresh, strict=True))
+        return np.stack([known[t] for t in texts])
 
     def _keep_copy(self, path: Path, doc_id: str) -> str:
         """Copy the original into data_dir/files atomically; return its file name there."""

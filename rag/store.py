@@ -154,6 +154,12 @@ class Store:
             )
         return np.stack([np.frombuffer(found[c], dtype=np.float32) for c in chunk_ids])
 
+    def vectors_by_text(self, doc_id: str) -> dict[str, np.ndarray]:
+        """Return text → stored vector for one document's chunks (to skip re-embedding unchanged passages)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT text, vector FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+        return {text: np.frombuffer(vector, dtype=np.float32) for text, vector in rows}
+
     def corpus(self) -> Corpus:
         """Return all chunk row ids and texts at the current generation (for building BM25)."""
         with self._lock:

@@ -75,6 +75,21 @@ def test_reingest_is_a_no_op_and_changed_file_replaces(library, docs):
     assert len(list((library.settings.data_dir / "files").iterdir())) == 2  # old copy dropped
 
 
+def test_replacing_an_edited_file_embeds_only_its_new_passages(settings, tmp_path):
+    embedder = FakeEmbedder()
+    paragraphs = [f"Paragraph {i} is about subject{i} and nothing else. " * 12 for i in range(6)]
+    (tmp_path / "notes.txt").write_text("\n\n".join(paragraphs))
+    with Library.open(settings, embedder) as library:
+        [first] = library.ingest([tmp_path / "notes.txt"])
+        (tmp_path / "notes.txt").write_text("\n\n".join(paragraphs + ["A brand new closing paragraph."]))
+        embedder.calls.clear()
+        [second] = library.ingest([tmp_path / "notes.txt"])
+        assert second.status == "replaced" and second.chunks >= first.chunks > 3
+        assert sum(embedder.calls) < second.chunks  # unchanged passages kept their stored vectors
+        hit = library.search("subject3", k=1, mode="dense")[0]
+        assert "subject3" in hit.chunk.text and hit.score > 0.5
+
+
 def test_delete_removes_document_everywhere(library, docs):
     library.ingest([docs])
     doc_id = library.store.find("fruit.txt").doc_id

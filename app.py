@@ -14,7 +14,6 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,12 @@ import gradio as gr  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.generation import PRESETS  # noqa: E402
-from ui.api import Api, uploads_from  # noqa: E402
-from ui.chat import ChatOptions, last_question, respond  # noqa: E402
+from ui.api import Api  # noqa: E402
+from ui.chat import ChatOptions  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
 from ui.engine import Engine  # noqa: E402
-from ui.errors import info, shows_errors, streams_errors  # noqa: E402
-from ui.pages import render_page  # noqa: E402
-from ui.render import CSS, documents_html, outcomes_html, sources_html  # noqa: E402
-from ui.uploads import check_limits, ingest_live  # noqa: E402
-from ui.views import SourceView  # noqa: E402
+from ui.handlers import Handlers  # noqa: E402
+from ui.render import CSS, sources_html  # noqa: E402
 
 logger = logging.getLogger("footnote")
 
@@ -72,121 +68,6 @@ class Page:
     page_image: Any = None
     views: Any = None
     timer: Any = None
-
-
-class Handlers:
-    """Event handlers: a RagError becomes an escaped gr.Error (ui.errors); other exceptions are bugs."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    # ---- documents -------------------------------------------------------------------------------------
-    @shows_errors
-    def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
-        """Return (document table, filter checkboxes, remove dropdown) for this session's library."""
-        library = self.engine.library(request.session_hash)
-        docs = library.documents()
-        choices = [(d.name, d.doc_id) for d in docs]
-        ids = {d.doc_id for d in docs}
-        kept = [s for s in selected or [] if s in ids]
-        return (
-            documents_html(docs),
-            gr.update(choices=choices, value=kept),
-            gr.update(choices=choices, value=None),
-        )
-
-    def refresh(self, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-        """Timer/load: the status line, the document list, and stop polling once everything is loaded."""
-        status = f"**Status:** {self.engine.status}"
-        if not self.engine.loaded:
-            return status, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
-        try:
-            docs = self.documents(request, filter_value)
-        except RagError as exc:
-            return f"**Status:** {exc}", gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
-        loading = self.engine.status != "Ready" and not self.engine.status.startswith("Search works")
-        return (status, *docs, gr.Timer(active=loading))
-
-    @streams_errors
-    def upload(self, files: list[Any] | None, filter_value: list[str] | None, request: gr.Request,
-               progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-        """Index dropped files, showing each file's stage as it goes; finally refresh the document list."""
-        uploads = uploads_from(files)
-        if not uploads:
-            return
-        library = self.engine.library(request.session_hash)
-        accepted, refused = check_limits(uploads, len(library.documents()), self.engine.app)
-        rows: list[tuple[str, str, str]] = []
-        report = lambda share, desc: progress(share, desc=desc)  # noqa: E731
-        for rows, _final in ingest_live(library, accepted, report) if accepted else ():
-            yield outcomes_html(rows + refused), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        yield (outcomes_html(rows + refused), *self.documents(request, filter_value), None)
-
-    @shows_errors
-    def remove(self, doc_id: str | None, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-        if not doc_id:
-            raise gr.Error("Pick a document to remove first.")
-        removed = self.engine.library(request.session_hash).delete(doc_id)
-        info(f"Removed {removed.name}")
-        return self.documents(request, filter_value)
-
-    # ---- chat ------------------------------------------------------------------------------------------
-    @streams_errors
-    def ask(self, message: str, history: list[Any], documents: list[str] | None, mode: str, k: float,
-            rerank: bool, expand: bool, model: str, temperature: float, max_tokens: float, system: str,
-            request: gr.Request) -> Iterator[tuple]:  # fmt: skip
-        question = (message or "").strip()
-        if not question:
-            raise gr.Error("Type a question first.")
-        options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
-        yield from self._stream(question, history or [], documents, options, request)
-
-    @streams_errors
-    def retry(self, history: list[Any], documents: list[str] | None, mode: str, k: float, rerank: bool,
-              expand: bool, model: str, temperature: float, max_tokens: float, system: str,
-              retry_data: gr.RetryData, request: gr.Request) -> Iterator[tuple]:  # fmt: skip
-        before, question = last_question(history, retry_data.index)
-        options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
-        if question:
-            yield from self._stream(question, before, documents, options, request)
-
-    def undo(self, history: list[Any], undo_data: gr.UndoData) -> tuple[list[Any], str]:
-        before, question = last_question(history, undo_data.index)
-        return before, question
-
-    def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,
-                request: gr.Request) -> Iterator[tuple]:  # fmt: skip
-        for update in respond(self.engine, question, history, documents, options, request.session_hash):
-            panel = sources_html(update.views, note=update.note)
-            if update.answer is None:
-                yield "", update.history, panel, gr.skip(), gr.skip(), update.views
-                continue
-            first = update.views[0].n if update.views else None
-            picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
-            image = self._image(update.views, first, request)
-            yield "", update.history, sources_html(update.views, first, update.note), picker, image, update.views
-
-    @shows_errors
-    def pick(self, n: int | None, views: list[SourceView], request: gr.Request) -> tuple[str, Any]:
-        """Bring source [n] to the top of the panel and show its page."""
-        return sources_html(views, n), self._image(views, n, request)
-
-    def release(self, request: gr.Request) -> None:
-        """The page was closed: drop its private library (public mode)."""
-        self.engine.release(request.session_hash)
-
-    def clear(self) -> tuple[Any, ...]:
-        return sources_html([]), gr.update(choices=[], value=None), gr.update(value=None, visible=False), []
-
-    def _image(self, views: list[SourceView], n: int | None, request: gr.Request) -> Any:
-        view = next((v for v in views if v.n == n), None)
-        if view is None:
-            return gr.update(value=None, visible=False)
-        path = self.engine.library(request.session_hash).document_path(view.doc_id)
-        image = render_page(path, view.page, view.marked or view.text[:200])
-        if image is None:
-            return gr.update(value=None, visible=False)
-        return gr.update(value=image, visible=True, label=f"{view.document}, page {view.page}")
 
 
 def _sidebar(page: Page, engine: Engine) -> None:

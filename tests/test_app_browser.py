@@ -207,6 +207,7 @@ def test_stop_retry_and_clear(browser, app_url):
     answer = page.locator("#chatbot [data-testid=bot]").nth(1)
     expect(answer).to_contain_text("ReAct", timeout=TIMEOUT)
     page.locator("#stop").click()
+    page.wait_for_timeout(400)  # an update already on the wire may still land
     stopped = answer.inner_text()
     page.wait_for_timeout(1500)  # the fake model would have written ~18 more words by now
     assert answer.inner_text() == stopped and "[1]" not in stopped

@@ -17,7 +17,7 @@ the app means importing Gradio and torch there, slowly and under the memory cap.
 `python -c` ourselves (fork+exec, like spawn, with the parent's sys.path) and speak pickled messages
 over `multiprocessing.connection.Connection` pipes (length-prefixed, any size); the child's side is
 `rag/parse_child.py`. The child imports
-only the loaders, pypdf, tokenizers and semantic-text-splitter (~0.5 s), once.
+only the loaders, pypdf, tokenizers and semantic-text-splitter (about 1 s), once.
 """
 
 from __future__ import annotations

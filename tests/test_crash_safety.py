@@ -99,12 +99,8 @@ def test_a_kill_at_a_chosen_point_leaves_an_index_that_opens_and_completes(corpu
     _complete(tmp_path / "data", docs, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rag/store.py _check_manifest writes the manifest rows in autocommit mode (isolation_level=None), "
-    "one commit per row: a crash between rows leaves an index that never opens again (IndexMismatchError or "
-    "TypeError). See docs/reliability.md",
-)
+# Fixed in d1c2b8a: the manifest used to be written one autocommitted row at a time, so a crash between rows
+# left an index that never opened again (IndexMismatchError, or TypeError on the missing generation row).
 @pytest.mark.parametrize("rows", [1, 3])
 def test_a_kill_between_the_manifest_rows_of_a_new_index_leaves_one_that_opens(corpus, tmp_path, rows):
     docs, expected, _ = corpus

@@ -171,11 +171,8 @@ def test_a_read_only_data_dir_refuses_writes_and_keeps_the_index(bind_view, tmp_
     reopened.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rag/store.py Store._transaction: SQLite already rolled back on SQLITE_FULL, the unconditional "
-    "ROLLBACK then raises 'cannot rollback - no transaction is active', which hides 'database or disk is full'",
-)
+# Fixed in d1c2b8a: SQLite had already rolled back on SQLITE_FULL and a second ROLLBACK raised "cannot rollback -
+# no transaction is active", which replaced "database or disk is full" in the message.
 def test_the_disk_full_message_names_the_cause(small_disk, tmp_path):
     library = open_library(small_disk / "data")
     seed(library, tmp_path / "seed")

@@ -27,6 +27,7 @@ import gradio as gr  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.generation import PRESETS  # noqa: E402
+from rag.loaders import KINDS  # noqa: E402
 from ui.api import Api  # noqa: E402
 from ui.chat import ChatOptions  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
@@ -36,7 +37,6 @@ from ui.render import CSS, sources_html  # noqa: E402
 
 logger = logging.getLogger("footnote")
 
-FILE_TYPES = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 EXAMPLES = [
     "What is the difference between LoRA and adapters?",
     "How does multi-head attention work?",
@@ -71,7 +71,7 @@ class Page:
 
 
 def _sidebar(page: Page, engine: Engine) -> None:
-    page.files = gr.Files(label="Add documents (PDF, TXT, MD, HTML, DOCX)", file_types=FILE_TYPES, elem_id="docs")
+    page.files = gr.Files(label="Add documents (PDF, TXT, MD, HTML, DOCX)", file_types=list(KINDS), elem_id="docs")
     page.results = gr.HTML(elem_id="upload-results")
     with gr.Accordion("Your documents", open=True):
         page.doc_list = gr.HTML(elem_id="doc-list")
@@ -127,7 +127,9 @@ def _sources_column(page: Page) -> None:
 def build_demo(engine: Engine) -> gr.Blocks:
     """Return the page for this engine (models may still be loading: handlers wait for them)."""
     page = Page()
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # Public mode: Gradio's copies of uploads are deleted too, not only the session's library.
+    delete_cache = (int(engine.app.session_ttl_s), int(engine.app.session_ttl_s)) if engine.app.public else None
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=delete_cache) as demo:
         with gr.Row():
             gr.Markdown(f"## {TITLE}")
             page.status = gr.Markdown(f"**Status:** {engine.status}", elem_id="status")

@@ -217,3 +217,18 @@ def test_stop_retry_and_clear(browser, app_url):
     page.locator("#chatbot button[aria-label=Clear]").click()
     expect(page.locator("#chatbot [data-testid=bot]")).to_have_count(0)
     expect(page.locator("#sources")).to_contain_text("Ask a question")
+
+
+def test_picking_a_source_number_brings_it_up_with_its_page(browser, app_url):
+    page = open_page(browser, app_url)
+    page.locator("#doc-filter label", has_text="agents-primer.pdf").click()
+    ask(page, "How do agents use tools, memory and planning?")
+    wait_for_answer(page)
+    options = page.locator("#cite-pick label")
+    assert options.count() >= 2
+    second = options.nth(1)
+    label = second.inner_text()  # e.g. "[2] agents-primer.pdf, p. 4"
+    number, page_number = re.search(r"\[(\d+)\].*p\. (\d+)", label).groups()
+    second.click()
+    expect(page.locator("#sources .fn-selected")).to_have_attribute("data-n", number, timeout=TIMEOUT)
+    expect(page.locator("#page-image")).to_contain_text(f"agents-primer.pdf, page {page_number}")

@@ -149,8 +149,13 @@ def prepared_index(
         else:
             data_dir = Path(cache_dir).expanduser() / cache_key(evalset, settings, embedder_name)
         index = open_index(settings.replace(data_dir=data_dir))
-        info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, cache_dir is not None)
-        yield PreparedIndex(index, info, paths)
+        try:
+            info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, cache_dir is not None)
+            yield PreparedIndex(index, info, paths)
+        finally:
+            close = getattr(index, "close", None)
+            if close is not None:  # the Library holds SQLite connections; fakes need not
+                close()
 
 
 def _reuse(data_dir: Path) -> IndexInfo | None:

@@ -184,10 +184,22 @@ def _build(index: SearchIndex, evalset: EvalSet, paths: dict[str, Path], data_di
     finally:
         bar.close()
     seconds = time.perf_counter() - started
-    failed = tuple(f"{o.name}: {o.message}" for o in outcomes if not o.ok)
+    failed = tuple(f"{o.name}: {o.message}" for o in outcomes if not o.ok) + _duplicates(names, outcomes)
     info = IndexInfo(str(data_dir), False, seconds, len(names), failed)
     if keep:
         data_dir.mkdir(parents=True, exist_ok=True)
         record = {"build_seconds": seconds, "files": len(names), "failed": list(failed), "dataset": evalset.name}
         (data_dir / COMPLETE_MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
     return info
+
+
+def _duplicates(names: Sequence[str], outcomes: Sequence[FileOutcome]) -> tuple[str, ...]:
+    """Files the Library skipped because identical bytes were indexed under another name.
+
+    Their chunks carry the other name, so gold pointing at them can never be matched: say so in the report.
+    """
+    return tuple(
+        f"{name}: {outcome.message}"
+        for name, outcome in zip(names, outcomes, strict=False)
+        if outcome.status == "unchanged" and outcome.name != name
+    )

@@ -30,9 +30,11 @@ class Handlers:
         self.engine = engine
 
     # ---- documents -------------------------------------------------------------------------------------
-    @shows_errors
     def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
-        """Return (document table, filter checkboxes, remove dropdown) for this session's library."""
+        """Return (document table, filter checkboxes, remove dropdown) for this session's library.
+
+        Raises RagError: callers are handlers that already turn it into a message.
+        """
         library = self.engine.library(request.session_hash)
         docs = library.documents()
         choices = [(d.name, d.doc_id) for d in docs]
@@ -105,10 +107,13 @@ class Handlers:
 
     def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,
                 request: gr.Request) -> Iterator[tuple]:  # fmt: skip
+        # The previous answer's picker and page go away as soon as a new question starts.
+        reset = (gr.update(choices=[], value=None), gr.update(value=None, visible=False))
         for update in respond(self.engine, question, history, documents, options, request.session_hash):
             panel = sources_html(update.views, note=update.note)
             if update.answer is None:
-                yield "", update.history, panel, gr.skip(), gr.skip(), update.views
+                yield "", update.history, panel, *(reset or (gr.skip(), gr.skip())), update.views
+                reset = None
                 continue
             first = update.views[0].n if update.views else None
             picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)

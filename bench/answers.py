@@ -141,9 +141,11 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
             result = [e for e in answer(q.question, library, generator, settings=settings) if isinstance(e, Done)]
             row = score(q, result[0].answer)
         rows.append(row)
+        with log.open("a") as f:  # partial results survive an interrupted run
+            f.write(json.dumps(asdict(row)) + "\n")
         print(
-            f"  {q.set} {i}/{len(questions)} conf={row.confidence:.2f} abstained={row.abstained} "
-            f"f1={row.f1:.2f} ttft={row.timings.get('first_token', 0):.1f}s",
+            f"  {q.set} {i}/{len(questions)} conf={row.confidence:.2f} abstained={row.abstained} f1={row.f1:.2f} "
+            f"cited={row.cited_right}/{row.cited} ttft={row.timings.get('first_token', 0):.1f}s",
             flush=True,
         )
     return rows

@@ -57,6 +57,7 @@ class Library:
         self.bm25 = Bm25Index(store)
         self.sources = Sources(store, self.bm25, embedder)
         self._write_lock = threading.RLock()  # one ingest/delete at a time; searches run alongside
+        self._max_bytes = settings.max_file_mb * 1024 * 1024
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder) -> Library:
@@ -94,9 +95,13 @@ class Library:
     def _unchanged(self, item: IngestItem, doc_id: str | None = None) -> FileOutcome | None:
         """Return an "unchanged" outcome when the file's bytes are already indexed, else None."""
         try:
+            # Only regular files within the size limit: hashing a FIFO or /dev/zero here would block forever,
+            # and the sandboxed parser reports those (and missing files) with a proper message.
+            if doc_id is None and not (item.path.is_file() and item.path.stat().st_size <= self._max_bytes):
+                return None
             doc_id = doc_id or file_sha256(item.path)
         except OSError:
-            return None  # unreadable or missing: the parser reports it with a proper message
+            return None
         info = self.store.find(doc_id)
         if info is None or info.doc_id != doc_id:
             return None

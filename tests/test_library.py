@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -189,3 +190,10 @@ def test_real_embedder_finds_the_page_of_a_known_sentence(shared_dir, tmp_path, 
         related = library.search("Proof of History sequence", k=1, mode="dense")[0].score
         unrelated = library.search("recipe for chocolate cake", k=1, mode="dense")[0].score
         assert unrelated < 0.3 < related
+
+
+def test_a_named_pipe_in_a_batch_fails_without_blocking(library, docs, tmp_path):
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    outcomes = library.ingest([pipe, docs / "fruit.txt"])  # would block forever if anything read the pipe
+    assert [(o.name, o.status) for o in outcomes] == [("pipe.txt", "failed"), ("fruit.txt", "indexed")]

@@ -154,7 +154,8 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
 def summarize(rows: list[Row]) -> dict:
     """Return the per-set metrics."""
     answered = [r for r in rows if not r.abstained]
-    ttft = [r.timings["first_token"] for r in rows if "first_token" in r.timings]
+    # Only questions that reached the model: a pre-generation abstention has no prefill to time.
+    ttft = [r.timings["first_token"] for r in rows if "prompt_tokens" in r.timings]
     tps = [r.timings["tokens_per_s"] for r in rows if r.timings.get("tokens_per_s")]
     cited = sum(r.cited for r in answered)
     return {
@@ -206,6 +207,43 @@ def _final(events) -> Answer:
     return [e for e in events if isinstance(e, Done)][0].answer
 
 
+def build_sets(args: argparse.Namespace, base: Settings, embedder) -> dict[str, tuple]:
+    """Return {set name: (questions, library, settings)}, ingesting the documents on first use."""
+    solana_settings = base.replace(data_dir=args.work / "solana")
+    covid_settings = base.replace(data_dir=args.work / "covid")
+    pdf = args.shared / "eval/blockchain_solana/source_files/BlockchainSolana.pdf"
+    solana_lib = open_library(solana_settings, embedder, [pdf])
+    doc = solana_lib.documents()[0]
+    pages = {p: solana_lib.page_text(doc.doc_id, p) for p in range(1, doc.pages + 1)}
+    covid = covid_questions(args.shared, args.covid, args.work / "covid_articles")
+    covid_lib = open_library(covid_settings, embedder, sorted((args.work / "covid_articles").glob("*.txt")))
+    unanswerable = [Question("covid-unans", q.question, q.reference, answerable=False) for q in covid]
+    return {
+        "solana": (solana_questions(args.shared, pages), solana_lib, solana_settings),
+        "covid": (covid, covid_lib, covid_settings),
+        "covid-unans": (unanswerable, solana_lib, solana_settings),
+    }
+
+
+def make_report(base: Settings, args: argparse.Namespace, results: dict[str, list[Row]], wall_s: float) -> dict:
+    """Return the JSON report: settings used, per-set summary, the abstention gate trade-off and every row."""
+    return {
+        "settings": {
+            "generator": base.generator,
+            "top_k": base.top_k,
+            "prompt_budget": base.prompt_budget,
+            "max_new_tokens": base.max_new_tokens,
+            "threads": base.resolved_threads,
+            "limit": args.limit,
+            "retrieval_only": args.retrieval_only,
+            "wall_s": round(wall_s, 1),
+        },
+        "summary": {name: summarize(rows) for name, rows in results.items()},
+        "calibration": calibration(results["solana"] + results["covid"], results["covid-unans"]),
+        "rows": {name: [asdict(r) for r in rows] for name, rows in results.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
@@ -222,24 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = Settings.from_env()
     embedder = load_embedder(base)
-    solana_settings = base.replace(data_dir=args.work / "solana")
-    covid_settings = base.replace(data_dir=args.work / "covid")
-    solana_lib = open_library(
-        solana_settings, embedder, [args.shared / "eval/blockchain_solana/source_files/BlockchainSolana.pdf"]
-    )
-    doc = solana_lib.documents()[0]
-    pages = {p: solana_lib.page_text(doc.doc_id, p) for p in range(1, doc.pages + 1)}
-    covid = covid_questions(args.shared, args.covid, args.work / "covid_articles")
-    covid_lib = open_library(covid_settings, embedder, sorted((args.work / "covid_articles").glob("*.txt")))
-    sets = {
-        "solana": (solana_questions(args.shared, pages), solana_lib, solana_settings),
-        "covid": (covid, covid_lib, covid_settings),
-        "covid-unans": (
-            [Question("covid-unans", q.question, q.reference, answerable=False) for q in covid],
-            solana_lib,
-            solana_settings,
-        ),
-    }
+    sets = build_sets(args, base, embedder)
+    solana_lib, solana_settings = sets["solana"][1], sets["solana"][2]
     generator = None if args.retrieval_only else load_generator(base)
     if args.cache:
         print(json.dumps(cache_check(solana_lib, generator, solana_settings), indent=2))
@@ -251,21 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = questions[: args.limit] if args.limit else questions
         log = args.out.with_suffix(".rows.jsonl")
         results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only, log)
-    report = {
-        "settings": {
-            "generator": base.generator,
-            "top_k": base.top_k,
-            "prompt_budget": base.prompt_budget,
-            "max_new_tokens": base.max_new_tokens,
-            "threads": base.resolved_threads,
-            "limit": args.limit,
-            "retrieval_only": args.retrieval_only,
-            "wall_s": round(time.time() - started, 1),
-        },
-        "summary": {name: summarize(rows) for name, rows in results.items()},
-        "calibration": calibration(results["solana"] + results["covid"], results["covid-unans"]),
-        "rows": {name: [asdict(r) for r in rows] for name, rows in results.items()},
-    }
+    report = make_report(base, args, results, time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print_table(report)

@@ -9,12 +9,16 @@ Abstaining combines retrieval evidence (best dense similarity, query-term covera
 agreement) with the answer's own evidence (the model's "not in the passages" verdict, how many of its
 sentences a passage supports). When retrieval evidence is very weak we abstain without calling the
 model at all, which saves the whole prefill.
+
+Follow-ups ("and in 2023?", "what about its cost?") are searched as standalone queries: the earlier
+question's key terms are appended (or, with `llm_rewrite`, the model rewrites it); `Answer.query` shows it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -27,7 +31,7 @@ from .citations import CitationCheck, cite
 from .config import Settings
 from .errors import QueryError
 from .generation import Generator, Message
-from .prompting import NOT_FOUND, HistoryItem, build_messages, content_terms, rewrite_query
+from .prompting import NOT_FOUND, HistoryItem, build_messages, content_terms, terms
 from .types import Answer, Chunk, Hit
 
 logger = logging.getLogger(__name__)
@@ -215,3 +219,81 @@ def _merge(chunk: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
     return Chunk(
         chunk.chunk_id, chunk.doc_id, chunk.document, chunk.page, start, end, text, chunk.headings, chunk.ordinal
     )
+
+
+# ---- follow-up questions -----------------------------------------------------------------------------
+
+_FOLLOWUP_START = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|what else|why|how so|and what|same for|in that case)\b", re.I
+)
+_REFERRING = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "these",
+        "those",
+        "former",
+        "latter",
+    ]
+)
+_REWRITE_PROMPT = (
+    "Rewrite the last question as one standalone search query, using the earlier questions only to resolve "
+    "words like 'it', 'they' or 'that'. Reply with the query only."
+)
+
+
+def previous_query(history: Sequence[HistoryItem]) -> str:
+    """Return the last earlier question (for an Answer, its already-standalone search query), or ""."""
+    for item in reversed(history):
+        if isinstance(item, Answer):
+            return item.query or item.question
+        if item.role == "user":
+            return item.content
+    return ""
+
+
+def is_followup(question: str) -> bool:
+    """Return True when `question` leans on an earlier turn: an opener ("and…", "what about…"), a
+    referring pronoun ("its cost"), or no content word of its own ("and in 2023?")."""
+    words = set(terms(question))
+    own = [t for t in content_terms(question) if t.isalpha() and len(t) > 2]
+    return bool(_FOLLOWUP_START.match(question) or words & _REFERRING or not own)
+
+
+def rewrite_query(question: str, history: Sequence[HistoryItem], generator: Any = None) -> str:
+    """Return a standalone search query for `question`.
+
+    Heuristic (default): a follow-up gets the earlier question's key terms appended — numbers are not
+    carried over when the follow-up brings its own ("and in 2023?"). With a `generator`, the model
+    rewrites it instead (slower: one short generation).
+    """
+    before = previous_query(history)
+    if not before or not is_followup(question):
+        return question.strip()
+    if generator is not None:
+        return _llm_rewrite(question, before, generator)
+    mine = content_terms(question)
+    has_number = any(t.isdigit() for t in mine)
+    carried = [t for t in dict.fromkeys(terms(before)) if t in content_terms(before) and t not in mine]
+    carried = [t for t in carried if not (has_number and t.isdigit())][:8]
+    return f"{question.strip()} {' '.join(carried)}".strip()
+
+
+def _llm_rewrite(question: str, before: str, generator: Any) -> str:
+    """Return the model's standalone rewrite, or the heuristic one when the model's reply is unusable."""
+    messages = [
+        Message("system", _REWRITE_PROMPT),
+        Message("user", f"Earlier question: {before}\nLast question: {question}"),
+    ]
+    reply = generator.complete(messages, max_tokens=48).strip().strip('"').splitlines()
+    text = reply[0].strip() if reply else ""
+    return text if 3 <= len(text) <= 300 else rewrite_query(question, [Message("user", before)])

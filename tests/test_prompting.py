@@ -1,9 +1,10 @@
-"""The grounded prompt: order, numbering, injection defence, the token budget and follow-up rewriting."""
+"""The grounded prompt: order, numbering, injection defence, the token budget; and follow-up rewriting."""
 
 from __future__ import annotations
 
 from rag.config import Settings
 from rag.generation import Message
+from rag.pipeline import is_followup, rewrite_query
 from rag.prompting import (
     INSTRUCTIONS,
     NOT_FOUND,
@@ -11,9 +12,7 @@ from rag.prompting import (
     build_messages,
     content_terms,
     history_messages,
-    is_followup,
     pack_passages,
-    rewrite_query,
     sentence_spans,
 )
 from rag.types import Answer, Chunk, Hit

@@ -166,7 +166,9 @@ def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: lis
     if len(empty) == len(pages):
         raise NoTextError(name, f"has no text on any of its {len(pages)} pages — scanned? OCR is not enabled")
     if empty or scanned:
-        warnings.append(f"{len(empty | set(scanned))} of {len(pages)} pages have no text — scanned? OCR is not enabled")
+        how = "little or no" if set(scanned) - empty else "no"  # a scan may carry a stamp or header line
+        count = len(empty | set(scanned))
+        warnings.append(f"{count} of {len(pages)} pages have {how} text — scanned? OCR is not enabled")
     return warnings
 
 

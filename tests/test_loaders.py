@@ -197,3 +197,15 @@ def test_a_pipe_or_folder_is_refused_without_reading_it(tmp_path):
     for name in ("pipe.txt", "folder.md"):
         with pytest.raises(DocumentLoadError, match=rf"{name}: is not a regular file"):
             load_document(tmp_path / name, SETTINGS)
+
+
+def test_scanned_pages_with_only_a_header_line_are_reported(shared_dir):
+    path = shared_dir / "pdfs/real_world/llama_agents/court_orders/dr_a_order.pdf"  # 5 scans, an ECF line each
+    doc = load_document(path, SETTINGS)
+    assert doc.pages[0].text.startswith("Case 1:21-cv-01009")
+    assert doc.warnings == ("5 of 5 pages have little or no text — scanned? OCR is not enabled",)
+
+
+def test_pdf_that_pypdf_cannot_parse_is_read_by_pdfium(shared_dir):
+    doc = load_document(shared_dir / "pdfs/pdfminer_samples/simple1.pdf", SETTINGS)  # pypdf: startxref not found
+    assert "Hello World" in doc.pages[0].text

@@ -13,15 +13,10 @@ Several `Library` objects (one per app session) may share one embedder; each is 
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,22 +24,15 @@ import numpy as np
 from .config import Settings
 from .embedding import Embedder
 from .errors import DocumentLoadError, DocumentNotFoundError, QueryError
+from .files import IngestItem, drop_copy, expand, file_sha256, keep_copy, remove_leftovers
 from .lexical import Bm25Index
 from .retrieval import RetrievalOptions, Sources, retrieve
-from .store import Store, writing
+from .store import Store
 from .types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[IngestProgress], None]
-
-
-@dataclass(frozen=True)
-class IngestItem:
-    """One file of a batch: where it is and the name the user will see."""
-
-    path: Path
-    name: str
 
 
 class Library:
@@ -65,7 +53,9 @@ class Library:
 
         Raises IndexMismatchError when it was built by another embedder, IndexWriteError when it cannot be created.
         """
-        return cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim))
+        library = cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim))
+        remove_leftovers(settings.data_dir, {d.doc_id for d in library.store.documents()})
+        return library
 
     # ---- ingest ------------------------------------------------------------------------------------------
     def ingest(
@@ -142,10 +132,10 @@ class Library:
         previous = self.store.find(document.name)
         vectors = self._embed([c.text for c in chunks], previous, reporter)
         reporter("indexing")
-        file = self._keep_copy(item.path, document.doc_id)
+        file = keep_copy(item.path, document.doc_id, self.settings.data_dir / "files")
         self.store.put(document, chunks, vectors, file)
         if previous is not None and previous.doc_id != document.doc_id:
-            self._drop_copy(previous.doc_id)
+            drop_copy(previous.doc_id, self.settings.data_dir / "files")
         status = "replaced" if previous is not None else "indexed"
         message = f"{status} {_amounts(document.page_count, len(chunks))}"
         reporter("done", 1, 1)
@@ -167,27 +157,6 @@ class Library:
         fresh = self.embedder.encode(missing, on_batch=lambda d, t: reporter("embedding", d, t))
         known.update(zip(missing, fresh, strict=True))
         return np.stack([known[t] for t in texts])
-
-    def _keep_copy(self, path: Path, doc_id: str) -> str:
-        """Copy the original into data_dir/files atomically; return its file name there."""
-        folder = self.settings.data_dir / "files"
-        name = doc_id + path.suffix.lower()
-        with writing("keep a copy of the file", folder):
-            folder.mkdir(parents=True, exist_ok=True)
-            if not (folder / name).is_file():
-                fd, tmp = tempfile.mkstemp(prefix=".copy-", dir=folder)
-                os.close(fd)
-                try:
-                    shutil.copyfile(path, tmp)
-                    os.replace(tmp, folder / name)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
-        return name
-
-    def _drop_copy(self, doc_id: str) -> None:
-        for old in (self.settings.data_dir / "files").glob(doc_id + ".*"):
-            old.unlink(missing_ok=True)
 
     def _save_caches(self) -> None:
         """Persist FAISS and BM25 for the current generation (once per batch)."""
@@ -243,7 +212,7 @@ class Library:
         with self._write_lock:
             info = self._find(name_or_id)
             self.store.delete(info.doc_id)
-            self._drop_copy(info.doc_id)
+            drop_copy(info.doc_id, self.settings.data_dir / "files")
             self._save_caches()
         return info
 
@@ -265,7 +234,9 @@ class Library:
         return path if file and path.is_file() else None
 
     def close(self) -> None:
-        self.store.close()
+        """Close the index; waits for a running ingest or delete to finish first."""
+        with self._write_lock:
+            self.store.close()
 
     def __enter__(self) -> Library:
         return self
@@ -291,35 +262,6 @@ class _Reporter:
 
     def __call__(self, stage: str, done: int = 0, total: int = 0) -> None:
         self.report(IngestProgress(self.name, stage, self.index, self.count, done, total))
-
-
-def expand(paths: Sequence[Path], names: Sequence[str] | None = None) -> list[IngestItem]:
-    """Return the files to ingest: files as given, folders walked recursively for supported types (sorted).
-
-    Files found in a folder are named by their path relative to it ("sub/report.pdf").
-    """
-    from .loaders import KINDS
-
-    if names is not None and len(names) != len(paths):
-        raise ValueError(f"{len(names)} names for {len(paths)} paths")
-    items: list[IngestItem] = []
-    for i, raw in enumerate(paths):
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in KINDS)
-            items.extend(IngestItem(p, p.relative_to(path).as_posix()) for p in found)
-        else:
-            items.append(IngestItem(path, names[i] if names is not None else path.name))
-    return items
-
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file's bytes (the same doc_id the loaders give it)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _amounts(pages: int, chunks: int) -> str:

@@ -11,7 +11,8 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError, IndexMismatchError, QueryError
-from rag.library import Library, expand
+from rag.files import expand, remove_leftovers
+from rag.library import Library
 from rag.types import IngestProgress
 from tests.fakes import FakeEmbedder
 
@@ -197,3 +198,22 @@ def test_a_named_pipe_in_a_batch_fails_without_blocking(library, docs, tmp_path)
     os.mkfifo(pipe)
     outcomes = library.ingest([pipe, docs / "fruit.txt"])  # would block forever if anything read the pipe
     assert [(o.name, o.status) for o in outcomes] == [("pipe.txt", "failed"), ("fruit.txt", "indexed")]
+
+
+def test_open_removes_old_leftovers_of_killed_writes_only(settings, docs):
+    with Library.open(settings, FakeEmbedder()) as library:
+        library.ingest([docs / "fruit.txt"])
+        kept = library.document_path(library.documents()[0].doc_id)
+    data = settings.data_dir
+    (data / ".bm25-x").mkdir()
+    old = [data / ".vectors-1.tmp", data / "files" / ".copy-1", data / "files" / ("f" * 64 + ".pdf"), data / ".bm25-x"]
+    for path in old[:3]:
+        path.write_bytes(b"junk")
+    young = data / ".vectors-2.tmp"
+    young.write_bytes(b"a write in progress elsewhere")
+    for path in [*old, kept]:
+        os.utime(path, (1, 1))  # 1970: older than any cutoff
+    Library.open(settings, FakeEmbedder()).close()
+    assert [p.exists() for p in old] == [False] * 4
+    assert young.exists() and kept.exists()
+    assert remove_leftovers(data, set(), min_age_s=0) != []  # without documents, the kept copy is a leftover

@@ -1,0 +1,101 @@
+"""The files side of a library: which files a batch holds, and the originals kept in data_dir/files.
+
+`expand` turns the user's paths (files and folders) into `IngestItem`s. `keep_copy` stores each ingested
+original as files/<doc_id><ext> (temp file + rename) so the app can render its pages later. `remove_leftovers`
+clears what killed writes leave behind (temp files, copies whose document row was never committed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .store import writing
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One file of a batch: where it is and the name the user will see."""
+
+    path: Path
+    name: str
+
+
+def expand(paths: Sequence[Path], names: Sequence[str] | None = None) -> list[IngestItem]:
+    """Return the files to ingest: files as given, folders walked recursively for supported types (sorted).
+
+    Files found in a folder are named by their path relative to it ("sub/report.pdf").
+    """
+    from .loaders import KINDS
+
+    if names is not None and len(names) != len(paths):
+        raise ValueError(f"{len(names)} names for {len(paths)} paths")
+    items: list[IngestItem] = []
+    for i, raw in enumerate(paths):
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in KINDS)
+            items.extend(IngestItem(p, p.relative_to(path).as_posix()) for p in found)
+        else:
+            items.append(IngestItem(path, names[i] if names is not None else path.name))
+    return items
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes (the same doc_id the loaders give it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_copy(path: Path, doc_id: str, folder: Path) -> str:
+    """Copy the original into `folder` atomically (once per doc_id); return its file name there."""
+    name = doc_id + path.suffix.lower()
+    with writing("keep a copy of the file", folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / name).is_file():
+            fd, tmp = tempfile.mkstemp(prefix=".copy-", dir=folder)
+            os.close(fd)
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, folder / name)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    return name
+
+
+def drop_copy(doc_id: str, folder: Path) -> None:
+    """Delete the kept copy of one document (if any)."""
+    for old in folder.glob(doc_id + ".*"):
+        old.unlink(missing_ok=True)
+
+
+def remove_leftovers(data_dir: Path, known_doc_ids: set[str], min_age_s: float = 3600.0) -> list[Path]:
+    """Delete temp files of killed writes and kept copies without a document; return what was removed.
+
+    Only files older than `min_age_s`: a younger one may belong to a write in progress in another process.
+    """
+    cutoff = time.time() - min_age_s
+    leftovers = [*data_dir.glob(".vectors-*"), *data_dir.glob(".bm25-*"), *data_dir.glob("files/.copy-*")]
+    leftovers += [p for p in data_dir.glob("files/*") if p.name.split(".")[0] not in known_doc_ids]
+    removed = []
+    for path in leftovers:
+        try:
+            if path.lstat().st_mtime < cutoff:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed.append(path)
+        except OSError as exc:  # a read-only data dir can still be searched: leave the leftovers be
+            logger.info("could not remove leftover %s: %s", path, exc)
+    return removed

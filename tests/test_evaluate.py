@@ -105,6 +105,8 @@ def test_cache_dir_reuses_a_complete_index(tmp_path):
         evalset, settings, parse_configs("dense"), (5,), KeywordIndex, "other-embedder", tmp_path / "cache"
     )
     assert not other.index.cached  # another embedder must not reuse the index
+    chosen = evaluate(evalset, settings, parse_configs("dense"), (5,), KeywordIndex, "x", Path(first.index.data_dir))
+    assert chosen.index.cached and chosen.index.data_dir == first.index.data_dir  # an index picked by hand
 
 
 def _chunk(document: str, page: int, start: int, end: int, chunk_id: str = "") -> Chunk:

@@ -46,7 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="measure BM25 only and skip embedding (fast; for large corpora on a busy machine)",
     )
-    parser.add_argument("--cache-dir", type=Path, help="keep built indexes here and reuse them across runs")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="keep built indexes here and reuse them across runs (or: the folder of one built index)",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON instead of Markdown")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown tables to FILE")
     parser.set_defaults(func=run)

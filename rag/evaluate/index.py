@@ -135,6 +135,20 @@ def pages_reader(paths: dict[str, Path], settings: Settings) -> Callable[[Source
     return pages_of
 
 
+def index_location(evalset: EvalSet, settings: Settings, embedder_name: str, cache_dir: Path | None) -> Path | None:
+    """Where a kept index lives: `cache_dir/<key>`, or None for a throw-away one.
+
+    `cache_dir` holding an `eval-index.json` itself is an index chosen by hand (e.g. one built before an
+    unrelated code change) and is used as it is.
+    """
+    if cache_dir is None:
+        return None
+    cache_dir = Path(cache_dir).expanduser()
+    if (cache_dir / COMPLETE_MARKER).exists():
+        return cache_dir
+    return cache_dir / cache_key(evalset, settings, embedder_name)
+
+
 @contextmanager
 def prepared_index(
     evalset: EvalSet, settings: Settings, embedder_name: str, open_index: OpenIndex, cache_dir: Path | None
@@ -144,13 +158,11 @@ def prepared_index(
         texts = Path(tmp) / "sources"
         texts.mkdir()
         paths = write_sources(evalset.sources, texts)
-        if cache_dir is None:
-            data_dir = Path(tmp) / "index"
-        else:
-            data_dir = Path(cache_dir).expanduser() / cache_key(evalset, settings, embedder_name)
+        kept = index_location(evalset, settings, embedder_name, cache_dir)
+        data_dir = kept or Path(tmp) / "index"
         index = open_index(settings.replace(data_dir=data_dir))
         try:
-            info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, cache_dir is not None)
+            info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, kept is not None)
             yield PreparedIndex(index, info, paths)
         finally:
             close = getattr(index, "close", None)

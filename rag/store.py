@@ -116,7 +116,7 @@ class Store:
             sql = "SELECT doc_id, name, kind, pages, chunks, added_at, warnings FROM documents WHERE {} LIMIT 2"
             rows = self._conn.execute(sql.format("name = ? OR doc_id = ?"), (key, key)).fetchall()
             if not rows and len(key) >= 8:
-                rows = self._conn.execute(sql.format("doc_id LIKE ?"), (key + "%",)).fetchall()
+                rows = self._conn.execute(sql.format("substr(doc_id, 1, ?) = ?"), (len(key), key)).fetchall()
         return _info(rows[0]) if len(rows) == 1 else None
 
     def document_file(self, doc_id: str) -> str:

@@ -221,3 +221,10 @@ def test_sigkill_mid_ingest_leaves_every_document_whole(tmp_path, embedder):
         assert len(store.rows_of([info.doc_id])) == info.chunks == 120
         assert all(store.page_text(info.doc_id, p) for p in (1, 2, 3))
     assert len(store.corpus().texts) == sum(d.chunks for d in store.documents())
+
+
+def test_find_by_name_id_or_unique_id_prefix_without_wildcards(store, embedder):
+    a = put(store, embedder, "a.txt", [["alpha"]])
+    assert store.find("a.txt").doc_id == store.find(a.doc_id).doc_id == store.find(a.doc_id[:8]).doc_id == a.doc_id
+    assert store.find(a.doc_id[:7]) is None  # too short to be a prefix
+    assert store.find("%%%%%%%%") is None and store.find("________") is None

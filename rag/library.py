@@ -233,6 +233,14 @@ class Library:
         path = self.settings.data_dir / "files" / file
         return path if file and path.is_file() else None
 
+    @property
+    def is_busy(self) -> bool:
+        """Return True while an ingest or delete is running (e.g. so an idle-session sweeper can skip it)."""
+        if self._write_lock.acquire(blocking=False):
+            self._write_lock.release()
+            return False
+        return True
+
     def close(self) -> None:
         """Close the index; waits for a running ingest or delete to finish first."""
         with self._write_lock:

@@ -169,10 +169,18 @@ def test_searches_while_ingesting_from_other_threads(library, docs, tmp_path):
     threads = [threading.Thread(target=searcher) for _ in range(3)]
     for t in threads:
         t.start()
-    library.ingest(sorted(tmp_path.glob("extra*.txt")))
+    busy: list[bool] = []
+
+    def check_busy_from_another_thread(progress: IngestProgress) -> None:
+        if not busy:
+            watcher = threading.Thread(target=lambda: busy.append(library.is_busy))
+            watcher.start()
+            watcher.join()
+
+    library.ingest(sorted(tmp_path.glob("extra*.txt")), on_progress=check_busy_from_another_thread)
     for t in threads:
         t.join()
-    assert errors == []
+    assert errors == [] and busy == [True] and not library.is_busy
     assert len(library.documents()) == 7
 
 

@@ -132,6 +132,10 @@ def test_pdf_without_any_text_is_no_text_error(tmp_path):
 def test_pdf_page_that_fails_is_skipped_with_a_warning(tmp_path, monkeypatch):
     import pypdf
 
+    from rag import pdf
+
+    monkeypatch.setattr(pdf, "PDF_READERS", (pdf._read_with_pypdf,))
+
     original = pypdf.PageObject.extract_text
 
     def flaky(page, *args, **kwargs):
@@ -206,6 +210,18 @@ def test_scanned_pages_with_only_a_header_line_are_reported(shared_dir):
     assert doc.warnings == ("5 of 5 pages have little or no text — scanned? OCR is not enabled",)
 
 
-def test_pdf_that_pypdf_cannot_parse_is_read_by_pdfium(shared_dir):
+def test_pdf_that_pypdf_cannot_parse_loads(shared_dir):
     doc = load_document(shared_dir / "pdfs/pdfminer_samples/simple1.pdf", SETTINGS)  # pypdf: startxref not found
     assert "Hello World" in doc.pages[0].text
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("pypdf_resources/encryption/r6-user-password.pdf", "pdf encryption test"),  # PDFium: "password"
+        ("pypdf_resources/imagemagick-images.pdf", "Background"),  # PDFium: no text
+    ],
+)
+def test_what_pdfium_refuses_or_misses_pypdf_gets_a_second_look(shared_dir, file, text):
+    doc = load_document(shared_dir / "pdfs" / file, SETTINGS)
+    assert text in "\n".join(p.text for p in doc.pages)

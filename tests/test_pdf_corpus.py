@@ -1,6 +1,6 @@
 """Every PDF in ../shared/pdfs (201 real-world and hostile files) and the 20 SEC 10-Qs through the parse worker.
 
-Slow (1.5 and 6 minutes on a busy 2-core box, mostly pypdf): `pytest -m slow tests/test_pdf_corpus.py -s`
+Slow (~25 s and ~45 s on a busy 2-core box): `pytest -m slow tests/test_pdf_corpus.py -s`
 prints the summaries.
 """
 

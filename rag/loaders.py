@@ -126,15 +126,17 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """Bytes to str: a BOM wins, then UTF-8, then charset-normalizer's guess; never raises on odd bytes."""
+    """Bytes to str: a BOM wins, then UTF-8, then charset-normalizer's guess.
+
+    Raises DocumentLoadError when no encoding fits (binary data); never a UnicodeDecodeError.
+    """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes  # not UTF-8: guess below
 
     matches = from_bytes(data)
     best = matches.best()

@@ -321,3 +321,26 @@ def test_expand_query_adds_words_shared_by_the_top_hits_only():
         expand_query("how are events ordered?", hits, feedback=2, terms=2) == "how are events ordered? history solana"
     )
     assert expand_query("short list", hits[:2], feedback=2) == "short list"
+
+
+def test_cached_index_with_failures_is_ingested_again(tmp_path):
+    class FlakyIndex(KeywordIndex):
+        """Reports the first file failed on the first ingest only (a parse timeout on a busy machine)."""
+
+        calls = 0
+
+        def ingest(self, paths, on_progress=None, names=None):
+            outcomes = super().ingest(paths, on_progress, names)
+            FlakyIndex.calls += 1
+            if FlakyIndex.calls == 1:
+                outcomes[0] = FileOutcome(outcomes[0].path, outcomes[0].name, "failed", "took too long")
+            return outcomes
+
+    evalset = read_dataset(f"beir:{write_beir(tmp_path / 'tiny')}")
+    settings = Settings(data_dir=tmp_path / "unused")
+    first = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
+    second = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
+    third = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
+    assert first.index.failed == ("d1.txt: took too long",) and not first.index.cached
+    assert second.index.failed == () and not second.index.cached
+    assert third.index.cached and FlakyIndex.calls == 2

@@ -171,11 +171,17 @@ def prepared_index(
 
 
 def _reuse(data_dir: Path) -> IndexInfo | None:
-    """The recorded IndexInfo of a complete cached index, or None."""
+    """The recorded IndexInfo of a complete cached index, or None.
+
+    An index where some files failed is not reused: the ingest runs again (skipping indexed files), so a file
+    that only timed out on a busy machine gets another chance.
+    """
     marker = data_dir / COMPLETE_MARKER
     if not marker.exists():
         return None
     record = json.loads(marker.read_text(encoding="utf-8"))
+    if record["failed"]:
+        return None
     return IndexInfo(str(data_dir), True, float(record["build_seconds"]), int(record["files"]), tuple(record["failed"]))
 
 

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,14 +52,16 @@ def _is_ip(name: str) -> bool:
 
 
 @pytest.fixture
-def no_network(monkeypatch) -> list[str]:
+def no_network(monkeypatch) -> Iterator[list[str]]:
     """Refuse and record every connection or name lookup that could leave the machine."""
     attempts: list[str] = []
+    stacks: list[str] = []  # where each attempt came from, printed when a test fails
     connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
 
     def guard(address: object) -> None:
         if not is_loopback(address):
             attempts.append(f"connect {address!r}")
+            stacks.append("".join(traceback.format_stack(limit=25)))
             raise OSError(101, f"network is off in this test (tried {address!r})")
 
     def guarded_connect(self: socket.socket, address: object) -> None:
@@ -72,13 +76,16 @@ def no_network(monkeypatch) -> list[str]:
         name = host.decode() if isinstance(host, bytes) else str(host or "")
         if name not in LOCAL_NAMES and not _is_ip(name):  # an IP literal needs no lookup; connect guards it
             attempts.append(f"resolve {name!r}")
+            stacks.append("".join(traceback.format_stack(limit=25)))
             raise socket.gaierror(socket.EAI_NONAME, f"network is off in this test (tried to resolve {name!r})")
         return getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
-    return attempts
+    yield attempts
+    for stack in stacks:
+        print(f"\nnetwork attempt from:\n{stack}")
 
 
 def test_the_guard_really_blocks_and_records(no_network):
@@ -104,7 +111,18 @@ def test_ingest_search_and_delete_stay_offline(no_network, tmp_path):
     assert no_network == []
 
 
-def test_the_app_starts_serves_and_answers_offline(no_network, tmp_path):
+@pytest.fixture
+def quiet_client(monkeypatch) -> None:
+    """gradio_client (the *test's* client, not the app) sends telemetry and fetches an agent registry from the
+    hub unless huggingface_hub was imported with HF_HUB_OFFLINE set; pytest may import it before conftest sets
+    the variable, so set the frozen constants here. The app process is tested with a clean environment below."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+
+
+def test_the_app_starts_serves_and_answers_offline(quiet_client, no_network, tmp_path):
     """Build and launch the Gradio app (public mode, sample library), then use every endpoint over loopback."""
     from gradio_client import Client, handle_file
 
@@ -132,18 +150,6 @@ def test_share_links_are_not_attempted_offline_by_default():
 
     settings, app_settings = app.configure(app.parse_args([]))
     assert app_settings.share is False and app_settings.host == "127.0.0.1"
-
-
-@pytest.mark.slow
-def test_the_real_embedder_loads_without_the_offline_variables(no_network, monkeypatch):
-    """Even with HF_HUB_OFFLINE unset the embedder comes from its registry package, never from the hub."""
-    from rag.embedding import load_embedder
-
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    embedder = load_embedder(Settings(threads=1))
-    assert embedder.encode(["offline"]).shape == (1, embedder.dim)
-    assert no_network == [], no_network
 
 
 # ---- in a network namespace with only loopback --------------------------------------------------------------
@@ -193,3 +199,121 @@ def test_in_a_namespace_without_network_the_app_starts_and_answers(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "NETWORK-REACHABLE" not in result.stdout and "no route out" in result.stdout
     assert "ANSWER" in result.stdout and "01-transformers.md" in result.stdout
+
+
+# ---- the real entry point, in a fresh process with none of the offline variables set ----------------------------
+_GUARD = """
+import os, socket, ipaddress
+_log = os.environ["FOOTNOTE_GUARD_LOG"]
+_connect, _getaddrinfo = socket.socket.connect, socket.getaddrinfo
+def _local(host):
+    host = str(host or "")
+    if host in ("", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+def _record(what):
+    with open(_log, "a") as f:
+        f.write(what + "\\n")
+def connect(self, address):
+    if isinstance(address, tuple) and not _local(address[0]):
+        _record(f"connect {address!r}")
+        raise OSError(101, "network is off")
+    return _connect(self, address)
+def getaddrinfo(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else str(host or "")
+    if not _local(name):
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            _record(f"resolve {name!r}")
+            raise socket.gaierror(socket.EAI_NONAME, "network is off")
+    return _getaddrinfo(host, *args, **kwargs)
+socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
+"""
+
+_SERVE = """
+import sys, time
+sys.path.insert(0, {root!r})
+import app  # first, as `python app.py` does: it sets the offline variables before gradio is imported
+from pathlib import Path
+from tests.browser import make_engine
+engine = make_engine(Path({work!r}), public=True)
+url = app.launch(app.build_demo(engine), engine.app.replace(port={port}), block=False)
+print("URL", url, flush=True)
+time.sleep(600)
+"""
+
+
+def guarded_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment without HF_*/TRANSFORMERS_*/GRADIO_* variables whose Python records network attempts
+    to the returned log (via sitecustomize). Checks first that the guard really records and refuses."""
+    import os
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(_GUARD)
+    log = tmp_path / "attempts.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "GRADIO_"))}
+    env.update(PYTHONPATH=f"{guard}{os.pathsep}{ROOT}", FOOTNOTE_GUARD_LOG=str(log))
+    probe = "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)"
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode != 0
+    assert log.read_text() == "connect ('192.0.2.1', 80)\n"
+    log.write_text("")
+    return env, log
+
+
+@pytest.mark.slow
+def test_the_real_embedder_loads_in_a_fresh_process_without_offline_variables(tmp_path):
+    """The embedder comes from its registry package, never from the hub, even with HF_HUB_OFFLINE unset."""
+    env, log = guarded_env(tmp_path)
+    code = "from rag.config import Settings; from rag.embedding import load_embedder; "
+    code += "e = load_embedder(Settings(threads=1)); print('SHAPE', e.encode(['offline']).shape)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "SHAPE (1, 384)" in result.stdout, result.stderr[-3000:]
+    assert log.read_text().splitlines() == []
+
+
+def test_the_app_process_never_calls_out_even_without_offline_variables(quiet_client, tmp_path):
+    """`import app` in a fresh process whose environment has no HF_*/GRADIO_* variables: a sitecustomize guard
+    records any non-loopback connection or lookup while it starts, serves the page, uploads and answers."""
+    import signal
+    import time
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+
+    from tests.browser import free_port
+
+    env, log = guarded_env(tmp_path)
+    port = free_port()
+    code = _SERVE.format(root=str(ROOT), work=str(tmp_path / "work"), port=port)
+    out = tmp_path / "server.log"
+    with open(out, "w") as sink:
+        server = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "URL " not in out.read_text() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "URL " in out.read_text(), out.read_text()[-3000:]
+        url = f"http://127.0.0.1:{port}/"
+        note = tmp_path / "moss.txt"
+        note.write_text("Moss grows on the north side of trees in damp forests.")
+        client = Client(url, verbose=False)
+        assert client.predict([handle_file(str(note))], api_name="/upload")[0]["status"] == "indexed"
+        final = client.submit("Where does moss grow?", ["moss.txt"], api_name="/ask").result()
+        assert "north side" in final["answer"], final
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert "Footnote" in page.read().decode()
+    finally:
+        server.send_signal(signal.SIGTERM)  # the process we started, by its id
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    attempts = log.read_text().splitlines()
+    print(f"\nnetwork attempts by the app process: {attempts}")
+    assert attempts == []

@@ -1,7 +1,7 @@
 """Helpers for the app tests: a fake generator, an Engine on fake models, and a served app on a free port.
 
-`FakeGenerator` answers by quoting the first sentence of passage [1] from the prompt and citing it, so the
-real citation checker finds it supported; with no passage it says it could not find the answer.
+`FakeGenerator` answers by quoting the first sentence of the passage that best matches the question and
+citing it, so the real citation checker finds it supported; with no such passage it says it cannot answer.
 """
 
 from __future__ import annotations
@@ -36,14 +36,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PASSAGE = re.compile(r"\[1\][^\n]*\n<<<\n(.*?)\n>>>", re.S)
+PASSAGE = re.compile(r"\[(\d+)\][^\n]*\n<<<\n(.*?)\n>>>", re.S)
 SENTENCE = re.compile(r"(.+?[.!?])(\s|$)", re.S)
 
 
 class FakeGenerator:
-    """Streams "<first sentence of passage 1> [1]" word by word; records the messages it was given.
+    """Streams "<first sentence of the best passage> [n]" word by word; records the messages it was given.
 
-    It says it could not find the answer when the question shares no content word with passage 1.
+    The best passage is the one sharing most content words with the question (ties: the lower number);
+    when none shares any, it says it could not find the answer.
     """
 
     name = "fake-generator"
@@ -59,15 +60,14 @@ class FakeGenerator:
 
     def reply(self, messages: Sequence[Any]) -> str:
         system = messages[0].content if messages else ""
-        match = PASSAGE.search(system)
-        if not match:
+        question = content_terms(messages[-1].content.split("\n\n(")[0]) if messages else set()  # drop the reminder
+        passages = [(int(n), " ".join(text.split())) for n, text in PASSAGE.findall(system)]
+        scored = [(len(question & content_terms(text)), -n, n, text) for n, text in passages]
+        if not scored or max(scored)[0] == 0:
             return NOT_FOUND
-        passage = " ".join(match.group(1).split())
-        question = messages[-1].content.split("\n\n(Answer only")[0]
-        if not content_terms(question) & content_terms(passage):
-            return NOT_FOUND
+        _, _, n, passage = max(scored)
         sentence = SENTENCE.match(passage)
-        return (sentence.group(1) if sentence else passage[:200]) + " [1]"
+        return (sentence.group(1) if sentence else passage[:200]) + f" [{n}]"
 
     def stream(self, messages: Sequence[Any], max_tokens: int | None = None, temperature: float | None = None,
                stop: Sequence[str] = ()) -> Iterator[str]:  # fmt: skip

@@ -207,6 +207,8 @@ def test_stop_retry_and_clear(browser, app_url):
     answer = page.locator("#chatbot [data-testid=bot]").nth(1)
     expect(answer).to_contain_text("ReAct", timeout=TIMEOUT)
     page.locator("#stop").click()
+    tracker = page.locator("#chatbot [data-testid=status-tracker]")
+    expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=TIMEOUT)  # the event is over
     page.wait_for_timeout(400)  # an update already on the wire may still land
     stopped = answer.inner_text()
     page.wait_for_timeout(1500)  # the fake model would have written ~18 more words by now

@@ -141,8 +141,11 @@ def strategies(encode: Callable[[list[str]], np.ndarray]) -> dict[str, Strategy]
         pool = _pool(depth)
         return index.search(query, k=pool, mode="dense"), index.search(query, k=pool, mode="bm25")
 
-    def nfuse(index: SearchIndex, query: str, depth: int) -> list[Hit]:
-        return fuse_normalized(*both(index, query, depth), 0.5)[:depth]
+    def nfuse_at(weight: float) -> Strategy:
+        def nfuse(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+            return fuse_normalized(*both(index, query, depth), weight)[:depth]
+
+        return nfuse
 
     def afuse(index: SearchIndex, query: str, depth: int) -> list[Hit]:
         dense, bm25 = both(index, query, depth)
@@ -159,4 +162,5 @@ def strategies(encode: Callable[[list[str]], np.ndarray]) -> dict[str, Strategy]
     def afuse_rerank(index: SearchIndex, query: str, depth: int) -> list[Hit]:
         return rerank_by_sentences(query, afuse(index, query, max(depth, 20)), encode)[:depth]
 
-    return {"nfuse": nfuse, "afuse": afuse, "prf": prf, "rerank": rerank, "afuse+rerank": afuse_rerank}
+    fixed = {f"nfuse{round(w * 100)}": nfuse_at(w) for w in (0.3, 0.7)}
+    return {"nfuse": nfuse_at(0.5), **fixed, "afuse": afuse, "prf": prf, "rerank": rerank, "afuse+rerank": afuse_rerank}

@@ -113,10 +113,11 @@ def _chunk(document: str, page: int, start: int, end: int, chunk_id: str = "") -
     return Chunk(chunk_id or f"{document}:{page}:{start}", "id", document, page, start, end, "x" * (end - start))
 
 
-def test_covers_needs_half_of_the_answer():
+def test_covers_means_overlapping_the_answer_on_its_page():
     span = AnswerSpan("a.txt", 1, 100, 140, "forty characters of answer text.........")
-    assert covers(_chunk("a.txt", 1, 0, 120), span)  # 20 of 40 answer chars
-    assert not covers(_chunk("a.txt", 1, 0, 119), span)  # 19 of 40
+    assert covers(_chunk("a.txt", 1, 0, 101), span)  # holds the answer's first character
+    assert not covers(_chunk("a.txt", 1, 0, 100), span)  # [0, 100) ends where the answer starts
+    assert not covers(_chunk("a.txt", 1, 140, 200), span)
     assert covers(_chunk("a.txt", 1, 110, 120), span)  # a short chunk wholly inside the answer
     assert not covers(_chunk("a.txt", 2, 100, 140), span)  # right offsets, wrong page
     assert not covers(_chunk("b.txt", 1, 100, 140), span)

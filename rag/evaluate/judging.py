@@ -28,16 +28,14 @@ class Located:
 
 
 def covers(chunk: Chunk, span: AnswerSpan) -> bool:
-    """True when the chunk holds at least half of the answer (or is at least half answer, for long answers).
+    """True when the chunk overlaps the answer span on the same page (the issue's definition of the gold chunk).
 
-    Plain overlap would credit a chunk that shares a single character with a long answer sentence.
+    Any overlap counts, as in the baselines: a chunk holding the start of a long answer sentence does lead the
+    reader to it.
     """
     if chunk.document != span.document or chunk.page != span.page:
         return False
-    overlap = min(chunk.end, span.end) - max(chunk.start, span.start)
-    if overlap <= 0:
-        return False
-    return overlap * 2 >= min(span.end - span.start, chunk.end - chunk.start)
+    return chunk.start < span.end and span.start < chunk.end
 
 
 def unit_of(hit: Hit, query: EvalQuery, level: str) -> str:

@@ -62,7 +62,8 @@ def main() -> None:
         wait, embed = clock.span(i, "reading", "chunking"), clock.span(i, "chunking", "indexing")
         whole = clock.span(i, "reading", "done") if o.ok else clock.span(i, "reading", "failed")
         print(f"| {o.name[:40]} | {o.status} | {o.pages} | {o.chunks} | {wait:.1f} | {embed:.1f} | {whole:.1f} |")
-    pages, chunks = sum(o.pages for o in outcomes), sum(o.chunks for o in outcomes)
+    done = [o for o in outcomes if o.status in ("indexed", "replaced")]  # unchanged files cost ~nothing
+    pages, chunks = sum(o.pages for o in done), sum(o.chunks for o in done)
     failed = [o.message for o in outcomes if not o.ok]
     print(
         f"\n{len(outcomes)} files, {pages} pages, {chunks} passages in {total:.1f} s: {pages / total:.2f} pages/s, "

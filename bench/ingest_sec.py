@@ -66,7 +66,7 @@ def main() -> None:
     pages, chunks = sum(o.pages for o in done), sum(o.chunks for o in done)
     failed = [o.message for o in outcomes if not o.ok]
     print(
-        f"\n{len(outcomes)} files, {pages} pages, {chunks} passages in {total:.1f} s: {pages / total:.2f} pages/s, "
+        f"\n{len(done)} of {len(outcomes)} files indexed in this run, {pages} pages, {chunks} passages in {total:.1f} s: {pages / total:.2f} pages/s, "
         f"{chunks / total:.1f} passages/s; failed: {failed or 'none'}"
     )
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} (1-min)")

@@ -31,11 +31,12 @@ from .citations import CitationCheck, cite
 from .config import Settings
 from .errors import QueryError
 from .generation import Generator, Message
-from .prompting import NOT_FOUND, HistoryItem, build_messages, content_terms, terms
+from .prompting import NOT_FOUND, STOPWORDS, HistoryItem, build_messages, content_terms, terms
 from .types import Answer, Chunk, Hit
 
 logger = logging.getLogger(__name__)
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]")
 PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, 72% unanswerable)
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
 
@@ -78,12 +79,17 @@ class Evidence:
     dense_top: float  # best cosine between the query and a passage
     coverage: float  # share of the query's content terms found in the passages
     agreement: float  # 1.0 when dense and lexical scoring pick the same top passage
+    entities: float = 1.0  # share of the question's names/acronyms ("WHO", "SAIBK", "Corda") the passages contain
 
     @property
     def confidence(self) -> float:
-        """Return a 0..1 retrieval confidence (weights calibrated in bench/answers.py)."""
+        """Return a 0..1 retrieval confidence (weights calibrated in bench/answers.py).
+
+        A name the question asks about that no passage mentions is the strongest sign the answer is not
+        in the documents, so it scales the whole score down.
+        """
         dense = min(max((self.dense_top - 0.2) / 0.4, 0.0), 1.0)
-        return 0.55 * dense + 0.3 * self.coverage + 0.15 * self.agreement
+        return (0.55 * dense + 0.3 * self.coverage + 0.15 * self.agreement) * (0.4 + 0.6 * self.entities)
 
 
 def answer(
@@ -155,12 +161,35 @@ def measure(query: str, hits: Sequence[Hit], embedder: Any) -> Evidence:
     passage_terms = [content_terms(h.chunk.text) for h in hits]
     coverage = len(words & set().union(*passage_terms)) / len(words) if words else 0.0
     lexical = [len(words & t) for t in passage_terms]
+    names = entities(query)
+    text = "\n".join(h.chunk.text for h in hits)
+    found = sum(_mentions(text, name) for name in names) / len(names) if names else 1.0
     if embedder is None:
-        return Evidence(0.5, coverage, 1.0 if int(np.argmax(lexical)) == 0 else 0.0)
+        return Evidence(0.5, coverage, 1.0 if int(np.argmax(lexical)) == 0 else 0.0, found)
     vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
     dense = vectors[1:] @ vectors[0]
     agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
-    return Evidence(float(dense.max()), coverage, agreement)
+    return Evidence(float(dense.max()), coverage, agreement, found)
+
+
+def entities(question: str) -> set[str]:
+    """Return the names in `question`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised
+    words after the first ("Corda"); stopwords count only when written as acronyms."""
+    names = set()
+    for i, word in enumerate(_NAME.findall(question)):
+        acronym = sum(c.isupper() for c in word) >= 2
+        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        proper = i > 0 and word[0].isupper() and word.lower() not in STOPWORDS
+        if acronym or mixed or proper:
+            names.add(word)
+    return names
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who")."""
+    acronym = sum(c.isupper() for c in name) >= 2
+    pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
 
 
 def decide(check: CitationCheck, evidence: Evidence, threshold: float) -> bool:

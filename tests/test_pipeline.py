@@ -8,7 +8,7 @@ from fakes import FakeEmbedder
 from rag.config import Settings
 from rag.errors import QueryError
 from rag.generation import Message
-from rag.pipeline import Done, Retrieved, Token, answer, measure
+from rag.pipeline import Done, Retrieved, Token, answer, entities, measure
 from rag.prompting import NOT_FOUND
 from rag.types import Chunk, Hit
 
@@ -175,3 +175,26 @@ def test_passages_left_out_by_the_budget_are_reported():
     result = events[-1].answer
     assert result.dropped and len(result.sources) + len(result.dropped) == 3
     assert not set(result.dropped) & {h.chunk.chunk_id for h in result.sources}
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Why might an organization like the WHO be necessary?", {"WHO"}),
+        ("What genes were targeted in 2019-nCoV tests?", {"2019-nCoV"}),
+        ("What are the two types of membership in Corda?", {"Corda"}),
+        ("What is the fee for one signature?", set()),
+    ],
+)
+def test_entities(question, names):
+    assert entities(question) == names
+
+
+def test_a_name_no_passage_mentions_lowers_confidence():
+    hits = FakeLibrary().search("fee for one signature")
+    known = measure("What is the fee for one signature on Solana?", hits, FakeEmbedder(64))
+    unknown = measure("What is the fee for one signature on Cardano?", hits, FakeEmbedder(64))
+    assert known.entities == 1.0 and unknown.entities == 0.0
+    assert unknown.confidence < 0.5 * known.confidence
+    who = measure("Who sets the fee in the WHO?", hits, FakeEmbedder(64))  # "who" the word is not "WHO"
+    assert who.entities == 0.0

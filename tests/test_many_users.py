@@ -180,12 +180,8 @@ class SlowEmbedder(FakeEmbedder):
         return super().encode(texts, on_batch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ui/sessions.py SessionLibraries.sweep closes a library whose ingest (or answer) is still running "
-    "when that call lasts longer than session_ttl_s: last_used is only set in get(); the ingest then dies with "
-    "sqlite3.ProgrammingError (not a RagError). See docs/reliability.md",
-)
+# The sweeper used to close a library whose ingest outlasted the TTL (the ingest then died with
+# sqlite3.ProgrammingError); fixed by counting calls in flight (ui/sessions.py, Library.is_busy).
 def test_a_library_in_use_is_not_swept(tmp_path):
     from rag.config import Settings
     from tests.browser import FakeGenerator

@@ -291,3 +291,40 @@ def _info(name: str):
     from rag.types import DocumentInfo
 
     return DocumentInfo("id", name, "txt", 1, 2, 0.0)
+
+
+def test_a_busy_session_library_is_neither_swept_nor_released_until_its_call_ends(tmp_path):
+    import threading
+    import time
+
+    from tests.fakes import FakeEmbedder
+
+    class Gated(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__(dim=16)
+            self.inside, self.gate = threading.Event(), threading.Event()
+
+        def encode(self, texts, on_batch=None):
+            if any("GATE" in t for t in texts):
+                self.inside.set()
+                assert self.gate.wait(30)
+            return super().encode(texts, on_batch)
+
+    embedder = Gated()
+    engine = make_engine(tmp_path, public=True, sample_dir=None, embedder=embedder, session_ttl_s=0.3)
+    pool = engine.wait()
+    note = tmp_path / "long.txt"
+    note.write_text("GATE a long upload about capybaras.")
+    result: list = []
+    worker = threading.Thread(target=lambda: result.extend(engine.library("busy").ingest([note])))
+    worker.start()
+    assert embedder.inside.wait(30)
+    time.sleep(0.5)  # longer than the time-to-live
+    assert pool.sweep() == [] and pool.sessions() != []
+    engine.release("busy")  # the tab closed mid-upload: removal waits for the upload
+    assert pool.sessions() != []
+    embedder.gate.set()
+    worker.join(30)
+    assert result[0].status == "indexed"
+    assert pool.sessions() == []
+    engine.close()

@@ -9,7 +9,9 @@ folder is removed when the page is closed (`release`) or after `ttl_s` seconds w
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import logging
 import shutil
 import tempfile
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 class LibraryPool(Protocol):
-    def get(self, session: str) -> Library: ...
+    def get(self, session: str) -> Any: ...
 
     def release(self, session: str) -> None: ...
 
@@ -52,7 +54,12 @@ class LocalLibraries:
 
 
 class SessionLibraries:
-    """A private, temporary library per session, seeded from a prebuilt copy of the sample library."""
+    """A private, temporary library per session, seeded from a prebuilt copy of the sample library.
+
+    `get` hands out a `SessionLibrary` that counts the calls in flight, so neither the idle sweep nor a
+    closed tab removes a library while an ingest or a search is still running on it; the idle time
+    starts when the last call ends.
+    """
 
     def __init__(self, settings: Settings, embedder: Any, sample: list[Path], ttl_s: float) -> None:
         self.settings = settings
@@ -65,34 +72,41 @@ class SessionLibraries:
                 library.ingest(sample)
         self._libraries: dict[str, Library] = {}
         self._last_used: dict[str, float] = {}
+        self._busy: dict[str, int] = {}
+        self._closing: set[str] = set()  # released while busy: removed when the last call ends
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep_forever, name="footnote-sweeper", daemon=True)
         self._sweeper.start()
 
-    def get(self, session: str) -> Library:
+    def get(self, session: str) -> SessionLibrary:
         """Return this session's library, creating it from the sample copy on first use."""
         key = _key(session)
         with self._lock:
             self._last_used[key] = time.monotonic()
+            self._closing.discard(key)
             library = self._libraries.get(key)
             if library is None:
                 folder = self.root / key
                 shutil.copytree(self.template, folder, dirs_exist_ok=True)
                 library = Library.open(self.settings.replace(data_dir=folder), self.embedder)
                 self._libraries[key] = library
-        self.sweep()
-        return library
+        self.sweep(keep=key)
+        return SessionLibrary(library, self, key)
 
     def release(self, session: str) -> None:
         """Close and delete this session's library and its folder (uploaded files included)."""
         self._release_key(_key(session))
 
-    def sweep(self) -> list[str]:
-        """Release every session idle for longer than the time-to-live; return their keys."""
+    def sweep(self, keep: str = "") -> list[str]:
+        """Release every session (but `keep`) idle for longer than the time-to-live; return their keys."""
         now = time.monotonic()
         with self._lock:
-            idle = [key for key, used in self._last_used.items() if now - used > self.ttl_s]
+            idle = [
+                k
+                for k, used in self._last_used.items()
+                if k != keep and not self._busy.get(k) and now - used > self.ttl_s
+            ]
         for key in idle:
             logger.info("removing idle session library %s", key)
             self._release_key(key)
@@ -106,14 +120,32 @@ class SessionLibraries:
         self._stop.set()
         with self._lock:
             keys = list(self._libraries)
+            self._busy.clear()  # shutting down: nothing may keep a folder alive
         for key in keys:
             self._release_key(key)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def enter(self, key: str) -> None:
+        with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            self._busy[key] = max(self._busy.get(key, 1) - 1, 0)
+            self._last_used[key] = time.monotonic()
+            finish = not self._busy[key] and key in self._closing
+        if finish:
+            self._release_key(key)
+
     def _release_key(self, key: str) -> None:
         with self._lock:
+            if self._busy.get(key):
+                self._closing.add(key)
+                return
             library = self._libraries.pop(key, None)
             self._last_used.pop(key, None)
+            self._busy.pop(key, None)
+            self._closing.discard(key)
         if library is not None:
             library.close()
         shutil.rmtree(self.root / key, ignore_errors=True)
@@ -122,6 +154,30 @@ class SessionLibraries:
         interval = max(1.0, min(60.0, self.ttl_s / 2))
         while not self._stop.wait(interval):
             self.sweep()
+
+
+class SessionLibrary:
+    """A session's Library as handlers see it: the same methods, each call counted as "in use"."""
+
+    def __init__(self, library: Library, pool: SessionLibraries, key: str) -> None:
+        self._library = library
+        self._pool = pool
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._library, name)
+        if not inspect.ismethod(attr):
+            return attr  # settings, embedder, ...
+
+        @functools.wraps(attr)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._pool.enter(self._key)
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._pool.leave(self._key)
+
+        return counted
 
 
 def _key(session: str) -> str:

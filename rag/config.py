@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Mapping
 
 from .errors import ConfigError
 
@@ -73,7 +73,7 @@ class Settings:
     abstain_threshold: float = 0.5  # combined support score below which we say "not in your documents"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build Settings from `RAG_<FIELD>` variables (e.g. RAG_DATA_DIR, RAG_TOP_K)."""
         env = os.environ if environ is None else environ
         values = {}
@@ -83,7 +83,7 @@ class Settings:
                 values[f.name] = _parse(f.name, f.type, raw)
         return cls(**values)
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
     @property

@@ -3,23 +3,46 @@
 `expand` turns the user's paths (files and folders) into `IngestItem`s. `keep_copy` stores each ingested
 original as files/<doc_id><ext> (temp file + rename) so the app can render its pages later. `remove_leftovers`
 clears what killed writes leave behind (temp files, copies whose document row was never committed).
+`writing` turns "read-only / disk full" failures of any index file into `IndexWriteError`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import writing
+from .errors import IndexWriteError
 
 logger = logging.getLogger(__name__)
+
+WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+@contextmanager
+def writing(what: str, where: Path) -> Iterator[None]:
+    """Turn "read-only / disk full" failures into `IndexWriteError` naming `where` and what to do."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise IndexWriteError(
+            f"could not {what} in {where}: {exc}. Check the folder is writable and the disk has space"
+        ) from exc
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise IndexWriteError(
+            f"could not {what} in {where}: {exc.strerror}. Free disk space or use a writable --data-dir"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .store import Corpus, Store, writing
+from .files import writing
+from .store import Corpus, Store
 from .types import Hit
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ because the app calls in from several threads.
 
 from __future__ import annotations
 
-import errno
 import json
 import sqlite3
 import threading
@@ -22,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexError_, IndexMismatchError, IndexWriteError
+from .errors import IndexError_, IndexMismatchError
+from .files import writing
 from .types import Chunk, Document, DocumentInfo, Hit
 from .vectors import VectorCache
 
 FORMAT_VERSION = "1"
-WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,23 +53,6 @@ class Corpus:
     generation: int
     rows: np.ndarray  # int64 row ids
     texts: tuple[str, ...]
-
-
-@contextmanager
-def writing(what: str, where: Path) -> Iterator[None]:
-    """Turn "read-only / disk full" failures into `IndexWriteError` naming `where` and what to do."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        raise IndexWriteError(
-            f"could not {what} in {where}: {exc}. Check the folder is writable and the disk has space"
-        ) from exc
-    except OSError as exc:
-        if exc.errno not in WRITE_ERRNOS:
-            raise
-        raise IndexWriteError(
-            f"could not {what} in {where}: {exc.strerror}. Free disk space or use a writable --data-dir"
-        ) from exc
 
 
 class Store:

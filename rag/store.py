@@ -212,8 +212,10 @@ class Store:
             self._vectors.save()
 
     def close(self) -> None:
+        """Close the database; later calls raise IndexError_ instead of sqlite3's ProgrammingError."""
         with self._lock:
             self._conn.close()
+            self._conn = _Closed(self.data_dir)  # type: ignore[assignment]
 
     # ---- internals ---------------------------------------------------------------------------------------
     @contextmanager
@@ -256,6 +258,21 @@ class Store:
                 params,
             ).fetchall()
         return {row[0]: _chunk(row) for row in rows}
+
+
+class _Closed:
+    """Stands in for the connection after `close()`, so a late call gets a message instead of a crash."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise IndexError_(f"the index in {self.data_dir} was closed (the session ended); reload the page or reopen it")
+
+    execute = cursor = _refuse
+
+    def close(self) -> None:
+        """Closing twice is harmless."""
 
 
 def _create(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:

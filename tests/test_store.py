@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import IndexMismatchError, IndexWriteError
+from rag.errors import IndexError_, IndexMismatchError, IndexWriteError
 from rag.store import Store
 from rag.types import Chunk, Document, Page
 from rag.vectors import VectorCache
@@ -228,3 +228,13 @@ def test_find_by_name_id_or_unique_id_prefix_without_wildcards(store, embedder):
     assert store.find("a.txt").doc_id == store.find(a.doc_id).doc_id == store.find(a.doc_id[:8]).doc_id == a.doc_id
     assert store.find(a.doc_id[:7]) is None  # too short to be a prefix
     assert store.find("%%%%%%%%") is None and store.find("________") is None
+
+
+def test_calls_after_close_say_the_index_was_closed(store, embedder):
+    put(store, embedder, "a.txt", [["apples"]])
+    store.close()
+    store.close()  # twice is fine
+    with pytest.raises(IndexError_, match="was closed"):
+        store.documents()
+    with pytest.raises(IndexError_, match="was closed"):
+        store.dense_search(embedder.vector("apples"), 1)

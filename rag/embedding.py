@@ -101,7 +101,9 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     torch.set_num_threads(settings.resolved_threads)
     dtype = settings.embed_dtype if settings.embed_dtype == "float32" or cpu_has_bf16() else "float32"
     if dtype != settings.embed_dtype:
-        logger.info("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32, which is faster here")
+        logger.info(
+            "this CPU has no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32, which is faster here"
+        )
     model_kwargs = {"dtype": torch.bfloat16} if dtype == "bfloat16" else {}
     try:
         from sentence_transformers import SentenceTransformer

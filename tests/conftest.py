@@ -9,6 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Set before any test module imports gradio/gradio_client/huggingface_hub: they read these at import time,
+# and a client built before `clean_env` runs would otherwise fetch from the hub and send telemetry.
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}.items():
+    os.environ.setdefault(_name, _value)
+
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):

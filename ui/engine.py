@@ -34,7 +34,8 @@ class Searchable(Protocol):
 
 
 class SessionSearch:
-    """A library seen through one session's settings: searches use that session's retrieval mode."""
+    """A library seen through one session's settings: searches use that session's retrieval mode, re-ranker,
+    query expansion and the rest of its retrieval settings (the Settings accordion's toggles)."""
 
     def __init__(self, library: Any, settings: Settings) -> None:
         self.library = library
@@ -42,7 +43,7 @@ class SessionSearch:
         self.embedder = library.embedder
 
     def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None) -> list[Hit]:
-        return self.library.search(query, k=k, documents=documents, mode=self.settings.retrieval)
+        return self.library.search(query, k=k, documents=documents, settings=self.settings)
 
     def chunk_neighbours(self, chunk: Any, n: int) -> list[Any]:
         return self.library.chunk_neighbours(chunk, n)

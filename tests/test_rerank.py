@@ -1,0 +1,114 @@
+"""Re-ranking: the offline "embed" re-ranker on hand-made cases, its features, and the CrossEncoder loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.errors import ModelLoadError
+from rag.lexical import Bm25Index
+from rag.rerank import best_sentence_cosines, coverage, load_cross_encoder, rerank, sentences
+from rag.retrieval import Query, RetrievalOptions, Sources
+from rag.store import Store
+from rag.types import Hit
+from tests.fakes import FakeEmbedder
+from tests.test_store import put
+
+GENERIC = "Kestrel notes. Kestrel kestrel kestrel pages list many birds and many places in the wild."
+ANSWER = "Birds of prey are common here. The wild kestrel has a brown colour with dark spots."
+OTHER = "Owls hunt at night and sleep during the day in old barns."
+
+
+@pytest.fixture
+def sources(tmp_path):
+    embedder = FakeEmbedder(dim=256)
+    store = Store.open(tmp_path / "idx", embedder.name, embedder.dim)
+    put(store, embedder, "birds.txt", [[GENERIC, ANSWER, OTHER]])
+    yield Sources(store, Bm25Index(store), embedder)
+    store.close()
+
+
+def first_stage(sources: Sources) -> list[Hit]:
+    """The order a keyword-heavy first stage gives: the generic passage (word repeated) above the answer."""
+    by_text = {c.text: c for c in sources.store.chunks(list(range(1, 4)))}
+    return [Hit(by_text[GENERIC], 1.0, "hybrid"), Hit(by_text[ANSWER], 0.9, "hybrid"), Hit(by_text[OTHER], 0.0)]
+
+
+def test_embed_reranker_moves_the_answering_passage_up(sources):
+    query = "what colour is the wild kestrel"
+    hits = first_stage(sources)
+    reranked = rerank(Query(query, sources.embedder.vector(query)), hits, sources, RetrievalOptions(reranker="embed"))
+    assert [h.chunk.text for h in reranked] == [ANSWER, GENERIC, OTHER]
+    assert {h.method for h in reranked} == {"rerank"} and reranked[0].score > reranked[1].score
+
+
+def test_rerank_depth_leaves_the_tail_in_place(sources):
+    query = "what colour is the wild kestrel"
+    hits = first_stage(sources)
+    options = RetrievalOptions(reranker="embed", rerank_depth=1)
+    assert rerank(Query(query, sources.embedder.vector(query)), hits, sources, options)[1:] == hits[1:]
+
+
+def test_coverage_weighs_rare_query_words_more():
+    texts = ["the kestrel is brown", "the colour of the sky", "a brown owl", "brown bread"]
+    # stems wanted: colour, kestrel (brown is not in the query); idf over 4 texts: both df 1 → equal weight
+    assert coverage("kestrel colour", texts).tolist() == pytest.approx([0.5, 0.5, 0.0, 0.0])
+    # "brown" occurs in 3 of 4 texts: it counts less than "kestrel" (df 1)
+    scores = coverage("brown kestrel", texts)
+    assert scores[0] == pytest.approx(1.0) and 0 < scores[2] < 0.5
+
+
+def test_sentences_split_and_skip_fragments():
+    # split after . ! ? ; : and at line breaks; pieces under 4 words ("Hello there.", "Spots:") are dropped
+    text = "Hello there. The kestrel is brown. Spots: many dark ones here"
+    assert sentences(text) == ["The kestrel is brown.", "many dark ones here"]
+    assert sentences("too short") == ["too short"]
+
+
+def test_sentence_budget_falls_back_to_the_chunk_cosine():
+    embedder = FakeEmbedder(dim=64)
+    query = embedder.vector("brown kestrel spots")
+    texts = ["Unrelated words about owls here. The brown kestrel has spots.", "The brown kestrel has spots today."]
+    fallback = np.array([0.1, 0.2], dtype=np.float32)
+    full = best_sentence_cosines(query, texts, embedder, fallback, budget=10)
+    assert full[0] == pytest.approx(float(embedder.vector("The brown kestrel has spots.") @ query))
+    cut = best_sentence_cosines(query, texts, embedder, fallback, budget=2)  # text 2 gets no sentence
+    assert cut[1] == pytest.approx(0.2) and cut[0] == pytest.approx(full[0])
+
+
+def test_a_missing_cross_encoder_names_the_setting(tmp_path):
+    with pytest.raises(ModelLoadError, match="RAG_RERANKER"):
+        load_cross_encoder(str(tmp_path / "not-here"))
+
+
+def tiny_cross_encoder(folder) -> str:
+    """Save a randomly initialised 1-layer BERT classifier with the MiniLM tokenizer: a real CrossEncoder folder."""
+    import shutil
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from tests.fakes import minilm_tokenizer_file
+
+    config = BertConfig(
+        vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        num_labels=1,
+    )  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(folder)
+    source = minilm_tokenizer_file().parent
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, folder / name)
+    return str(folder)
+
+
+def test_a_local_cross_encoder_reorders_by_its_own_scores(sources, tmp_path):
+    pytest.importorskip("transformers")
+    path = tiny_cross_encoder(tmp_path / "ce")
+    model = load_cross_encoder(path)
+    assert load_cross_encoder(path) is model  # loaded once
+    query = "what colour is the wild kestrel"
+    hits = first_stage(sources)
+    expected = model.predict([(query, h.chunk.text) for h in hits])
+    reranked = rerank(Query(query, None), hits, sources, RetrievalOptions(reranker=path))
+    assert [h.chunk.text for h in reranked] == [hits[i].chunk.text for i in np.argsort(-np.asarray(expected))]
+    assert {h.method for h in reranked} == {"cross_encoder"}

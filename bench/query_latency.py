@@ -1,6 +1,6 @@
 """Query latency and memory vs corpus size (10k / 100k / 1M chunks), and approximate FAISS indexes vs exact.
 
-    python bench/query_latency.py --base /tmp/h7-ingest/ours-0/data --sizes 10000,100000,1000000 --out q.json
+    python bench/query_latency.py --base /tmp/ingest/ours-0/data --sizes 10000,100000,1000000 --out q.json
     python bench/query_latency.py --sizes 2000 --queries 10 --articles 3     # smoke test (builds its own base)
 
 Corpus: the real chunks (text + stored vector) of a data dir built by `bench/ingest.py` (`--base`; without it,
@@ -48,11 +48,12 @@ PER_DOC = 1000
 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, help="a data dir with real chunks (e.g. from bench/ingest.py)")
+    parser.add_argument("--base", type=Path, action="append", help="a data dir with real chunks (repeatable)")
     parser.add_argument("--articles", type=int, default=20, help="COVID-QA articles to ingest when --base is absent")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=50, help="COVID-QA questions used as queries")
     parser.add_argument("--repeats", type=int, default=3, help="times each query is timed per mode")
+    parser.add_argument("--rerank-queries", type=int, default=10, help="queries timed with the sentence re-ranker")
     parser.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW above this size (slow to build)")
     parser.add_argument("--generator", action="store_true", help="also load the default generator (peak RSS)")
     parser.add_argument("--work", type=Path)
@@ -65,9 +66,9 @@ def main() -> None:
         args.result.write_text(json.dumps(measure(shared, args.measure, args)))
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="h7-query-"))
-    base = args.base or ingest_base(shared, work / "base", args.articles)
-    texts, vectors = read_base(base)
-    print(f"base: {len(texts)} real chunks from {base}")
+    bases = args.base or [ingest_base(shared, work / "base", args.articles)]
+    texts, vectors = read_base(bases)
+    print(f"base: {len(texts)} real chunks from {', '.join(map(str, bases))}")
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
         data = work / f"n{size}"
@@ -77,6 +78,7 @@ def main() -> None:
         out = work / f"n{size}.json"
         cmd = [sys.executable, __file__, "--measure", str(data), "--result", str(out), "--shared", str(args.shared)]
         cmd += ["--queries", str(args.queries), "--repeats", str(args.repeats), "--hnsw-max", str(args.hnsw_max)]
+        cmd += ["--rerank-queries", str(args.rerank_queries)]
         cmd += ["--generator"] * args.generator
         subprocess.run(cmd, check=True, env=offline_env())
         result = json.loads(out.read_text()) | {"size": size, "build_s": build_s, "disk_mb": _disk_mb(data)}
@@ -103,14 +105,16 @@ def ingest_base(shared: Path, data: Path, articles: int) -> Path:
     return data
 
 
-def read_base(data: Path) -> tuple[list[str], np.ndarray]:
-    """Return every chunk text and its stored vector from a data dir's SQLite."""
+def read_base(folders: list[Path]) -> tuple[list[str], np.ndarray]:
+    """Return every distinct chunk text and its stored vector from these data dirs' SQLite files."""
     import sqlite3
 
-    conn = sqlite3.connect(data / "index.sqlite3")
-    rows = conn.execute("SELECT text, vector FROM chunks ORDER BY id").fetchall()
-    conn.close()
-    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    found: dict[str, bytes] = {}
+    for data in folders:
+        conn = sqlite3.connect(f"file:{data / 'index.sqlite3'}?mode=ro", uri=True)
+        found.update(conn.execute("SELECT text, vector FROM chunks ORDER BY id").fetchall())
+        conn.close()
+    return list(found), np.stack([np.frombuffer(v, dtype=np.float32) for v in found.values()])
 
 
 def synth(texts: list[str], vectors: np.ndarray, start: int, count: int, rng: random.Random) -> tuple[list, Any]:
@@ -161,7 +165,6 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
     """In a fresh process: open the library, time each mode per query, re-ranking, and the ANN indexes."""
     from rag.config import Settings
     from rag.embedding import load_embedder
-    from rag.evaluate.experiments import rerank_by_sentences
     from rag.library import Library
 
     settings = Settings.from_env().replace(data_dir=data)
@@ -173,26 +176,40 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
     library = Library.open(settings, embedder)
     library.search(queries[0], k=5)  # loads FAISS and BM25 caches
     open_s, after = time.perf_counter() - t0, rss_mb()
-    latency: dict[str, dict[str, float]] = {}
-    for mode in MODES:
-        times = [
-            _time(lambda m=mode, q=q: library.search(q, k=5, mode=m)) for q in queries for _ in range(args.repeats)
-        ]
-        latency[mode] = summary(times)
-    encode_ms = summary([_time(lambda q=q: embedder.encode([q])) for q in queries])
-    hits = {q: library.search(q, k=20, mode="hybrid") for q in queries}
-    latency["rerank_only"] = summary(
-        [_time(lambda q=q: rerank_by_sentences(q, hits[q], embedder.encode)) for q in queries]
-    )
+    times: dict[str, list[float]] = {mode: [] for mode in (*MODES, "embed_query")}
+    for _ in range(args.repeats):  # modes interleaved per query, so load changes hit them alike
+        for q in queries:
+            for mode in MODES:
+                times[mode].append(_time(lambda m=mode, q=q: library.search(q, k=5, mode=m)))
+            times["embed_query"].append(_time(lambda q=q: embedder.encode([q])))
+    latency = {mode: summary(values) for mode, values in times.items()}
+    latency["hybrid+rerank"] = summary([_time(call) for call in rerank_calls(library, queries[: args.rerank_queries])])
     if args.generator:
         from rag.generation import load_generator
 
         load_generator(settings).load()
-    n = library.store.corpus().rows.size
+    peak = peak_rss_mb()  # embedder + index (+ generator), before the ANN experiments allocate their own indexes
+    n = sum(d.chunks for d in library.documents())
     return {"chunks": n, "open_s": open_s, "rss_before_mb": before, "rss_after_mb": after,
-            "bytes_per_chunk": (after - before) * 2**20 / n, "peak_rss_mb": peak_rss_mb(), "latency_ms": latency,
-            "query_embed_ms": encode_ms, "threads": settings.resolved_threads, "generator": args.generator,
+            "bytes_per_chunk": (after - before) * 2**20 / n, "peak_rss_mb": peak, "latency_ms": latency,
+            "threads": settings.resolved_threads, "generator": args.generator,
             "load": load_avg(), "ann": ann(library, embedder.encode(queries), args.hnsw_max)}  # fmt: skip
+
+
+def rerank_calls(library: Any, queries: list[str]) -> list[Any]:
+    """Return one call per query: hybrid search + the engine's "embed" re-ranker (rag.rerank when present,
+    else the prototype in rag.evaluate.experiments over the top 20). Its cost does not depend on corpus size."""
+    from dataclasses import fields, replace
+
+    from rag.retrieval import RetrievalOptions, retrieve
+
+    if "reranker" in {f.name for f in fields(RetrievalOptions)}:
+        options = replace(library.options(k=5, mode="hybrid"), reranker="embed")
+        return [lambda q=q: retrieve(q, library.sources, options) for q in queries]
+    from rag.evaluate.experiments import rerank_by_sentences
+
+    encode = library.embedder.encode
+    return [lambda q=q: rerank_by_sentences(q, library.search(q, k=20, mode="hybrid"), encode) for q in queries]
 
 
 def _time(call: Any) -> float:
@@ -246,7 +263,7 @@ def report(results: list[dict[str, Any]], out: Path | None) -> None:
     """Print latency, memory and ANN tables; write JSON."""
     rows = [[r["size"], m, r["latency_ms"][m]["median"], r["latency_ms"][m]["p95"], r["bytes_per_chunk"],
              r["disk_mb"] * 2**20 / r["size"], r["peak_rss_mb"], r["load"][0]]
-            for r in results for m in (*MODES, "rerank_only")]  # fmt: skip
+            for r in results for m in (*MODES, "embed_query", "hybrid+rerank")]  # fmt: skip
     print(table(["chunks", "mode", "median ms", "p95 ms", "RSS B/chunk", "disk B/chunk", "peak RSS MB", "load"], rows))
     ann_rows = [[r["size"], a["index"], a.get("efSearch", a.get("nprobe", "")), a["recall10"], a["ms"]["median"],
                  a["ms"]["p95"], a["build_s"]] for r in results for a in r["ann"]]  # fmt: skip

@@ -120,22 +120,20 @@ class _VectorCache:
         self.lock = threading.Lock()
 
     def encode(self, embedder: Any, texts: list[str]) -> np.ndarray:
+        """Return one vector per text, embedding (in one batch) only the texts not seen recently."""
         name = getattr(embedder, "name", "")
         with self.lock:
-            missing = list(dict.fromkeys(t for t in texts if (name, t) not in self.items))
-        fresh = embedder.encode(missing) if missing else np.zeros((0, 1), dtype=np.float32)
+            known = {t: self.items[(name, t)] for t in texts if (name, t) in self.items}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=True))
         with self.lock:
-            for text, vec in zip(missing, fresh, strict=True):
-                self.items[(name, text)] = np.asarray(vec, dtype=np.float32)
-            found = [self.items.get((name, t)) for t in texts]
-            for text in texts:
-                if (name, text) in self.items:
-                    self.items.move_to_end((name, text))
+            for text in dict.fromkeys(texts):
+                self.items[(name, text)] = known[text]
+                self.items.move_to_end((name, text))
             while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        fallback = dict(zip(missing, fresh, strict=True))
-        rows = [f if f is not None else fallback[t] for f, t in zip(found, texts, strict=True)]
-        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+                self.items.popitem(last=False)  # the least recently used
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
 
 _sentence_cache = _VectorCache(CACHE_SIZE)

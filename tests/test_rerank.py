@@ -112,3 +112,15 @@ def test_a_local_cross_encoder_reorders_by_its_own_scores(sources, tmp_path):
     reranked = rerank(Query(query, None), hits, sources, RetrievalOptions(reranker=path))
     assert [h.chunk.text for h in reranked] == [hits[i].chunk.text for i in np.argsort(-np.asarray(expected))]
     assert {h.method for h in reranked} == {"cross_encoder"}
+
+
+def test_sentence_vectors_are_cached_and_bounded():
+    from rag.rerank import _VectorCache
+
+    embedder, cache = FakeEmbedder(dim=16), _VectorCache(2)
+    first = cache.encode(embedder, ["a b", "c", "a b"])
+    assert embedder.calls == [2] and np.allclose(first[0], first[2])  # one batch, repeated text once
+    cache.encode(embedder, ["c", "d"])
+    assert embedder.calls == [2, 1]  # only "d" was new; "a b" (least recently used) is dropped
+    cache.encode(embedder, ["a b"])
+    assert embedder.calls == [2, 1, 1]

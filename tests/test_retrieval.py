@@ -156,3 +156,18 @@ def test_library_search_honours_per_call_settings(sources, tmp_path):
     missing = library.settings.replace(reranker=str(tmp_path / "no-such-cross-encoder"))
     with pytest.raises(ModelLoadError, match="RAG_RERANKER"):
         library.search("rockets moon", settings=missing)
+
+
+def test_eval_config_rows_search_one_index_with_changed_options(sources, tmp_path):
+    from rag.config import Settings
+    from rag.evaluate.configs import parse_option_configs
+    from rag.library import Library
+
+    library = Library(Settings(data_dir=tmp_path / "idx"), sources.embedder, sources.store)
+    plain, bm25 = parse_option_configs(["plain:fusion=rrf", "kw:mode=bm25,multi_hop=true,rerank_depth=3"])
+    assert (plain.name, plain.mode, bm25.mode) == ("plain", "hybrid", "bm25")
+    assert {h.method for h in bm25.strategy(library, "rockets moon", 2)} == {"multi_hop"}
+    assert plain.strategy(library, "rockets moon", 1)[0].chunk.text == "rockets fly to the moon"
+    for bad in ["nofields", "x:fusion=max", "x:unknown=1", "x:multi_hop=maybe", "x:k=two"]:
+        with pytest.raises(ConfigError):
+            parse_option_configs([bad])

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--experiments", default="", help="comma-separated prototypes from rag.evaluate.experiments (e.g. afuse,prf)"
     )
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME:FIELD=VALUE,...",
+        help="an extra row: the engine's retrieval options with these fields changed, e.g. rerank:reranker=embed",
+    )
     parser.add_argument("--k", default="5,10", help="comma-separated cutoffs for hit@k / recall@k (default: 5,10)")
     parser.add_argument(
         "--lexical-only",
@@ -115,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         embedder = LexicalOnlyEmbedder(embedder.tokenizer_file, embedder.max_tokens)
     settings = settings.replace(candidates=max(settings.candidates, 200))
     configs += experiment_configs(args.experiments, embedder)
+    if args.config:
+        from .configs import parse_option_configs
+
+        configs += parse_option_configs(args.config)
     results = []
     for evalset in evalsets:
         result = evaluate(

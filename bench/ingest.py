@@ -26,6 +26,7 @@ from typing import Any
 
 from common import (
     COVID_JSON,
+    ROOT,
     SEC_DOCS,
     base_parser,
     covid_evalset,
@@ -87,7 +88,7 @@ def drive(shared: Path, work: Path, args: argparse.Namespace) -> None:
                 args.articles is not None
             )
             before = load_avg()
-            subprocess.run(cmd, check=True, env=offline_env(threads))
+            subprocess.run(cmd, check=True, env=offline_env(threads), cwd=ROOT)
             row[side] = json.loads(out.read_text()) | {"load_before": before, "load_after": load_avg()}
             row[side]["pages_per_s"] = corpus["pages"] / row[side]["wall_s"]
             print(f"run {run} {side}: {row[side]['wall_s']:.1f} s, load {before[0]} → {load_avg()[0]}", flush=True)

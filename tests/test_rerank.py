@@ -34,7 +34,11 @@ def first_stage(sources: Sources) -> list[Hit]:
     return [Hit(by_text[GENERIC], 1.0, "hybrid"), Hit(by_text[ANSWER], 0.9, "hybrid"), Hit(by_text[OTHER], 0.0)]
 
 
-def test_embed_reranker_moves_the_answering_passage_up(sources):
+@pytest.mark.parametrize("weights", [None, (0.4, 0.3, 0.1, 0.2)], ids=["default", "with-sentences"])
+def test_embed_reranker_moves_the_answering_passage_up(sources, monkeypatch, weights):
+    if weights is not None:  # prior, sentence, chunk, coverage
+        for name, value in zip(("W_PRIOR", "W_SENTENCE", "W_CHUNK", "W_COVERAGE"), weights, strict=True):
+            monkeypatch.setattr(f"rag.rerank.{name}", value)
     query = "what colour is the wild kestrel"
     hits = first_stage(sources)
     reranked = rerank(Query(query, sources.embedder.vector(query)), hits, sources, RetrievalOptions(reranker="embed"))

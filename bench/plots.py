@@ -76,6 +76,10 @@ def query(data: dict[str, Any]) -> list[tuple[str, Any]]:
     for mode in ("dense", "bm25", "hybrid"):
         ax.plot(sizes, [r["latency_ms"][mode]["median"] for r in results], "o-", label=f"{mode} median")
         ax.plot(sizes, [r["latency_ms"][mode]["p95"] for r in results], "x--", alpha=0.5, label=f"{mode} p95")
+    if all("embed_query" in r["latency_ms"] for r in results):
+        ax.plot(
+            sizes, [r["latency_ms"]["embed_query"]["median"] for r in results], "k:", label="query embedding median"
+        )
     ax.set(xscale="log", yscale="log", xlabel="chunks", ylabel="ms per query (Library.search, k=5)",
            title="Query latency vs corpus size (exact FAISS)")  # fmt: skip
     ax.axhline(30, color="grey", lw=0.8, ls=":")

@@ -237,6 +237,8 @@ def ann(library: Any, queries: np.ndarray, hnsw_max: int) -> list[dict[str, Any]
     import faiss
 
     flat = faiss.downcast_index(library.store._vectors.index.index)
+    if not isinstance(flat, faiss.IndexFlat):  # the engine already chose an approximate index: nothing to compare
+        return []
     n, d = flat.ntotal, flat.d
     xb = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
     exact = flat.search(queries, 10)[1]

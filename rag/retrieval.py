@@ -84,6 +84,8 @@ class RetrievalOptions:
             reranker=settings.reranker,
             expansion=settings.expansion,
             multi_hop=settings.multi_hop,
+            fusion=settings.fusion,
+            bm25_weight=settings.bm25_weight,
         )
         return replace(base, **overrides)
 

@@ -82,6 +82,7 @@ def test_replacing_an_edited_file_embeds_only_its_new_passages(settings, tmp_pat
     embedder = FakeEmbedder()
     paragraphs = [f"Paragraph {i} is about subject{i} and nothing else. " * 12 for i in range(6)]
     (tmp_path / "notes.txt").write_text("\n\n".join(paragraphs))
+    settings = settings.replace(chunk_tokens=160, chunk_overlap=32)  # one paragraph per passage
     with Library.open(settings, embedder) as library:
         [first] = library.ingest([tmp_path / "notes.txt"])
         (tmp_path / "notes.txt").write_text("\n\n".join(paragraphs + ["A brand new closing paragraph."]))

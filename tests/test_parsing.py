@@ -35,7 +35,7 @@ def files(tmp_path):
 def test_worker_gives_the_in_process_result(tokenizer_file, files):
     from rag.chunking import Chunker
 
-    settings = Settings()
+    settings = Settings(chunk_tokens=160, chunk_overlap=32)  # the same sizes as the in-process chunker below
     path = files("notes.md", "# Notes\n\n" + "Some sentence about leave policy. " * 200)
     with ParseWorker(settings, tokenizer_file) as worker:
         parsed = worker.parse(path, "My notes.md")

@@ -147,7 +147,7 @@ def test_library_search_honours_per_call_settings(sources, tmp_path):
     from rag.errors import ModelLoadError
     from rag.library import Library
 
-    library = Library(Settings(data_dir=tmp_path / "idx"), sources.embedder, sources.store)
+    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.store)
     assert library.search("rockets moon", k=1)[0].method == "hybrid"
     reranked = library.search("rockets moon", k=1, settings=library.settings.replace(reranker="embed"))
     assert reranked[0].method == "rerank"
@@ -163,7 +163,7 @@ def test_eval_config_rows_search_one_index_with_changed_options(sources, tmp_pat
     from rag.evaluate.configs import parse_option_configs
     from rag.library import Library
 
-    library = Library(Settings(data_dir=tmp_path / "idx"), sources.embedder, sources.store)
+    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.store)
     plain, bm25 = parse_option_configs(["plain:fusion=rrf", "kw:mode=bm25,multi_hop=true,rerank_depth=3"])
     assert (plain.name, plain.mode, bm25.mode) == ("plain", "hybrid", "bm25")
     assert {h.method for h in bm25.strategy(library, "rockets moon", 2)} == {"multi_hop"}

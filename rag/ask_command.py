@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 from .cli import add_data_dir, settings_for
-from .types import Answer, Citation, Hit
+from .jsonview import answer_json, supporting_text
+from .types import Answer
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,20 +66,6 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def answer_json(result: Answer) -> dict[str, Any]:
-    """Return the JSON-ready view of an answer (the CLI contract in docs/architecture.md)."""
-    return {
-        "question": result.question,
-        "query": result.query,
-        "answer": result.text,
-        "abstained": result.abstained,
-        "citations": [_citation_json(c) for c in result.citations],
-        "unsupported": list(result.unsupported),
-        "sources": [_source_json(n, h) for n, h in enumerate(result.sources, start=1)],
-        "timings": {k: round(v, 4) for k, v in result.timings.items()},
-    }
-
-
 def print_sources(result: Answer) -> None:
     """After the streamed tokens: the checked answer if it changed, then the sources and any warnings."""
     print()
@@ -91,36 +78,13 @@ def print_sources(result: Answer) -> None:
     for n, hit in enumerate(result.sources, start=1):
         if cited and n not in cited:
             continue
-        quote = _quote(cited[n]) if n in cited else hit.chunk.text
+        quote = supporting_text(cited[n]) if n in cited else hit.chunk.text
         print(f'  [{n}] {hit.document}, page {hit.page}: "{_short(quote)}"', file=out)
     for sentence in result.unsupported if not result.abstained else ():
         print(f'  (not supported by the passages: "{_short(sentence)}")', file=out)
     timings = result.timings
     first = f"first token {timings['first_token']:.1f}s, " if "first_token" in timings else ""
     print(f"  ({first}total {timings.get('total', 0.0):.1f}s)", file=out)
-
-
-def _citation_json(c: Citation) -> dict[str, Any]:
-    return {
-        "n": c.n,
-        "document": c.document,
-        "page": c.page,
-        "text": _quote(c),
-        "score": c.score,
-        "span_start": c.span_start,
-        "span_end": c.span_end,
-        "passage": c.chunk.text,
-    }
-
-
-def _source_json(n: int, hit: Hit) -> dict[str, Any]:
-    return {"n": n, "document": hit.document, "page": hit.page, "score": round(hit.score, 4), "text": hit.chunk.text}
-
-
-def _quote(c: Citation) -> str:
-    """Return the supporting sentence: the citation's page span, cut out of the chunk's text."""
-    start, end = c.span_start - c.chunk.start, c.span_end - c.chunk.start
-    return c.chunk.text[max(start, 0) : max(end, 0)] or c.chunk.text
 
 
 def _short(text: str, limit: int = 160) -> str:

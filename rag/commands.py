@@ -16,8 +16,9 @@ from typing import Any
 
 from .cli import add_data_dir, settings_for
 from .config import Settings
+from .jsonview import document_json, hit_json
 from .retrieval import MODES
-from .types import DocumentInfo, Hit, IngestProgress
+from .types import IngestProgress
 
 EXIT_USAGE = 2
 
@@ -125,35 +126,6 @@ def run_delete(args: argparse.Namespace) -> int:
         library.close()
     print(f"deleted {info.name} ({info.pages} pages, {info.chunks} passages)")
     return 0
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    """Return the JSON object for one search result."""
-    chunk = hit.chunk
-    return {
-        "document": chunk.document,
-        "page": chunk.page,
-        "score": round(float(hit.score), 6),
-        "text": chunk.text,
-        "start": chunk.start,
-        "end": chunk.end,
-        "chunk_id": chunk.chunk_id,
-        "doc_id": chunk.doc_id,
-        "method": hit.method,
-    }
-
-
-def document_json(info: DocumentInfo) -> dict[str, Any]:
-    """Return the JSON object for one indexed document."""
-    return {
-        "name": info.name,
-        "pages": info.pages,
-        "chunks": info.chunks,
-        "kind": info.kind,
-        "doc_id": info.doc_id,
-        "warnings": list(info.warnings),
-        "added_at": info.added_at,
-    }
 
 
 class _ProgressBar:

@@ -14,51 +14,15 @@ from typing import Any
 
 import gradio as gr
 
-from rag.types import DocumentInfo, FileOutcome, Hit
+from rag.jsonview import answer_json as rag_answer_json
+from rag.jsonview import document_json, hit_json, outcome_json
+from rag.types import FileOutcome
 
 from .chat import ChatOptions, respond
 from .engine import Engine
 from .errors import shows_errors, streams_errors
 from .render import NOT_FOUND
 from .uploads import Upload, check_limits, ingest_live
-
-
-def outcome_json(outcome: FileOutcome) -> dict[str, Any]:
-    return {
-        "name": outcome.name,
-        "status": outcome.status,
-        "message": outcome.message,
-        "pages": outcome.pages,
-        "chunks": outcome.chunks,
-        "doc_id": outcome.doc_id,
-        "warnings": list(outcome.warnings),
-    }
-
-
-def document_json(info: DocumentInfo) -> dict[str, Any]:
-    return {
-        "doc_id": info.doc_id,
-        "name": info.name,
-        "kind": info.kind,
-        "pages": info.pages,
-        "chunks": info.chunks,
-        "added_at": info.added_at,
-        "warnings": list(info.warnings),
-    }
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    chunk = hit.chunk
-    return {
-        "document": chunk.document,
-        "doc_id": chunk.doc_id,
-        "page": chunk.page,
-        "score": round(float(hit.score), 4),
-        "method": hit.method,
-        "text": chunk.text,
-        "start": chunk.start,
-        "end": chunk.end,
-    }
 
 
 def uploads_from(files: list[Any] | None) -> list[Upload]:
@@ -136,18 +100,8 @@ class Api:
 
 def answer_json(answer: Any) -> dict[str, Any]:
     """Return the finished answer like `python -m rag ask --json` does, plus the status."""
-    return {
-        "status": "done",
-        "answer": answer.text if not answer.abstained else f"{NOT_FOUND} {answer.text}".strip(),
-        "abstained": answer.abstained,
-        "query": answer.query,
-        "citations": [
-            {"n": c.n, "document": c.document, "page": c.page, "text": c.chunk.text, "score": round(float(c.score), 4)}
-            for c in answer.citations
-        ],
-        "unsupported": list(answer.unsupported),
-        "timings": {k: round(float(v), 4) for k, v in answer.timings.items()},
-    }
+    shown = answer.text if not answer.abstained else f"{NOT_FOUND} {answer.text}".strip()
+    return {**rag_answer_json(answer), "status": "done", "answer": shown}
 
 
 def _views(update: Any) -> list[dict[str, Any]]:

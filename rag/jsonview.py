@@ -1,0 +1,91 @@
+"""The JSON shapes of Footnote's records, shared by the CLI's `--json` output and the app's API endpoints.
+
+One definition per record, so `python -m rag search --json` and the `/search` endpoint cannot drift apart.
+No object carries a "path" key: gradio_client would take such a dict for a file and try to download it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .types import Answer, Citation, DocumentInfo, FileOutcome, Hit
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """Return one search result: document, page, score, text, offsets and ids."""
+    chunk = hit.chunk
+    return {
+        "document": chunk.document,
+        "page": chunk.page,
+        "score": round(float(hit.score), 6),
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "chunk_id": chunk.chunk_id,
+        "doc_id": chunk.doc_id,
+        "method": hit.method,
+    }
+
+
+def document_json(info: DocumentInfo) -> dict[str, Any]:
+    """Return one indexed document: name, pages, passages (chunks), kind, id, warnings, when added."""
+    return {
+        "name": info.name,
+        "pages": info.pages,
+        "chunks": info.chunks,
+        "kind": info.kind,
+        "doc_id": info.doc_id,
+        "warnings": list(info.warnings),
+        "added_at": info.added_at,
+    }
+
+
+def outcome_json(outcome: FileOutcome) -> dict[str, Any]:
+    """Return how ingesting one file ended."""
+    return {
+        "name": outcome.name,
+        "status": outcome.status,
+        "message": outcome.message,
+        "pages": outcome.pages,
+        "chunks": outcome.chunks,
+        "doc_id": outcome.doc_id,
+        "warnings": list(outcome.warnings),
+    }
+
+
+def answer_json(result: Answer) -> dict[str, Any]:
+    """Return a finished answer (the `ask --json` contract in docs/architecture.md)."""
+    return {
+        "question": result.question,
+        "query": result.query,
+        "answer": result.text,
+        "abstained": result.abstained,
+        "citations": [citation_json(c) for c in result.citations],
+        "unsupported": list(result.unsupported),
+        "sources": [_source_json(n, h) for n, h in enumerate(result.sources, start=1)],
+        "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
+    }
+
+
+def citation_json(c: Citation) -> dict[str, Any]:
+    """Return one citation: `text` is the supporting sentence, `passage` the whole chunk."""
+    return {
+        "n": c.n,
+        "document": c.document,
+        "page": c.page,
+        "text": supporting_text(c),
+        "score": round(float(c.score), 4),
+        "span_start": c.span_start,
+        "span_end": c.span_end,
+        "passage": c.chunk.text,
+    }
+
+
+def supporting_text(c: Citation) -> str:
+    """Return the supporting sentence: the citation's page span, cut out of the chunk's text."""
+    start, end = c.span_start - c.chunk.start, c.span_end - c.chunk.start
+    return c.chunk.text[max(start, 0) : max(end, 0)] or c.chunk.text
+
+
+def _source_json(n: int, hit: Hit) -> dict[str, Any]:
+    return {"n": n, "document": hit.document, "page": hit.page, "score": round(hit.score, 4), "text": hit.chunk.text}

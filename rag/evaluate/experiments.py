@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import retrieval
 from ..types import Hit
 from .index import SearchIndex
 
@@ -38,22 +39,10 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
-def minmax(hits: Sequence[Hit]) -> dict[str, float]:
-    """chunk_id -> score scaled to [0, 1] within this list (all 1.0 when every score is equal)."""
-    if not hits:
-        return {}
-    scores = [h.score for h in hits]
-    low, span = min(scores), max(scores) - min(scores)
-    return {h.chunk.chunk_id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
-
-
 def fuse_normalized(dense: Sequence[Hit], bm25: Sequence[Hit], bm25_weight: float) -> list[Hit]:
-    """Return the union ranked by (1-w)·dense + w·bm25 normalised scores; a list missing a chunk gives it 0."""
-    d, b = minmax(dense), minmax(bm25)
-    chunks = {h.chunk.chunk_id: h.chunk for h in [*dense, *bm25]}
-    scores = {cid: (1 - bm25_weight) * d.get(cid, 0.0) + bm25_weight * b.get(cid, 0.0) for cid in chunks}
-    order = sorted(chunks, key=lambda cid: -scores[cid])
-    return [Hit(chunks[cid], scores[cid], "fused") for cid in order]
+    """Return the union ranked by (1-w)·dense + w·bm25 normalised scores (the engine's fusion, labelled "fused")."""
+    fused = retrieval.fuse_normalized([list(dense), list(bm25)], [1 - bm25_weight, bm25_weight])
+    return [replace(h, method="fused") for h in fused]
 
 
 def _standout(hits: Sequence[Hit], top: int = 20) -> float:

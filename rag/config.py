@@ -55,6 +55,8 @@ class Settings:
     # --- retrieval ---
     top_k: int = 5  # passages handed to the generator
     candidates: int = 100  # per retriever, before fusion and re-ranking
+    ann_threshold: int = 100_000  # chunks from which dense search is approximate (FAISS IVF); 0 = always exact
+    ann_nprobe: int = 16  # IVF clusters scanned per query (a document-filtered search scans all of them)
     retrieval: str = "hybrid"  # "dense", "bm25" or "hybrid"
     fusion: str = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
     bm25_weight: float = 0.5  # BM25's share in normalised fusion (0.7 wins on COVID-QA but loses 0.11 on SEC)

@@ -29,6 +29,7 @@ from .lexical import Bm25Index
 from .retrieval import RetrievalOptions, Sources, retrieve
 from .store import Store
 from .types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
+from .vectors import AnnOptions
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ class Library:
 
         Raises IndexMismatchError when it was built by another embedder, IndexWriteError when it cannot be created.
         """
-        library = cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim))
+        ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
+        library = cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim, ann))
         remove_leftovers(settings.data_dir, {d.doc_id for d in library.store.documents()})
         return library
 

@@ -1,7 +1,7 @@
 """The parse worker's side of `rag/parsing.py`: its request loop, its memory cap and the messages it sends.
 
 Started by `ParseWorker` as `python -c "...serve(read_fd, write_fd)"`. It receives
-(settings, tokenizer_file, preload, log_level) once, answers "ready", then for each (path, name) request
+(settings, tokenizer_file, preload, log_level) once, answers "ready", then for each (path, name, pdfium) request
 sends a `Parsed` (the document; chunks without their text, which the parent slices from the pages) or a
 `Failed` (a DocumentLoadError's class name, file name and reason: exceptions with a 2-argument
 `__init__` do not pickle).
@@ -13,14 +13,17 @@ import importlib
 import logging
 import signal
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from . import errors
+from .chunking import Chunker
 from .config import Settings
 from .errors import DocumentLoadError
 from .parsing import ParsedFile, chunker_for, parse_in_process
+from .pdf import without_pdfium
 from .types import Chunk, Document
 
 
@@ -93,27 +96,33 @@ def serve(read_fd: int, write_fd: int) -> None:
     conn.send("ready")
     while True:
         try:
-            path, name = conn.recv()
+            path, name, pdfium = conn.recv()
         except EOFError:  # the parent closed the pipe or died
             return
-        try:
-            message: Parsed | Failed = Parsed.of(parse_in_process(Path(path), settings, chunker, name))
-        except DocumentLoadError as exc:
-            message = Failed(type(exc).__name__, exc.name, exc.reason)
-        except MemoryError:
-            message = Failed("DocumentLoadError", name, memory_reason(settings))
-        except RecursionError:
-            message = Failed("DocumentLoadError", name, "is nested too deeply to read; re-export or simplify it")
-        except Exception as exc:  # a bug of ours or a parser's: this file fails, the batch goes on
-            traceback.print_exc()
-            detail = f"{type(exc).__name__}: {exc}"[:200]
-            message = Failed("DocumentLoadError", name, f"could not be read: unexpected {detail}")
+        message = _parse(Path(path), name, pdfium, settings, chunker)
         try:
             conn.send(message)
         except MemoryError:
             conn.send(Failed("DocumentLoadError", name, memory_reason(settings)))
         except BrokenPipeError:  # the parent stopped listening (it was closed or died): nothing left to do
             return
+
+
+def _parse(path: Path, name: str, pdfium: bool, settings: Settings, chunker: Chunker) -> Parsed | Failed:
+    """One request's answer; `pdfium=False` is the parent's retry of a PDF that crashed PDFium (pypdf only)."""
+    try:
+        with nullcontext() if pdfium else without_pdfium():
+            return Parsed.of(parse_in_process(path, settings, chunker, name))
+    except DocumentLoadError as exc:
+        return Failed(type(exc).__name__, exc.name, exc.reason)
+    except MemoryError:
+        return Failed("DocumentLoadError", name, memory_reason(settings))
+    except RecursionError:
+        return Failed("DocumentLoadError", name, "is nested too deeply to read; re-export or simplify it")
+    except Exception as exc:  # a bug of ours or a parser's: this file fails, the batch goes on
+        traceback.print_exc()
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        return Failed("DocumentLoadError", name, f"could not be read: unexpected {detail}")
 
 
 def memory_reason(settings: Settings) -> str:

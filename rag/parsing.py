@@ -8,7 +8,10 @@
 The worker is a long-lived child Python process that runs `load_document` + `Chunker.split`:
 - a parse that takes longer than `settings.parse_timeout_s` is killed and reported; the worker restarts;
 - its address space is capped at `settings.parse_memory_mb` (RLIMIT_AS): a MemoryError fails that file;
-- a crash (segfault in a parser) fails that file; the next file gets a fresh worker.
+- a crash (segfault in a parser) fails that file; the next file gets a fresh worker. A PDF that crashed
+  the worker (PDFium is C++: a decompression bomb makes it abort at the memory cap) is first retried once
+  with pypdf alone, within what is left of its timeout, and gets `FALLBACK_WARNING`. A timeout is not
+  retried: that would double the longest waits.
 `parse_many` is pipelined: the worker reads file i+1 while the caller embeds file i.
 
 Why a plain `subprocess` and not `multiprocessing`: fork is unsafe (the parent runs torch and Gradio
@@ -30,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .chunking import Chunker
@@ -41,6 +44,9 @@ from .types import Chunk, Document
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 120.0  # a fresh worker imports pypdf, tokenizers, ... (about 1 s idle; far more on a busy box)
+FALLBACK_WARNING = (
+    "read with the fallback PDF reader after the main reader crashed; some pages may be missing or laid out differently"
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,8 @@ class ParseWorker:
 
     def parse(self, path: Path, name: str | None = None) -> ParsedFile:
         """Load and chunk one file in the worker. Raises DocumentLoadError (or a subclass) naming the file."""
-        name = _name(path, name)
-        result = self._answer(name, self._submit(Path(path), name))
+        name, path = _name(path, name), Path(path)
+        result = self._answer(path, name, self._submit(path, name))
         if isinstance(result, DocumentLoadError):
             raise result
         return result
@@ -110,7 +116,7 @@ class ParseWorker:
         try:
             while current is not None:
                 name = _name(*current)
-                result = self._answer(name, submitted)
+                result = self._answer(Path(current[0]), name, submitted)
                 following = next(queue, None)
                 if following is not None:
                     submitted = self._submit(Path(following[0]), _name(*following))
@@ -160,10 +166,13 @@ class ParseWorker:
             self._proc = None
         self._in_flight = False
 
-    def _submit(self, path: Path, name: str) -> float | DocumentLoadError:
+    def _submit(
+        self, path: Path, name: str, *, pdfium: bool = True, budget_s: float | None = None
+    ) -> float | DocumentLoadError:
         """Send one request to a ready worker (restarting a dead one); return the answer's deadline.
 
-        The clock starts only once the worker is ready, so a restart never eats into a file's time.
+        The clock (`budget_s`, by default the parse timeout) starts only once the worker is ready, so a
+        restart never eats into a file's time. `pdfium=False` reads a PDF with pypdf only.
         Returns a DocumentLoadError for the file if no worker can be started.
         """
         if self._in_flight:
@@ -176,12 +185,12 @@ class ParseWorker:
             if failure is not None:
                 return failure
             try:
-                self._conn.send((str(path), name))
+                self._conn.send((str(path), name, pdfium))
             except OSError:
                 self._stop()
                 continue
             self._in_flight = True
-            return time.monotonic() + self.settings.parse_timeout_s
+            return time.monotonic() + (self.settings.parse_timeout_s if budget_s is None else budget_s)
         return _not_started(name)
 
     def _wait_ready(self, name: str) -> DocumentLoadError | None:
@@ -197,12 +206,41 @@ class ParseWorker:
         self._stop()
         return _not_started(name)
 
-    def _answer(self, name: str, submitted: float | DocumentLoadError) -> ParsedFile | DocumentLoadError:
-        """The result for what `_submit` returned: its error as is, or the worker's answer by the deadline."""
-        return submitted if isinstance(submitted, DocumentLoadError) else self._collect(name, submitted)
+    def _answer(self, path: Path, name: str, submitted: float | DocumentLoadError) -> ParsedFile | DocumentLoadError:
+        """The result for what `_submit` returned: its error as is, or the worker's answer by the deadline.
 
-    def _collect(self, name: str, deadline: float) -> ParsedFile | DocumentLoadError:
-        """The answer to the request in flight, or a DocumentLoadError after a timeout or a crash."""
+        A PDF that crashed the worker is retried once with pypdf only (see the module docstring).
+        """
+        if isinstance(submitted, DocumentLoadError):
+            return submitted
+        result = self._collect(name, submitted)
+        if not isinstance(result, _Crash):
+            return result
+        from .loaders import KINDS
+
+        if KINDS.get(path.suffix.lower()) != "pdf":  # as load_document picks the loader
+            return result.error
+        return self._retry_without_pdfium(path, name, result.error, submitted)
+
+    def _retry_without_pdfium(
+        self, path: Path, name: str, crash: DocumentLoadError, deadline: float
+    ) -> ParsedFile | DocumentLoadError:
+        """Read a PDF that crashed the worker again with pypdf only, in the time the file has left.
+
+        The time left keeps a file's total within the parse timeout, as without the retry.
+        """
+        logger.warning("%s; retrying it with pypdf only", crash)
+        submitted = self._submit(path, name, pdfium=False, budget_s=max(0.0, deadline - time.monotonic()))
+        if isinstance(submitted, DocumentLoadError):
+            return submitted
+        result = self._collect(name, submitted)
+        if not isinstance(result, ParsedFile):  # pypdf's own error says more than a second crash report
+            return result.error if isinstance(result, _Crash) else result
+        document = replace(result.document, warnings=(*result.document.warnings, FALLBACK_WARNING))
+        return ParsedFile(document, result.chunks)
+
+    def _collect(self, name: str, deadline: float) -> ParsedFile | DocumentLoadError | _Crash:
+        """The answer to the request in flight, or a DocumentLoadError after a timeout, or a _Crash."""
         timeout = self.settings.parse_timeout_s
         try:
             if not self._conn.poll(max(0.0, deadline - time.monotonic())):
@@ -217,15 +255,15 @@ class ParseWorker:
         self._in_flight = False
         return message.result()
 
-    def _crashed(self, name: str) -> DocumentLoadError:
+    def _crashed(self, name: str) -> _Crash:
         try:
             code = self._proc.wait(timeout=5) if self._proc is not None else None
         except subprocess.TimeoutExpired:  # the pipe broke but the process lives on: stop it
             code = None
         self._stop()
         how = f"signal {_signal_name(-code)}" if code is not None and code < 0 else f"exit code {code}"
-        return DocumentLoadError(
-            name, f"made the document reader crash ({how}) and was skipped; re-export or repair it"
+        return _Crash(
+            DocumentLoadError(name, f"made the document reader crash ({how}) and was skipped; re-export or repair it")
         )
 
     def _parse_many_here(self, items: Iterable[tuple[Path, str]]):
@@ -236,6 +274,13 @@ class ParseWorker:
                 yield path, _name(path, name), parse_in_process(Path(path), self.settings, self._chunker, name)
             except DocumentLoadError as exc:
                 yield path, _name(path, name), exc
+
+
+@dataclass(frozen=True)
+class _Crash:
+    """The worker died on a file (a native crash or the memory cap), as opposed to a timeout or a load error."""
+
+    error: DocumentLoadError
 
 
 def _signal_name(number: int) -> str:
@@ -254,5 +299,5 @@ def _name(path: Path | str, name: str | None = None) -> str:
 
 
 def chunker_for(settings: Settings, tokenizer_file: str) -> Chunker:
-    """The Chunker that Settings ask for (chunk_tokens, chunk_overlap)."""
-    return Chunker(tokenizer_file, settings.chunk_tokens, settings.chunk_overlap)
+    """The Chunker that Settings ask for (chunk_tokens, chunk_overlap, chunk_context)."""
+    return Chunker(tokenizer_file, settings.chunk_tokens, settings.chunk_overlap, settings.chunk_context)

@@ -12,12 +12,18 @@ parse worker (rag/parsing.py).
 Encrypted files that open with an empty password are decrypted; others raise `EncryptedFileError`.
 pypdf's safety limits (`LimitReachedError`) are retried with raised limits, per page where possible; a
 page that still fails is skipped with a warning naming it. Empty pages are kept so page numbers stay right.
+
+`without_pdfium()` reads with pypdf alone: the parse worker retries a PDF that way when PDFium crashed the
+worker on it (a native abort, e.g. a decompression bomb at the memory cap), as pypdf limits what it inflates.
 """
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .config import Settings
 from .errors import DocumentLoadError, EncryptedFileError, FileTooLargeError, NoTextError
@@ -39,7 +45,7 @@ def load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], li
     When none does, the most telling error wins: password, then no text, then unreadable.
     """
     failures: list[Exception] = []
-    for reader in PDF_READERS:
+    for reader in PDF_READERS if _pdfium_allowed.get() else FALLBACK_READERS:
         try:
             return reader(data, name, settings)
         except (_Unreadable, EncryptedFileError, NoTextError) as exc:  # the next reader may do better
@@ -50,6 +56,16 @@ def load_pdf(data: bytes, name: str, settings: Settings) -> tuple[list[Page], li
             if isinstance(exc, kind):
                 raise exc
     raise DocumentLoadError(name, f"is not a readable PDF ({failures[0]}); re-export or repair it") from failures[0]
+
+
+@contextmanager
+def without_pdfium() -> Iterator[None]:
+    """Within this block `load_pdf` uses FALLBACK_READERS (pypdf only), for a file that crashed PDFium."""
+    token = _pdfium_allowed.set(False)
+    try:
+        yield
+    finally:
+        _pdfium_allowed.reset(token)
 
 
 class _Unreadable(Exception):
@@ -173,6 +189,8 @@ def _read_with_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[
 
 PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
 PDF_READERS = (_read_with_pdfium, _read_with_pypdf)  # see the module docstring for why PDFium goes first
+FALLBACK_READERS = (_read_with_pypdf,)  # under without_pdfium(): pure Python, so it fails with an exception
+_pdfium_allowed = contextvars.ContextVar("pdfium_allowed", default=True)
 
 
 def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: list[int]) -> list[str]:

@@ -1,11 +1,13 @@
 """The index on disk: SQLite (documents, pages, chunks and their vectors) is the source of truth.
 
 Crash safety: one document = one SQLite transaction (WAL), which also bumps the `generation` counter in the
-`manifest` table. The FAISS index (`VectorCache`, an `IndexIDMap2` over `IndexFlatIP` keyed by chunk row id) is
-a cache derived from SQLite: its file name carries the generation it was built at, it is written to a temp file
-and renamed, and a cache whose generation differs from SQLite's is rebuilt from the stored vectors on next use
-(a flat index over a few thousand 384-d vectors rebuilds in milliseconds, so writes simply invalidate it). Every public method takes one lock,
-because the app calls in from several threads.
+`manifest` table. The FAISS index (`VectorCache`, keyed by chunk row id: exact `IndexFlatIP`, or `IndexIVFFlat`
+from `AnnOptions.threshold` chunks on) is a cache derived from SQLite: its file name carries the generation it
+was built at, it is written to a temp file and renamed, and a cache whose generation differs from SQLite's is
+rebuilt from the stored vectors on next use (a flat index over a few thousand 384-d vectors rebuilds in
+milliseconds, so writes simply invalidate it; an IVF index is trained again: 4-11 s at
+100k chunks, ~90 s at 1M on the 2-core box). Every public method takes one lock, because the app calls in from
+several threads.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from .errors import IndexError_, IndexMismatchError
 from .files import writing
 from .types import Chunk, Document, DocumentInfo, Hit
-from .vectors import VectorCache
+from .vectors import EXACT, AnnOptions, VectorCache
 
 FORMAT_VERSION = "1"
 
@@ -58,16 +60,19 @@ class Corpus:
 class Store:
     """SQLite metadata + vectors and the FAISS cache for one data directory. Use `Store.open`."""
 
-    def __init__(self, data_dir: Path, conn: sqlite3.Connection, dim: int) -> None:
+    def __init__(self, data_dir: Path, conn: sqlite3.Connection, dim: int, ann: AnnOptions = EXACT) -> None:
         self.data_dir = data_dir
         self.dim = dim
         self._conn = conn
         self._lock = threading.RLock()
-        self._vectors = VectorCache(data_dir, dim)
+        self._vectors = VectorCache(data_dir, dim, ann)
 
     @classmethod
-    def open(cls, data_dir: Path, embedder_name: str, dim: int) -> Store:
-        """Open (or create) the index in `data_dir`; raises IndexMismatchError if another embedder built it."""
+    def open(cls, data_dir: Path, embedder_name: str, dim: int, ann: AnnOptions = EXACT) -> Store:
+        """Open (or create) the index in `data_dir`; raises IndexMismatchError if another embedder built it.
+
+        `ann` says from how many chunks dense search uses an approximate index (default: always exact).
+        """
         data_dir = Path(data_dir)
         with writing("create the index", data_dir):
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +80,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable except the last commit on power loss
             _create(conn, data_dir, embedder_name, dim)
-        return cls(data_dir, conn, dim)
+        return cls(data_dir, conn, dim, ann)
 
     # ---- reads -------------------------------------------------------------------------------------------
     @property

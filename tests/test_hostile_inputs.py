@@ -21,6 +21,7 @@ import pytest
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError, QueryError
 from rag.library import Library
+from rag.parsing import FALLBACK_WARNING
 from rag.types import DocumentInfo, FileOutcome, IngestProgress
 from tests import hostile
 from tests.fakes import FakeEmbedder
@@ -101,7 +102,7 @@ def hostile_batch(folder: Path) -> list[Case]:
         Case(hostile.latin1_text(f / "latin1.txt"), "latin1.txt", ("indexed",)),
         Case(hostile.nested_html(f / "nested.html"), "nested.html", ("indexed",)),
         Case(hostile.script_html(f / "script.html"), "script.html", ("indexed",)),
-        Case(hostile.bomb_pdf(f / "bomb.pdf"), "bomb.pdf", ("indexed", "failed"), r"memory|could not be read|crash"),
+        Case(hostile.bomb_pdf(f / "bomb.pdf"), "bomb.pdf", ("indexed",)),  # PDFium aborts; pypdf reads page 1
         Case(hostile.many_pages_pdf(f / "many-pages.pdf", 1500), "many-pages.pdf", ("indexed",)),
         Case(hostile.many_pages_pdf(f / "too-many.pdf", 5001), "too-many.pdf", ("failed",), r"5001 pages, over"),
         Case(
@@ -180,10 +181,11 @@ def _check_indexed_texts(library: Library, outcomes: dict[str, FileOutcome]) -> 
         assert banned not in page, banned
     assert outcomes["many-pages.pdf"].pages == 1500
     assert "Tiny page 1500 of 1500 about herons." in library.page_text(outcomes["many-pages.pdf"].doc_id, 1500)
+    # PDFium aborts the worker at its memory cap; the retry with pypdf alone skips the bomb page (pypdf limits
+    # what it inflates) and indexes the ordinary page, with both warnings.
     bomb = outcomes["bomb.pdf"]
-    if bomb.ok:  # the bomb page is skipped with a warning; the ordinary page is searchable
-        assert any("could not be read" in w for w in bomb.warnings), bomb
-        assert library.search("ordinary first page otters", 1)[0].document == "bomb.pdf"
+    assert FALLBACK_WARNING in bomb.warnings and any("page(s) 2 could not be read" in w for w in bomb.warnings), bomb
+    assert library.search("ordinary first page otters", 1)[0].document == "bomb.pdf"
     names = {d.name for d in library.documents()}
     for raw in hostile.HOSTILE_NAMES:
         shown = "".join(ch for ch in raw if unicodedata.category(ch) != "Cc").strip()
@@ -234,7 +236,7 @@ def test_worker_memory_stays_under_its_cap_and_the_calling_process_stays_small(t
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"\ncalling process peak RSS +{report['self_kb'] / 1024:.0f} MB; parse worker peak "
           f"{report['worker_kb'] / 1024:.0f} MB (cap {cap} MB); {report['messages']}")  # fmt: skip
-    assert len(report["statuses"]) == 3 and report["statuses"][1] == "indexed"
+    assert report["statuses"] == ["indexed", "indexed", "failed"]  # the bomb through the pypdf retry
     assert report["self_kb"] < 100 * 1024  # the caller only hashes files, in 1 MB blocks
     assert report["worker_kb"] < cap * 1024
 

@@ -151,3 +151,48 @@ def test_worker_that_cannot_start_fails_each_file_clearly(tokenizer_file, files)
         f"{n}: could not be read: the document reader did not start; check RAG_PARSE_MEMORY_MB"
         for n in ("a.txt", "b.txt")
     ]
+
+
+def test_a_pdf_that_crashes_pdfium_is_read_by_pypdf_with_a_warning(tokenizer_file, files):
+    """PDFium aborts the worker (as on a decompression bomb): that PDF is read again by pypdf alone, once, and
+    the batch goes on in order. Other files that crash the worker are not retried."""
+    from rag.parsing import FALLBACK_WARNING
+
+    items = [
+        (
+            files("kestrels-pdfium-abort.pdf", make_pdf(["kestrels hover", "over the verge"])),
+            "kestrels-pdfium-abort.pdf",
+        ),
+        (files("b.pdf", make_pdf(["herons wait"])), "b.pdf"),
+        (files("c.crash"), "c.crash"),
+        (files("d.txt", "delta"), "d.txt"),
+    ]
+    with ParseWorker(Settings(), tokenizer_file, preload=HOOKS) as worker:
+        results = list(worker.parse_many(items))
+        again = worker.parse(items[0][0])  # parse() retries the same way
+    assert [(path, name) for path, name, _ in results] == items
+    fallback, after, crash, last = (result for _, _, result in results)
+    assert [p.text for p in fallback.document.pages] == ["kestrels hover", "over the verge"]
+    assert fallback.document.warnings == (FALLBACK_WARNING,) and fallback.chunks[0].text == "kestrels hover"
+    assert after.document.warnings == () and after.chunks[0].text == "herons wait"
+    assert (
+        str(crash) == "c.crash: made the document reader crash (signal SIGSEGV) and was skipped; re-export or repair it"
+    )
+    assert last.chunks[0].text == "delta"
+    assert again.document.warnings == (FALLBACK_WARNING,)
+
+
+def test_a_pdf_that_times_out_in_pdfium_is_not_retried(tokenizer_file, files):
+    """pypdf would read this PDF, so an answer other than the timeout error would mean it was retried."""
+    items = [
+        (files("owls-pdfium-hang.pdf", make_pdf(["owls at night"])), "owls-pdfium-hang.pdf"),
+        (files("ok.txt", "fine"), "ok.txt"),
+    ]
+    with ParseWorker(Settings(parse_timeout_s=1.5), tokenizer_file, preload=HOOKS) as worker:
+        start = time.monotonic()
+        results = [result for _, _, result in worker.parse_many(items)]
+    assert str(results[0]) == (
+        "owls-pdfium-hang.pdf: took longer than 1.5 s to read and was stopped; split it or raise RAG_PARSE_TIMEOUT_S"
+    )
+    assert results[1].chunks[0].text == "fine"
+    assert time.monotonic() - start < 20

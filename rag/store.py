@@ -5,9 +5,9 @@ Crash safety: one document = one SQLite transaction (WAL), which also bumps the 
 from `AnnOptions.threshold` chunks on) is a cache derived from SQLite: its file name carries the generation it
 was built at, it is written to a temp file and renamed, and a cache whose generation differs from SQLite's is
 rebuilt from the stored vectors on next use (a flat index over a few thousand 384-d vectors rebuilds in
-milliseconds, so writes simply invalidate it; an IVF index is trained again: 4-11 s at
-100k chunks, ~90 s at 1M on the 2-core box). Every public method takes one lock, because the app calls in from
-several threads.
+milliseconds, so writes simply invalidate it; an IVF index is trained again: 4-11 s at 100k chunks,
+~90 s at 1M on the 2-core box). Every public method takes one lock, because the app calls in from several
+threads.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get("RAG_" + f.name.upper())
             if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, f.type, raw)
+                values[f.name] = parse_env_value("RAG_" + f.name.upper(), raw, f.type)
         return cls(**values)
 
     def replace(self, **changes) -> Settings:
@@ -102,22 +102,25 @@ class Settings:
         return self.model_cache_dir or (Path.home() / ".cache" / "footnote" / "models")
 
 
-def _parse(name: str, type_name: str, raw: str):
-    """Convert one environment string to the field's type, or say which variable is wrong."""
-    var = "RAG_" + name.upper()
+def parse_env_value(name: str, raw: str, kind: str) -> object:
+    """Convert variable `name`'s string to `kind`, a dataclass field's type as written ("int", "Path | None").
+
+    Shared by `Settings.from_env` and the app's `AppSettings.from_env` so both read values alike.
+    Example: parse_env_value("RAG_TOP_K", "3", "int") -> 3; "three" raises ConfigError naming RAG_TOP_K.
+    """
     try:
-        if "Path" in type_name:
+        if "Path" in kind:
             return Path(raw).expanduser()
-        if type_name == "bool":
+        if kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
             if raw.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(raw)
-        if type_name == "int":
+        if kind == "int":
             return int(raw)
-        if type_name == "float":
+        if kind == "float":
             return float(raw)
         return raw
     except ValueError:
-        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}; unset it or fix its value") from None
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}; unset it or fix its value") from None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import parse_env_value
 from rag.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,20 +74,9 @@ def parse_auth(raw: str) -> tuple[str, str]:
 
 
 def _parse(name: str, type_name: str, raw: str) -> object:
-    var = "FOOTNOTE_" + name.upper()
-    try:
-        if name == "auth":
-            return parse_auth(raw)
-        if name == "sample_dir":
-            return None if raw.lower() in ("", "none") else Path(raw).expanduser()
-        if type_name == "bool":
-            if raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return raw.lower() in ("1", "true", "yes", "on")
-            raise ValueError(raw)
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        return raw
-    except ValueError:
-        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}; unset it or fix its value") from None
+    """The app's two special forms (USER:PASSWORD, "none"), then the engine's parsing for FOOTNOTE_<NAME>."""
+    if name == "auth":
+        return parse_auth(raw)
+    if name == "sample_dir" and raw.lower() == "none":  # start with an empty library
+        return None
+    return parse_env_value("FOOTNOTE_" + name.upper(), raw, type_name)

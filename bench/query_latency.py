@@ -10,8 +10,13 @@ vector is the unit mix 0.85·v_i + 0.35·v_j + noise(σ=0.02) of two real chunk 
 cores would take ~8 h, so these are synthetic-but-realistic unit vectors, not embeddings of the perturbed texts.
 The index is written through `rag.store.Store.put` (1,000 chunks per document) and searched through
 `Library.search` in a fresh process, timing dense, BM25 and hybrid (query embedding included) and the
-sentence re-ranker of `rag.evaluate.experiments` separately. Then HNSW and IVF indexes over the same vectors are
-compared with exact search: recall@10 and single-query latency.
+sentence re-ranker of `rag.evaluate.experiments` separately. The FAISS index is the engine's own choice at each
+size (exact below `RAG_ANN_THRESHOLD` chunks, IVF from it on; set RAG_ANN_THRESHOLD / RAG_ANN_NPROBE in the
+environment to move it), and its recall@10 vs exact search is reported. Then HNSW and IVF settings over the same
+vectors are compared with exact search: recall@10 and single-query latency, on one FAISS thread as the engine
+searches.
+
+    RAG_ANN_THRESHOLD=1000 python bench/query_latency.py --sizes 2000 --queries 10 --articles 3   # IVF smoke test
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ann_recall import ann
 from common import (
     COVID_JSON,
     ROOT,
@@ -150,11 +156,15 @@ def build_once(data: Path, size: int, texts: list[str], vectors: np.ndarray) -> 
 
 def build_index(data: Path, size: int, texts: list[str], vectors: np.ndarray) -> None:
     """Write `size` synthetic chunks through Store.put (1,000 per document), then the FAISS and BM25 caches."""
+    from rag.config import Settings
     from rag.lexical import Bm25Index
     from rag.store import Store
     from rag.types import Chunk, Document, Page
+    from rag.vectors import AnnOptions
 
-    store = Store.open(data, "sentence-transformers/all-MiniLM-L6-v2", vectors.shape[1])
+    settings = Settings.from_env()  # the engine's own index choice (RAG_ANN_THRESHOLD), as Library.open makes it
+    ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
+    store = Store.open(data, "sentence-transformers/all-MiniLM-L6-v2", vectors.shape[1], ann)
     rng = random.Random(0)
     for d, start in enumerate(range(0, size, PER_DOC)):
         chunk_texts, mix = synth(texts, vectors, start, min(PER_DOC, size - start), rng)
@@ -206,8 +216,9 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
     n = sum(d.chunks for d in library.documents())
     return {"chunks": n, "open_s": open_s, "rss_before_mb": before, "rss_after_mb": after,
             "bytes_per_chunk": (after - before) * 2**20 / n, "peak_rss_mb": peak, "latency_ms": latency,
-            "threads": settings.resolved_threads, "generator": args.generator,
-            "load": load_avg(), "ann": ann(library, embedder.encode(queries), args.hnsw_max)}  # fmt: skip
+            "threads": settings.resolved_threads, "generator": args.generator, "load": load_avg(),
+            "index": library.store._vectors.describe(), "ann_threshold": settings.ann_threshold,
+            "ann": ann(library, embedder.encode(queries), args.hnsw_max)}  # fmt: skip
 
 
 def rerank_calls(library: Any, queries: list[str]) -> list[Any]:
@@ -232,55 +243,23 @@ def _time(call: Any) -> float:
     return 1000 * (time.perf_counter() - t0)
 
 
-def ann(library: Any, queries: np.ndarray, hnsw_max: int) -> list[dict[str, Any]]:
-    """Return recall@10 vs exact and single-query latency for HNSW and IVF over the library's vectors."""
-    import faiss
-
-    flat = faiss.downcast_index(library.store._vectors.index.index)
-    if not isinstance(flat, faiss.IndexFlat):  # the engine already chose an approximate index: nothing to compare
-        return []
-    n, d = flat.ntotal, flat.d
-    xb = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
-    exact = flat.search(queries, 10)[1]
-    rows = [_probe("flat", flat, queries, exact, {}, 0.0)]
-    if n <= hnsw_max:
-        t0 = time.perf_counter()
-        hnsw = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 40
-        hnsw.add(xb)
-        build = time.perf_counter() - t0
-        rows += [_probe("hnsw32", hnsw, queries, exact, {"efSearch": ef}, build) for ef in (16, 32, 64, 128)]
-    nlist = int(min(4096, max(16, 2 * np.sqrt(n))))
-    t0 = time.perf_counter()
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = xb[np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)]
-    ivf.train(sample)
-    ivf.add(xb)
-    build = time.perf_counter() - t0
-    rows += [_probe(f"ivf{nlist}", ivf, queries, exact, {"nprobe": p}, build) for p in (4, 8, 16, 32, 64) if p <= nlist]
-    return rows
-
-
-def _probe(name: str, index: Any, queries: np.ndarray, exact: np.ndarray, knob: dict, build_s: float) -> dict:
-    """Return recall@10 and median/p95 single-query milliseconds of `index` with one search knob set."""
-    for key, value in knob.items():
-        target = index.hnsw if key == "efSearch" else index
-        setattr(target, key, value)
-    found, times = [], []
-    for q in queries:
-        t0 = time.perf_counter()
-        found.append(index.search(q.reshape(1, -1), 10)[1][0])
-        times.append(1000 * (time.perf_counter() - t0))
-    recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]))
-    return {"index": name, **knob, "recall10": recall, "ms": summary(times), "build_s": build_s}
-
-
 def report(results: list[dict[str, Any]], out: Path | None) -> None:
     """Print latency, memory and ANN tables; write JSON."""
-    rows = [[r["size"], m, r["latency_ms"][m]["median"], r["latency_ms"][m]["p95"], r["bytes_per_chunk"],
-             r["disk_mb"] * 2**20 / r["size"], r["peak_rss_mb"], r["load"][0]]
+    rows = [[r["size"], r.get("index", ""), m, r["latency_ms"][m]["median"], r["latency_ms"][m]["p95"],
+             r["bytes_per_chunk"], r["disk_mb"] * 2**20 / r["size"], r["peak_rss_mb"], r["load"][0]]
             for r in results for m in (*MODES, "embed_query", "hybrid+rerank")]  # fmt: skip
-    print(table(["chunks", "mode", "median ms", "p95 ms", "RSS B/chunk", "disk B/chunk", "peak RSS MB", "load"], rows))
+    head = [
+        "chunks",
+        "FAISS index",
+        "mode",
+        "median ms",
+        "p95 ms",
+        "RSS B/chunk",
+        "disk B/chunk",
+        "peak RSS MB",
+        "load",
+    ]
+    print(table(head, rows))
     ann_rows = [[r["size"], a["index"], a.get("efSearch", a.get("nprobe", "")), a["recall10"], a["ms"]["median"],
                  a["ms"]["p95"], a["build_s"]] for r in results for a in r["ann"]]  # fmt: skip
     print(table(["chunks", "index", "efSearch/nprobe", "recall@10", "median ms", "p95 ms", "build s"], ann_rows))

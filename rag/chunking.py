@@ -24,6 +24,11 @@ SEC filings, 47% ending a sentence); a range stops as soon as a chunk reaches it
 Counts exclude [CLS]/[SEP]: all-MiniLM-L6-v2 reads 256 tokens including them, so size_tokens <= 254.
 Heading paths come from `#` lines (Markdown, and HTML/DOCX, whose loaders write headings that way);
 PDF and plain text chunks have no heading path.
+
+Each chunk also gets a `context` header of at most 24 tokens (file name, document title, heading path) that
+is embedded and BM25-indexed with it but is not part of its text (`Chunk.indexed_text`). A 240-token passage
+plus its header fits the embedder's 256-token window except for at most a few tail tokens, which the next
+passage's overlap repeats.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 from .types import Chunk, Document
 
 MARKDOWN_KINDS = {"md", "html", "docx"}
+CONTEXT_TOKENS = 24  # the passage header's share of the embedder's window (see the module docstring)
 _WORD_CACHE_LIMIT = 500_000  # distinct words remembered across documents before the cache is reset
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$|^ {0,3}(#{1,6})[ \t]*$", re.MULTILINE)
@@ -46,7 +52,9 @@ _SETEXT = re.compile(r"^(?P<title>[^\n]*\S[^\n]*)\n {0,3}(?P<bar>=+|-+)[ \t]*$",
 class Chunker:
     """Token-aware, structure-first splitter. `split(doc)` is deterministic and never crosses pages."""
 
-    def __init__(self, tokenizer_file: str | Path, size_tokens: int = 160, overlap_tokens: int = 32) -> None:
+    def __init__(
+        self, tokenizer_file: str | Path, size_tokens: int = 160, overlap_tokens: int = 32, context: bool = True
+    ) -> None:
         from semantic_text_splitter import MarkdownSplitter, TextSplitter
         from tokenizers import Tokenizer
 
@@ -59,6 +67,7 @@ class Chunker:
         self.tokenizer.no_padding()
         self.max_tokens = size_tokens
         self.overlap_tokens = overlap_tokens
+        self.context = context
         self._word_tokens: dict[str, int] = {}
         self._text = TextSplitter.from_callback(self.count_tokens, size_tokens, overlap=overlap_tokens)
         self._markdown = MarkdownSplitter.from_callback(self.count_tokens, size_tokens, overlap=overlap_tokens)
@@ -95,6 +104,7 @@ class Chunker:
             if is_markdown and page.number not in page_headings:
                 page_headings[page.number] = heading_paths(page.text)
             for start, end in self._fit(span_start, span_end, encoding.offsets):
+                headings = heading_path(page_headings[page.number], start) if is_markdown else ()
                 chunks.append(
                     Chunk(
                         chunk_id=chunk_id(doc.doc_id, page.number, start, end),
@@ -104,11 +114,35 @@ class Chunker:
                         start=start,
                         end=end,
                         text=page.text[start:end],
-                        headings=heading_path(page_headings[page.number], start) if is_markdown else (),
+                        headings=headings,
                         ordinal=len(chunks),
+                        context=self.passage_context(doc, headings) if self.context else "",
                     )
                 )
         return chunks
+
+    def passage_context(self, doc: Document, headings: tuple[str, ...]) -> str:
+        """ "<file name> — <title> — <heading path>", at most CONTEXT_TOKENS tokens; "" when there is nothing.
+
+        A file name made only of digits and punctuation (an id) says nothing and is left out; so is a title
+        the file name already contains, and an outermost heading equal to the title.
+        """
+        stem = " ".join(re.split(r"[_\s]+", Path(doc.name).stem)).strip()
+        parts = [stem] if any(ch.isalpha() for ch in stem) else []
+        title = doc.title.strip()
+        if title and _words(title) not in _words(stem):
+            parts = [title] if _words(stem) in _words(title) else [*parts, title]
+        path = list(headings[1:] if headings and _words(headings[0]) == _words(title) else headings)
+        if path:
+            parts.append(" › ".join(path))
+        words: list[str] = []
+        budget = CONTEXT_TOKENS
+        for word in " — ".join(parts).split():
+            budget -= self.count_tokens(word)
+            if budget < 0:
+                break
+            words.append(word)
+        return " ".join(words)
 
     def _fit(self, start: int, end: int, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """[(start, end)] when the span's real token count is within the limit, else token-boundary pieces."""
@@ -143,6 +177,11 @@ def _is_soft_wrap(line: str, nxt: str) -> bool:
     if (first.islower() or first == "(") and (last.isalnum() or last in ",;-–)"):
         return True  # the sentence goes on in lower case
     return len(line) >= 60 and (last.islower() or last in ",;")  # a full printed line that stops mid-sentence
+
+
+def _words(text: str) -> str:
+    """Lower-cased words only ("Agents-primer" → "agents primer"), to see that a title repeats a file name."""
+    return " ".join(re.split(r"[\W_]+", text.lower())).strip()
 
 
 def chunk_id(doc_id: str, page: int, start: int, end: int) -> str:

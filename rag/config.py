@@ -47,6 +47,7 @@ class Settings:
         240  # passage size in the embedder's own tokens (it reads at most 256); 240 beat 160 on COVID-QA
     )
     chunk_overlap: int = 48  # tokens shared by neighbouring passages
+    chunk_context: bool = True  # index each passage with a header: file name, document title, heading path
     # --- loading limits ---
     max_file_mb: float = 200.0
     max_pages: int = 5000

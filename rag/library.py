@@ -132,7 +132,7 @@ class Library:
             return FileOutcome(str(item.path), document.name, "failed", f"{document.name}: no passages to index")
         reporter("chunking", len(chunks), len(chunks))
         previous = self.store.find(document.name)
-        vectors = self._embed([c.text for c in chunks], previous, reporter)
+        vectors = self._embed([c.indexed_text for c in chunks], previous, reporter)
         reporter("indexing")
         file = keep_copy(item.path, document.doc_id, self.settings.data_dir / "files")
         self.store.put(document, chunks, vectors, file)

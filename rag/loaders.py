@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import DocumentLoadError, FileTooLargeError, NoTextError, UnsupportedFileError
+from .titles import document_title
 from .types import Document, Page
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def load_document(path: Path, settings: Settings, name: str | None = None) -> Do
         kind=kind,
         pages=tuple(pages),
         warnings=tuple(warnings),
+        title=document_title(kind, pages, data if kind == "pdf" else None),
     )
 
 

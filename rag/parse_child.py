@@ -47,20 +47,22 @@ class Parsed:
     """A parsed file; `result()` rebuilds the ParsedFile in the parent."""
 
     document: Document
-    rows: list[tuple[str, int, int, int, tuple[str, ...], int]]  # chunk_id, page, start, end, headings, ordinal
+    # chunk_id, page, start, end, headings, ordinal, context (the text is rebuilt from the page: not sent twice)
+    rows: list[tuple[str, int, int, int, tuple[str, ...], int, str]]
 
     @classmethod
     def of(cls, parsed: ParsedFile) -> Parsed:
         return cls(
-            parsed.document, [(c.chunk_id, c.page, c.start, c.end, c.headings, c.ordinal) for c in parsed.chunks]
+            parsed.document,
+            [(c.chunk_id, c.page, c.start, c.end, c.headings, c.ordinal, c.context) for c in parsed.chunks],
         )
 
     def result(self) -> ParsedFile:
         doc = self.document
         texts = {page.number: page.text for page in doc.pages}
         chunks = tuple(
-            Chunk(cid, doc.doc_id, doc.name, page, start, end, texts[page][start:end], headings, ordinal)
-            for cid, page, start, end, headings, ordinal in self.rows
+            Chunk(cid, doc.doc_id, doc.name, page, start, end, texts[page][start:end], headings, ordinal, context)
+            for cid, page, start, end, headings, ordinal, context in self.rows
         )
         return ParsedFile(doc, chunks)
 

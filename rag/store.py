@@ -41,11 +41,11 @@ CREATE TABLE IF NOT EXISTS pages (
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, page INTEGER NOT NULL,
     start_off INTEGER NOT NULL, end_off INTEGER NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL,
-    ordinal INTEGER NOT NULL, vector BLOB NOT NULL);
+    ordinal INTEGER NOT NULL, vector BLOB NOT NULL, context TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_by_chunk_id ON chunks (chunk_id);
 """
-CHUNK_COLUMNS = "id, chunk_id, doc_id, page, start_off, end_off, text, headings, ordinal"
+CHUNK_COLUMNS = "id, chunk_id, doc_id, page, start_off, end_off, text, headings, ordinal, context"
 
 
 @dataclass(frozen=True)
@@ -142,17 +142,19 @@ class Store:
         return np.stack([np.frombuffer(found[c], dtype=np.float32) for c in chunk_ids])
 
     def vectors_by_text(self, doc_id: str) -> dict[str, np.ndarray]:
-        """Return text → stored vector for one document's chunks (to skip re-embedding unchanged passages)."""
+        """Return indexed text → stored vector for one document's chunks (to skip re-embedding unchanged
+        passages; keyed by `Chunk.indexed_text`, so a changed context header is embedded again)."""
         with self._lock:
-            rows = self._conn.execute("SELECT text, vector FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
-        return {text: np.frombuffer(vector, dtype=np.float32) for text, vector in rows}
+            rows = self._conn.execute("SELECT context, text, vector FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+        return {_indexed(context, text): np.frombuffer(vector, dtype=np.float32) for context, text, vector in rows}
 
     def corpus(self) -> Corpus:
-        """Return all chunk row ids and texts at the current generation (for building BM25)."""
+        """Return all chunk row ids and indexed texts (header + passage) at the current generation (for BM25)."""
         with self._lock:
             generation = self.generation
-            rows = self._conn.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
-        return Corpus(generation, np.array([r[0] for r in rows], dtype=np.int64), tuple(r[1] for r in rows))
+            rows = self._conn.execute("SELECT id, context, text FROM chunks ORDER BY id").fetchall()
+        texts = tuple(_indexed(context, text) for _, context, text in rows)
+        return Corpus(generation, np.array([r[0] for r in rows], dtype=np.int64), texts)
 
     def dense_search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         """Return the `k` chunks nearest to the unit `vector` (cosine), best first, optionally only from `doc_ids`."""
@@ -200,7 +202,7 @@ class Store:
                 "INSERT INTO pages VALUES (?, ?, ?)", [(info.doc_id, p.number, p.text) for p in document.pages]
             )
             cur.executemany(
-                f"INSERT INTO chunks ({CHUNK_COLUMNS}, vector) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO chunks ({CHUNK_COLUMNS}, vector) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_chunk_values(c, v) for c, v in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True)],
             )
         return info
@@ -287,12 +289,20 @@ def _create(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: i
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        _add_missing_columns(conn)
         _check_manifest(conn, data_dir, embedder_name, dim)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Upgrade an index made before passages had a context header: old rows keep an empty one."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    if "context" not in columns:
+        conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
 
 
 def _check_manifest(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:
@@ -330,13 +340,19 @@ def _chunk_values(chunk: Chunk, vector: np.ndarray) -> tuple:
         chunk.text,
         json.dumps(chunk.headings),
         chunk.ordinal,
+        chunk.context,
         vector.tobytes(),
     )
 
 
 def _chunk(row: tuple) -> Chunk:
-    _, chunk_id, doc_id, page, start, end, text, headings, ordinal, name = row
-    return Chunk(chunk_id, doc_id, name, page, start, end, text, tuple(json.loads(headings)), ordinal)
+    _, chunk_id, doc_id, page, start, end, text, headings, ordinal, context, name = row
+    return Chunk(chunk_id, doc_id, name, page, start, end, text, tuple(json.loads(headings)), ordinal, context)
+
+
+def _indexed(context: str, text: str) -> str:
+    """`Chunk.indexed_text` from stored columns, without building the Chunk."""
+    return Chunk("", "", "", 0, 0, 0, text, context=context).indexed_text
 
 
 def _info(row: tuple) -> DocumentInfo:

@@ -34,6 +34,7 @@ class Document:
     kind: str  # "pdf", "txt", "md", "html", "docx"
     pages: tuple[Page, ...]
     warnings: tuple[str, ...] = ()
+    title: str = ""  # the document's own title, "" when it has none (see `rag.titles`)
 
     @property
     def page_count(self) -> int:
@@ -53,6 +54,14 @@ class Chunk:
     text: str
     headings: tuple[str, ...] = ()  # heading path, outermost first
     ordinal: int = 0  # position of the chunk within its document
+    # A short header (file name, document title, heading path) indexed with `text` but not part of it, so a
+    # passage keeps its document's identity in search: see `rag.chunking.passage_context`.
+    context: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """What the embedder and BM25 see: the context header, then the passage."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def test_replacing_an_edited_file_embeds_only_its_new_passages(settings, tmp_pat
         assert sum(embedder.calls) < second.chunks  # unchanged passages kept their stored vectors
         hit = library.search("subject3", k=1, mode="dense")[0]
         assert "subject3" in hit.chunk.text  # a reused vector is stored under the new chunk and still found
-        assert np.allclose(library.store.vectors_of([hit.chunk.chunk_id])[0], embedder.vector(hit.chunk.text))
+        assert np.allclose(library.store.vectors_of([hit.chunk.chunk_id])[0], embedder.vector(hit.chunk.indexed_text))
 
 
 def test_delete_removes_document_everywhere(library, docs):

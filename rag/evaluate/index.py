@@ -26,7 +26,16 @@ from .datasets import EvalSet, Source
 
 COMPLETE_MARKER = "eval-index.json"
 # Modules whose code decides what ends up in the index; a change to any of them invalidates cached indexes.
-INDEX_MODULES = ("loaders.py", "chunking.py", "embedding.py", "store.py", "lexical.py", "library.py")
+INDEX_MODULES = (
+    "loaders.py",
+    "pdf.py",
+    "titles.py",
+    "chunking.py",
+    "embedding.py",
+    "store.py",
+    "lexical.py",
+    "library.py",
+)
 
 
 class SearchIndex(Protocol):
@@ -96,6 +105,7 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         settings.embed_dtype,
         settings.chunk_tokens,
         settings.chunk_overlap,
+        settings.chunk_context,
     ]
     digest.update(json.dumps([str(p) for p in parts]).encode())
     for source in evalset.sources:

@@ -345,3 +345,18 @@ def test_cached_index_with_failures_is_ingested_again(tmp_path):
     assert first.index.failed == ("d1.txt: took too long",) and not first.index.cached
     assert second.index.failed == () and not second.index.cached
     assert third.index.cached and FlakyIndex.calls == 2
+
+
+def test_document_prior_lifts_passages_of_a_document_with_several_good_ones():
+    from rag.evaluate.experiments import document_prior
+
+    def hit(cid: str, doc: str, score: float) -> Hit:
+        return Hit(Chunk(cid, doc, f"{doc}.txt", 1, 0, 1, cid), score)
+
+    hits = [hit("a1", "A", 1.0), hit("b1", "B", 0.9), hit("b2", "B", 0.8), hit("b3", "B", 0.7), hit("c1", "C", 0.0)]
+    # scaled: a1 1, b1 .9, b2 .8, b3 .7, c1 0; evidence A 1/3, B 2.4/3 = .8 (the best), C 0
+    # w=.5: a1 .5 + .5·(1/3)/.8 = .708; b1 .45 + .5 = .95; b2 .9; b3 .85; c1 0
+    ranked = document_prior(hits, 0.5)
+    assert [h.chunk.chunk_id for h in ranked] == ["b1", "b2", "b3", "a1", "c1"]
+    assert ranked[3].score == pytest.approx(0.5 + 0.5 * (1 / 3) / 0.8)
+    assert [h.chunk.chunk_id for h in document_prior(hits, 0.0)] == ["a1", "b1", "b2", "b3", "c1"]

@@ -6,6 +6,7 @@ Each idea is a plain function over `list[Hit]` (best first) so `rag/retrieval.py
     adaptive_bm25_weight(dense, bm25)  a per-query w from how sharply each retriever's top result stands out
     expand_query(query, hits)          pseudo-relevance feedback: the query plus distinctive words of the top hits
     rerank_by_sentences(...)           offline re-ranker: best sentence cosine + chunk cosine + query-word coverage
+    document_prior(hits, w)            blend each passage's score with its document's evidence (mean of its top 3)
 
 `strategies(embedder)` turns them into named search strategies (index, query, depth) -> hits for the runner.
 """
@@ -117,6 +118,30 @@ def rerank_by_sentences(
     return scored + list(hits[top:])
 
 
+def document_prior(hits: Sequence[Hit], weight: float, top: int = 3) -> list[Hit]:
+    """Re-rank by (1-w)·passage score + w·document evidence, both min-max scaled over `hits`.
+
+    A document's evidence is the mean of its `top` best passage scores (missing ones count 0), so a file with
+    several good passages (the filing of the company the question names) lifts its passages above a lone
+    look-alike passage of another file. Example: scores A1 .9, B1 .8, B2 .7, B3 .6 → evidence A .3, B .7.
+    """
+    if len(hits) < 2:
+        return list(hits)
+    low, high = min(h.score for h in hits), max(h.score for h in hits)
+    span = (high - low) or 1.0
+    scaled = [(h.score - low) / span for h in hits]
+    per_doc: dict[str, list[float]] = {}
+    for hit, value in zip(hits, scaled, strict=True):
+        per_doc.setdefault(hit.chunk.doc_id, []).append(value)
+    evidence = {doc: sum(sorted(v, reverse=True)[:top]) / top for doc, v in per_doc.items()}
+    best = max(evidence.values()) or 1.0
+    rescored = [
+        replace(h, score=(1 - weight) * v + weight * evidence[h.chunk.doc_id] / best, method="docprior")
+        for h, v in zip(hits, scaled, strict=True)
+    ]
+    return sorted(rescored, key=lambda h: -h.score)
+
+
 def _pool(depth: int) -> int:
     # fusion needs each retriever's list deeper than the cutoff, or chunks ranked just below it never compete
     return max(depth, 50)
@@ -151,5 +176,12 @@ def strategies(encode: Callable[[list[str]], np.ndarray]) -> dict[str, Strategy]
     def afuse_rerank(index: SearchIndex, query: str, depth: int) -> list[Hit]:
         return rerank_by_sentences(query, afuse(index, query, max(depth, 20)), encode)[:depth]
 
+    def doc_at(weight: float) -> Strategy:
+        def doc(index: SearchIndex, query: str, depth: int) -> list[Hit]:
+            return document_prior(index.search(query, k=max(_pool(depth), 100), mode="hybrid"), weight)[:depth]
+
+        return doc
+
     fixed = {f"nfuse{round(w * 100)}": nfuse_at(w) for w in (0.3, 0.7)}
+    fixed |= {f"doc{round(w * 100)}": doc_at(w) for w in (0.2, 0.35, 0.5)}
     return {"nfuse": nfuse_at(0.5), **fixed, "afuse": afuse, "prf": prf, "rerank": rerank, "afuse+rerank": afuse_rerank}

@@ -28,7 +28,6 @@ from typing import Any
 from common import COVID_JSON, base_parser, covid_evalset, go_offline, load_avg, peak_rss_mb, shared_dir, table
 from common import write_json as save
 
-
 CASES = ("new", "cold", "prefix", "repeat")
 
 
@@ -123,9 +122,7 @@ def stream_timing(generator: Any, messages: list, max_tokens: int) -> tuple[floa
 
 def summarize(rows: list[dict]) -> list[list[Any]]:
     """Return one table row per (budget, case): medians over repeats."""
-    keys = sorted(
-        {(r["budget"], r["case"]) for r in rows}, key=lambda k: (k[0], CASES.index(k[1]))
-    )
+    keys = sorted({(r["budget"], r["case"]) for r in rows}, key=lambda k: (k[0], CASES.index(k[1])))
     out = []
     for budget, case in keys:
         group = [r for r in rows if r["budget"] == budget and r["case"] == case]

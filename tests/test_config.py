@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,35 @@ def test_both_settings_read_the_environment_alike():
         Settings.from_env({"RAG_TOP_K": "many"})
     with pytest.raises(ConfigError, match=r"^FOOTNOTE_SHARE='maybe' is not a valid bool"):
         AppSettings.from_env({"FOOTNOTE_SHARE": "maybe"})
+
+
+def test_busy_cores_count_other_processes_not_this_one():
+    import subprocess
+    import sys
+    import threading
+
+    from rag.config import busy_cores_elsewhere, default_threads
+
+    if busy_cores_elsewhere() is None:
+        pytest.skip("no /proc on this system")
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()  # this process keeps one core busy: that must not count against it
+    try:
+        own = busy_cores_elsewhere(0.5)
+    finally:
+        stop.set()
+    other = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        elsewhere = busy_cores_elsewhere(0.5)
+        threads = default_threads()
+    finally:
+        other.kill()
+    assert elsewhere >= own + 0.5  # one spinning process is ~1 core (give or take the rest of the machine)
+    assert threads <= max(1, len(os.sched_getaffinity(0)) - 1)

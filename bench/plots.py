@@ -106,7 +106,7 @@ def generation(data: dict[str, Any]) -> list[tuple[str, Any]]:
     """Time to first token vs prompt tokens for the cold / prefix / repeat cases."""
     rows = data["summary"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for case in ("cold", "prefix", "repeat"):
+    for case in ("new", "cold", "prefix", "repeat"):
         points = [r for r in rows if r[2] == case]
         ax.plot([r[1] for r in points], [r[3] for r in points], "o-", label=case)
     ax.axhline(5, color="grey", lw=0.8, ls=":")

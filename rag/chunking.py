@@ -100,11 +100,14 @@ class Chunker:
         encodings = self.tokenizer.encode_batch([page.text[s:e] for page, s, e in spans], add_special_tokens=False)
         chunks: list[Chunk] = []
         page_headings: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
+        contexts: dict[tuple[str, ...], str] = {}  # one header per heading path (a PDF has just one)
         for (page, span_start, span_end), encoding in zip(spans, encodings, strict=True):
             if is_markdown and page.number not in page_headings:
                 page_headings[page.number] = heading_paths(page.text)
             for start, end in self._fit(span_start, span_end, encoding.offsets):
                 headings = heading_path(page_headings[page.number], start) if is_markdown else ()
+                if headings not in contexts:
+                    contexts[headings] = self.passage_context(doc, headings) if self.context else ""
                 chunks.append(
                     Chunk(
                         chunk_id=chunk_id(doc.doc_id, page.number, start, end),
@@ -116,7 +119,7 @@ class Chunker:
                         text=page.text[start:end],
                         headings=headings,
                         ordinal=len(chunks),
-                        context=self.passage_context(doc, headings) if self.context else "",
+                        context=contexts[headings],
                     )
                 )
         return chunks

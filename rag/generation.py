@@ -114,7 +114,7 @@ def load_generator(settings: Settings) -> Generator:
     key = (
         settings.generator,
         settings.n_ctx,
-        settings.threads,  # the configured value: resolved_threads follows the load average and would reload
+        settings.threads,  # the configured value: resolved_threads follows the CPU load now and would reload
         str(settings.models_dir),
         settings.openai_base_url,
         settings.openai_model,

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import IndexError_, IndexMismatchError
 from .files import writing
-from .types import Chunk, Document, DocumentInfo, Hit
+from .types import Chunk, Document, DocumentInfo, Hit, indexed_text
 from .vectors import EXACT, AnnOptions, VectorCache
 
 FORMAT_VERSION = "1"
@@ -146,14 +146,14 @@ class Store:
         passages; keyed by `Chunk.indexed_text`, so a changed context header is embedded again)."""
         with self._lock:
             rows = self._conn.execute("SELECT context, text, vector FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
-        return {_indexed(context, text): np.frombuffer(vector, dtype=np.float32) for context, text, vector in rows}
+        return {indexed_text(context, text): np.frombuffer(vector, dtype=np.float32) for context, text, vector in rows}
 
     def corpus(self) -> Corpus:
         """Return all chunk row ids and indexed texts (header + passage) at the current generation (for BM25)."""
         with self._lock:
             generation = self.generation
             rows = self._conn.execute("SELECT id, context, text FROM chunks ORDER BY id").fetchall()
-        texts = tuple(_indexed(context, text) for _, context, text in rows)
+        texts = tuple(indexed_text(context, text) for _, context, text in rows)
         return Corpus(generation, np.array([r[0] for r in rows], dtype=np.int64), texts)
 
     def dense_search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
@@ -348,11 +348,6 @@ def _chunk_values(chunk: Chunk, vector: np.ndarray) -> tuple:
 def _chunk(row: tuple) -> Chunk:
     _, chunk_id, doc_id, page, start, end, text, headings, ordinal, context, name = row
     return Chunk(chunk_id, doc_id, name, page, start, end, text, tuple(json.loads(headings)), ordinal, context)
-
-
-def _indexed(context: str, text: str) -> str:
-    """`Chunk.indexed_text` from stored columns, without building the Chunk."""
-    return Chunk("", "", "", 0, 0, 0, text, context=context).indexed_text
 
 
 def _info(row: tuple) -> DocumentInfo:

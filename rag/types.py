@@ -61,7 +61,12 @@ class Chunk:
     @property
     def indexed_text(self) -> str:
         """What the embedder and BM25 see: the context header, then the passage."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
+        return indexed_text(self.context, self.text)
+
+
+def indexed_text(context: str, text: str) -> str:
+    """A passage as it is indexed: its context header (if any) on the line before its text."""
+    return f"{context}\n{text}" if context else text
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,9 @@ class LlamaCppGenerator(Generator):
         params.model.path = str(path)
         params.n_ctx = self.n_ctx
         params.n_parallel = 1  # one answer at a time: the slot keeps its prompt cache between answers
-        params.cpuparams.n_threads = self.settings.resolved_threads
-        params.cpuparams_batch.n_threads = self.settings.resolved_threads
+        threads = self.settings.resolved_threads  # once: with threads=0 it measures the CPU (0.1 s) and may vary
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.port = 0  # the embedded HTTP server takes a free loopback port (used for /tokenize)
         params.warmup = False
         params.verbosity = -1 if not logger.isEnabledFor(logging.DEBUG) else 3
@@ -59,7 +60,7 @@ class LlamaCppGenerator(Generator):
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}; is it a valid GGUF chat model?") from exc
         self._address = self._server.listening_address
         self._http = httpx.Client(base_url=self._address, timeout=60.0)
-        logger.info("loaded %s (%s) with %d threads", self.name, path, self.settings.resolved_threads)
+        logger.info("loaded %s (%s) with %d threads", self.name, path, threads)
 
     def _close(self) -> None:
         if self._http is not None:

@@ -68,6 +68,39 @@ def without_pdfium() -> Iterator[None]:
         _pdfium_allowed.reset(token)
 
 
+def pdf_title(data: bytes) -> str:
+    """The PDF's /Title metadata, or "" when absent or unreadable (a title is a nicety: never fail a load over it).
+
+    Read with PDFium, or with pypdf under `without_pdfium()`, so a file that crashed PDFium is not handed to it again.
+    """
+    return _pdfium_title(data) if _pdfium_allowed.get() else _pypdf_title(data)
+
+
+def _pdfium_title(data: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:  # the text reader reports an unreadable file; here it only means no title
+        logger.debug("no PDF title: %s", exc)
+        return ""
+    try:
+        return str(pdf.get_metadata_dict().get("Title") or "")
+    finally:
+        pdf.close()
+
+
+def _pypdf_title(data: bytes) -> str:
+    import pypdf
+
+    try:
+        metadata = pypdf.PdfReader(io.BytesIO(data)).metadata
+    except (pypdf.errors.PyPdfError, ValueError) as exc:
+        logger.debug("no PDF title: %s", exc)
+        return ""
+    return str((metadata.title if metadata else None) or "")
+
+
 class _Unreadable(Exception):
     """The PDF's structure could not be parsed (the message is the parser's reason)."""
 

@@ -9,13 +9,10 @@ line of a text file when it is short and not a sentence.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 
 from .types import Page
-
-logger = logging.getLogger(__name__)
 
 MAX_TITLE_WORDS = 20
 _FIRST_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
@@ -26,7 +23,9 @@ _PLACEHOLDERS = {"untitled", "title", "document", "slide 1", "none", "pdf", "wor
 def document_title(kind: str, pages: Sequence[Page], pdf_bytes: bytes | None = None) -> str:
     """Return the document's own title, or "" when it has none worth indexing."""
     if kind == "pdf":
-        return clean_title(pdf_metadata_title(pdf_bytes) if pdf_bytes else "")
+        from .pdf import pdf_title  # rag.pdf imports rag.loaders, which imports this module
+
+        return clean_title(pdf_title(pdf_bytes) if pdf_bytes else "")
     first = next((p.text for p in pages if p.text.strip()), "")
     if kind in ("md", "html", "docx"):
         found = _FIRST_HEADING.search(first)
@@ -43,18 +42,3 @@ def clean_title(raw: str) -> str:
         return ""
     letters = sum(ch.isalpha() for ch in title)
     return title if letters >= 3 and letters >= len(title.replace(" ", "")) / 2 else ""
-
-
-def pdf_metadata_title(data: bytes) -> str:
-    """The PDF's /Title, or "" when absent or unreadable (a title is a nicety: never fail a load over it)."""
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        logger.debug("no PDF title: %s", exc)
-        return ""
-    try:
-        return str(pdf.get_metadata_dict().get("Title") or "")
-    finally:
-        pdf.close()

@@ -133,3 +133,18 @@ def test_an_index_from_before_context_headers_is_upgraded(tmp_path):
 
 def test_a_title_that_only_restates_the_file_name_is_not_repeated(chunker):
     assert chunker.split(_doc("agents-primer.md", "Agents primer", "md"))[0].context == "agents-primer"
+
+
+def test_the_pypdf_fallback_reads_the_title_without_pdfium(tmp_path, monkeypatch):
+    import pypdfium2
+
+    from rag.pdf import without_pdfium
+
+    pdf = _pdf_with_title(tmp_path / "d.pdf", "Form 10-Q for Microsoft Corp")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("PDFium was used under without_pdfium()")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
+    with without_pdfium():
+        assert load_document(pdf, Settings()).title == "Form 10-Q for Microsoft Corp"

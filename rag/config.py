@@ -92,7 +92,7 @@ class Settings:
     retrieval: str = "hybrid"  # "dense", "bm25" or "hybrid"
     fusion: str = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
     bm25_weight: float = 0.5  # BM25's share in normalised fusion (0.7 wins on COVID-QA but loses 0.11 on SEC)
-    reranker: str = "embed"  # "none", "embed" (offline: first-stage score + chunk cosine + idf coverage), or a CrossEncoder path / hub id
+    reranker: str = "embed"  # "none", "embed" (offline, rag/rerank.py), or a CrossEncoder path / hub id
     expansion: str = "none"  # "none" or "prf" (pseudo-relevance feedback)
     multi_hop: bool = False
     mmr_lambda: float = 1.0  # 1.0 = no diversity re-ordering

@@ -3,10 +3,12 @@
     rerank(query, hits, sources, options) -> list[Hit]    # the re-ordered head, then the rest unchanged
 
 `options.reranker` (RAG_RERANKER) chooses how:
-- "embed": offline, with what is already loaded. Score = W_PRIOR · first-stage score (min-max over the head)
-  + W_CHUNK · chunk cosine (stored vectors, no re-embedding) + W_COVERAGE · idf-weighted share of the query's
-  words in the passage (+ W_SENTENCE · best sentence cosine, off by default: embedding ~60 sentences per query
-  cost 0.2–5 s on the shared 2-core box and did not help on SEC 10-Q; see docs/retrieval-quality.md).
+- "embed": offline, with what is already loaded; nothing is embedded at query time. Score =
+  W_PRIOR · first-stage score (min-max over the head) + W_CHUNK · chunk cosine (stored vectors)
+  + W_COVERAGE · idf-weighted share of the query's words in the passage and its context header
+  + W_SENTENCE · the same share for the passage's best single sentence (with its header), which rewards
+  passages where the question's words meet in one sentence: the answer sentence, usually, rather than a
+  passage that mentions them far apart. Weights and measurements: docs/retrieval-quality.md.
 - anything else: a sentence-transformers CrossEncoder, from a local folder or a hub id already in the Hugging Face
   cache (nothing is downloaded). A missing model raises ModelLoadError naming RAG_RERANKER.
 """
@@ -16,8 +18,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,17 +28,16 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .lexical import tokenize
-from .types import Hit
+from .types import Chunk, Hit
 
 if TYPE_CHECKING:
     from .retrieval import Query, RetrievalOptions, Sources
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
-# Measured on four dev sets (docs/retrieval-quality.md, "Retrieval stages"): never worse at hit@5, +0.013 on COVID-QA.
-W_PRIOR, W_SENTENCE, W_CHUNK, W_COVERAGE = 0.6, 0.0, 0.1, 0.3
-MAX_SENTENCES = 64  # per query: bounds the embedding cost (~5 ms per short sentence on one CPU thread)
+# Chosen on four dev sets, checked on 300 held-out COVID-QA questions (docs/retrieval-quality.md,
+# "Sentence coverage"): SEC 10-Q +0.016 and COVID-QA +0.017 hit@5 over the earlier 0.6/0.1/0.3/0 weights.
+W_PRIOR, W_CHUNK, W_COVERAGE, W_SENTENCE = 0.4, 0.1, 0.2, 0.4
 MIN_SENTENCE_WORDS = 4
-CACHE_SIZE = 20_000  # sentence vectors kept (384 floats each: ~30 MB at most)
 
 _cross_encoders: dict[str, Any] = {}
 _load_lock = threading.Lock()
@@ -68,12 +69,11 @@ def embed_scores(query: Query, head: Sequence[Hit], sources: Sources) -> Scored:
     """Return the "embed" score of each head hit (see the module docstring)."""
     vector = query.vector if query.vector is not None else sources.embedder.encode([query.text])[0]
     chunk_cos = sources.store.vectors_of([h.chunk.chunk_id for h in head]) @ vector
-    sentence_cos = chunk_cos
-    if W_SENTENCE > 0:  # the costly part: embedding up to MAX_SENTENCES sentences
-        sentence_cos = best_sentence_cosines(vector, [h.chunk.text for h in head], sources.embedder, chunk_cos)
-    cover = coverage(query.text, [h.chunk.text for h in head])
+    passages = [h.chunk for h in head]
+    cover = coverage(query.text, [c.indexed_text for c in passages])
+    in_sentence = sentence_coverage(query.text, passages)
     prior = _minmax([h.score for h in head])
-    total = W_PRIOR * prior + W_SENTENCE * sentence_cos + W_CHUNK * chunk_cos + W_COVERAGE * cover
+    total = W_PRIOR * prior + W_CHUNK * chunk_cos + W_COVERAGE * cover + W_SENTENCE * in_sentence
     return Scored(tuple(float(s) for s in total), "rerank")
 
 
@@ -89,58 +89,6 @@ def sentences(text: str) -> list[str]:
     return found or [text]
 
 
-def best_sentence_cosines(
-    query: np.ndarray, texts: Sequence[str], embedder: Any, fallback: np.ndarray, budget: int = MAX_SENTENCES
-) -> np.ndarray:
-    """Return, per text, the best cosine between `query` and one of its sentences.
-
-    At most `budget` sentences are embedded, taken from the first texts first; a text left without any uses
-    its `fallback` (the chunk cosine).
-    """
-    groups, used = [], 0
-    for text in texts:
-        group = sentences(text)[: max(budget - used, 0)]
-        groups.append(group)
-        used += len(group)
-    vectors = _cached_encode(embedder, [s for group in groups for s in group])
-    best = np.array(fallback, dtype=np.float32, copy=True)
-    position = 0
-    for i, group in enumerate(groups):
-        if group:
-            best[i] = float((vectors[position : position + len(group)] @ query).max())
-            position += len(group)
-    return best
-
-
-class _VectorCache:
-    """A bounded least-recently-used map (embedder name, sentence) → vector, shared by every search thread."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def encode(self, embedder: Any, texts: list[str]) -> np.ndarray:
-        """Return one vector per text, embedding (in one batch) only the texts not seen recently."""
-        name = getattr(embedder, "name", "")
-        with self.lock:
-            known = {t: self.items[(name, t)] for t in texts if (name, t) in self.items}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=True))
-        with self.lock:
-            for text in dict.fromkeys(texts):
-                self.items[(name, text)] = known[text]
-                self.items.move_to_end((name, text))
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)  # the least recently used
-        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
-
-
-_sentence_cache = _VectorCache(CACHE_SIZE)
-_cached_encode: Callable[[Any, list[str]], np.ndarray] = _sentence_cache.encode
-
-
 def coverage(query: str, texts: Sequence[str]) -> np.ndarray:
     """Return, per text, the idf-weighted share of the query's stemmed words it contains (0..1).
 
@@ -149,9 +97,32 @@ def coverage(query: str, texts: Sequence[str]) -> np.ndarray:
     wanted = set(tokenize([query])[0])
     if not wanted or not texts:
         return np.zeros(len(texts), dtype=np.float32)
-    bags = [set(t) for t in tokenize(list(texts))]
-    df = Counter(w for bag in bags for w in bag if w in wanted)
-    idf = {w: math.log((len(texts) + 1) / (df[w] + 0.5)) for w in wanted}
+    return _idf_shares(wanted, [set(words) for words in tokenize(list(texts))])
+
+
+def sentence_coverage(query: str, passages: Sequence[Chunk]) -> np.ndarray:
+    """Return, per passage, the best `coverage` of one of its sentences joined with the passage's context header.
+
+    The header (file, title, headings) belongs to every sentence: "Intel" in a 10-Q's header answers the company
+    part of "Intel's revenue" for each sentence of it. idf is taken over all the head's sentences.
+    """
+    wanted = set(tokenize([query])[0])
+    if not wanted or not passages:
+        return np.zeros(len(passages), dtype=np.float32)
+    groups = [sentences(c.text) for c in passages]
+    owners = np.array([i for i, group in enumerate(groups) for _ in group])
+    headers = [set(words) for words in tokenize([c.context for c in passages])]
+    words = tokenize([s for group in groups for s in group])
+    shares = _idf_shares(wanted, [set(w) | headers[o] for w, o in zip(words, owners, strict=True)])
+    best = np.zeros(len(passages), dtype=np.float32)
+    np.maximum.at(best, owners, shares)
+    return best
+
+
+def _idf_shares(wanted: set[str], bags: Sequence[set[str]]) -> np.ndarray:
+    """Per bag of words, the idf-weighted share of `wanted` it holds; idf over `bags` themselves."""
+    df = Counter(word for bag in bags for word in bag & wanted)
+    idf = {word: math.log((len(bags) + 1) / (df[word] + 0.5)) for word in wanted}
     total = sum(idf.values()) or 1.0
     return np.array([sum(idf[w] for w in wanted & bag) / total for bag in bags], dtype=np.float32)
 

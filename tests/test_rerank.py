@@ -7,10 +7,10 @@ import pytest
 
 from rag.errors import ModelLoadError
 from rag.lexical import Bm25Index
-from rag.rerank import best_sentence_cosines, coverage, load_cross_encoder, rerank, sentences
+from rag.rerank import coverage, load_cross_encoder, rerank, sentence_coverage, sentences
 from rag.retrieval import Query, RetrievalOptions, Sources
 from rag.store import Store
-from rag.types import Hit
+from rag.types import Chunk, Hit
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
 
@@ -34,10 +34,10 @@ def first_stage(sources: Sources) -> list[Hit]:
     return [Hit(by_text[GENERIC], 1.0, "hybrid"), Hit(by_text[ANSWER], 0.9, "hybrid"), Hit(by_text[OTHER], 0.0)]
 
 
-@pytest.mark.parametrize("weights", [None, (0.4, 0.3, 0.1, 0.2)], ids=["default", "with-sentences"])
+@pytest.mark.parametrize("weights", [None, (0.6, 0.1, 0.3, 0.0)], ids=["default", "without-sentences"])
 def test_embed_reranker_moves_the_answering_passage_up(sources, monkeypatch, weights):
-    if weights is not None:  # prior, sentence, chunk, coverage
-        for name, value in zip(("W_PRIOR", "W_SENTENCE", "W_CHUNK", "W_COVERAGE"), weights, strict=True):
+    if weights is not None:  # prior, chunk, coverage, sentence
+        for name, value in zip(("W_PRIOR", "W_CHUNK", "W_COVERAGE", "W_SENTENCE"), weights, strict=True):
             monkeypatch.setattr(f"rag.rerank.{name}", value)
     query = "what colour is the wild kestrel"
     hits = first_stage(sources)
@@ -69,15 +69,26 @@ def test_sentences_split_and_skip_fragments():
     assert sentences("too short") == ["too short"]
 
 
-def test_sentence_budget_falls_back_to_the_chunk_cosine():
-    embedder = FakeEmbedder(dim=64)
-    query = embedder.vector("brown kestrel spots")
-    texts = ["Unrelated words about owls here. The brown kestrel has spots.", "The brown kestrel has spots today."]
-    fallback = np.array([0.1, 0.2], dtype=np.float32)
-    full = best_sentence_cosines(query, texts, embedder, fallback, budget=10)
-    assert full[0] == pytest.approx(float(embedder.vector("The brown kestrel has spots.") @ query))
-    cut = best_sentence_cosines(query, texts, embedder, fallback, budget=2)  # text 2 gets no sentence
-    assert cut[1] == pytest.approx(0.2) and cut[0] == pytest.approx(full[0])
+def passage(text: str, context: str = "") -> Chunk:
+    return Chunk("id-" + text[:8], "d1", "notes.txt", 1, 0, len(text), text, context=context)
+
+
+def test_sentence_coverage_rewards_query_words_meeting_in_one_sentence():
+    together = passage("Owls live in barns. The kestrel has a brown colour with spots.")
+    apart = passage("The kestrel hunts by day in open fields. Its colour is brown with spots.")
+    # stems wanted: kestrel, colour. Sentences (4): kestrel in 2, colour in 2 → equal idf, each half the query.
+    scores = sentence_coverage("kestrel colour", [together, apart])
+    assert scores.tolist() == pytest.approx([1.0, 0.5])
+    # the whole-passage coverage cannot tell them apart
+    assert coverage("kestrel colour", [together.text, apart.text]).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_sentence_coverage_counts_the_context_header_in_every_sentence():
+    intel = passage("Revenue rose to 14 billion in the quarter.", context="2023 Q2 INTC.pdf — Intel Corporation")
+    amd = passage("Revenue rose to 5 billion in the quarter.", context="2023 Q2 AMD.pdf — Advanced Micro Devices")
+    scores = sentence_coverage("Intel revenue", [intel, amd])
+    assert scores[0] == pytest.approx(1.0) and scores[1] < 0.5
+    assert sentence_coverage("", [intel]).tolist() == [0.0] and len(sentence_coverage("intel", [])) == 0
 
 
 def test_a_missing_cross_encoder_names_the_setting(tmp_path):
@@ -116,15 +127,3 @@ def test_a_local_cross_encoder_reorders_by_its_own_scores(sources, tmp_path):
     reranked = rerank(Query(query, None), hits, sources, RetrievalOptions(reranker=path))
     assert [h.chunk.text for h in reranked] == [hits[i].chunk.text for i in np.argsort(-np.asarray(expected))]
     assert {h.method for h in reranked} == {"cross_encoder"}
-
-
-def test_sentence_vectors_are_cached_and_bounded():
-    from rag.rerank import _VectorCache
-
-    embedder, cache = FakeEmbedder(dim=16), _VectorCache(2)
-    first = cache.encode(embedder, ["a b", "c", "a b"])
-    assert embedder.calls == [2] and np.allclose(first[0], first[2])  # one batch, repeated text once
-    cache.encode(embedder, ["c", "d"])
-    assert embedder.calls == [2, 1]  # only "d" was new; "a b" (least recently used) is dropped
-    cache.encode(embedder, ["a b"])
-    assert embedder.calls == [2, 1, 1]

@@ -38,7 +38,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .types import Chunk, Document
+from .types import Chunk, Document, Page
 
 MARKDOWN_KINDS = {"md", "html", "docx"}
 CONTEXT_TOKENS = 24  # the passage header's share of the embedder's window (see the module docstring)
@@ -97,6 +97,8 @@ class Chunker:
             for start, text in found
             if text.strip()
         ]
+        if is_markdown and self.context:
+            spans = _without_lone_headings(spans)
         encodings = self.tokenizer.encode_batch([page.text[s:e] for page, s, e in spans], add_special_tokens=False)
         chunks: list[Chunk] = []
         page_headings: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
@@ -180,6 +182,27 @@ def _is_soft_wrap(line: str, nxt: str) -> bool:
     if (first.islower() or first == "(") and (last.isalnum() or last in ",;-–)"):
         return True  # the sentence goes on in lower case
     return len(line) >= 60 and (last.islower() or last in ",;")  # a full printed line that stops mid-sentence
+
+
+def _without_lone_headings(spans: list[tuple[Page, int, int]]) -> list[tuple[Page, int, int]]:
+    """Drop a span holding only heading lines when another span of the same page follows it.
+
+    The splitter cuts at the highest level first, so a section longer than one passage loses its heading to a
+    passage of its own ("# Results"): it matches queries on the heading's words and gives the reader nothing.
+    The passages after it carry the heading in their context header, which is why this applies only when
+    headers are on.
+    """
+    kept = []
+    for (page, start, end), following in zip(spans, [*spans[1:], None], strict=True):
+        lone = following is not None and following[0] is page and _only_headings(page.text[start:end])
+        if not lone:
+            kept.append((page, start, end))
+    return kept
+
+
+def _only_headings(text: str) -> bool:
+    """True when `text` is nothing but Markdown heading lines."""
+    return not _SETEXT.sub("", _ATX.sub("", text)).strip()
 
 
 def _words(text: str) -> str:

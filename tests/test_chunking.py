@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunker, heading_path, heading_paths
+from rag.chunking import Chunker, _without_lone_headings, heading_path, heading_paths
 from rag.config import Settings
 from rag.loaders import load_document
 from rag.types import Document, Page
@@ -135,6 +135,25 @@ def test_markdown_heading_paths(chunker):
         above = [line.lstrip("# ") for line in re.findall(r"^#+ .*$", upto_line_end, re.M) if "code" not in line]
         assert c.headings[-1] == above[-1]
     assert not any("not a heading" in h for c in chunks for h in c.headings)
+
+
+def test_a_heading_cut_off_from_its_section_is_not_a_passage(tokenizer_file):
+    # the section is longer than one passage, so the splitter gives its headings passages of their own
+    text = "# Handbook\n\n## Leave\n\n" + prose(30, 1)
+    doc = Document("c" * 64, "handbook.md", "/x/handbook.md", "md", (Page(1, text),))
+    without = Chunker(tokenizer_file, 160, 32, context=False).split(doc)
+    assert [c.text for c in without[:2]] == ["# Handbook", "## Leave"]  # kept when no header would carry them
+    chunker = Chunker(tokenizer_file, 160, 32)
+    chunks = chunker.split(doc)
+    check_invariants(chunker, doc, chunks)
+    assert [c.text for c in chunks] == [c.text for c in without[2:]]
+    assert chunks[0].context == "handbook — Handbook › Leave"
+
+
+def test_a_lone_heading_stays_when_nothing_on_its_page_follows():
+    first, last = Page(1, "# A\n\nBody text here.\n\n## Tail"), Page(2, "# B\n\nMore.")
+    spans = [(first, 0, 3), (first, 5, 20), (first, 22, 29), (last, 0, 3), (last, 5, 10)]
+    assert _without_lone_headings(spans) == [(first, 5, 20), (first, 22, 29), (last, 5, 10)]
 
 
 def test_heading_paths_helper():

@@ -221,7 +221,9 @@ def test_scifact_reader(shared_dir):
     assert len(evalset.sources) == 5183 and len(evalset.queries) == 300 and not evalset.per_chunk
     assert all(name in names for q in evalset.queries for name, _ in q.documents)
     first = evalset.queries[0]
-    assert first.qid == "1" and first.documents == (("31715818.txt", 1),)
+    assert first.qid == "1" and first.documents == (("31715818.md", 1),)
+    text = next(s.text for s in evalset.sources if s.name == "31715818.md")
+    assert text.startswith("# New opportunities: the use of nanotechnologies") and "\n\n" in text  # title as heading
 
 
 def test_covid_qa_reader_spans_point_at_the_answers(shared_dir):
@@ -342,7 +344,7 @@ def test_cached_index_with_failures_is_ingested_again(tmp_path):
     first = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
     second = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
     third = evaluate(evalset, settings, parse_configs("dense"), (5,), FlakyIndex, "fake", tmp_path / "cache")
-    assert first.index.failed == ("d1.txt: took too long",) and not first.index.cached
+    assert first.index.failed == ("d1.md: took too long",) and not first.index.cached
     assert second.index.failed == () and not second.index.cached
     assert third.index.cached and FlakyIndex.calls == 2
 

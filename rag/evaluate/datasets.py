@@ -131,21 +131,25 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
 
 
-def _file_name(doc_id: str) -> str:
-    """A safe .txt file name for a corpus id (ids may hold '/' or spaces)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", doc_id) + ".txt"
+def _file_name(doc_id: str, suffix: str = ".txt") -> str:
+    """A safe file name for a corpus id (ids may hold '/' or spaces)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", doc_id) + suffix
 
 
 def read_beir(root: Path, split: str = "test") -> EvalSet:
-    """BEIR: every corpus entry becomes "<id>.txt" holding "title text"; gold = graded qrels of `split`."""
+    """BEIR: every corpus entry becomes "<id>.md", its title as the heading; gold = graded qrels of `split`.
+
+    Markdown because that is how the title reaches the engine as a title: each passage of a long entry is then
+    indexed with it in its context header (`rag.titles`), as the passages of a user's titled file are.
+    """
     corpus = _need(root / "corpus.jsonl", 'BEIR corpus, one {"_id", "title", "text"} per line')
     queries_file = _need(root / "queries.jsonl", 'BEIR queries, one {"_id", "text"} per line')
     qrels_file = _need(root / "qrels" / f"{split}.tsv", "tab-separated query-id, corpus-id, score with a header")
     sources = []
     for row in _jsonl(corpus):
         title, text = (row.get("title") or "").strip(), row.get("text") or ""
-        # title + " " + text as BEIR does; a blank line would make the chunker give the title its own passage
-        sources.append(Source(_file_name(str(row["_id"])), text=f"{title} {text}" if title else text))
+        heading = "# " + title.replace("\n", " ") + "\n\n" if title else ""
+        sources.append(Source(_file_name(str(row["_id"]), ".md"), text=heading + text))
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, 1):
@@ -154,7 +158,7 @@ def read_beir(root: Path, split: str = "test") -> EvalSet:
                 continue  # header
             if len(parts) != 3:
                 raise DatasetError(f"{qrels_file}:{number}: expected query-id<TAB>corpus-id<TAB>score")
-            qrels.setdefault(parts[0], {})[_file_name(parts[1])] = int(parts[2])
+            qrels.setdefault(parts[0], {})[_file_name(parts[1], ".md")] = int(parts[2])
     texts = {str(row["_id"]): row["text"] for row in _jsonl(queries_file)}
     queries = [
         EvalQuery(qid, texts[qid], documents=tuple(sorted(gold.items())))

@@ -4,10 +4,9 @@ Crash safety: one document = one SQLite transaction (WAL), which also bumps the 
 `manifest` table. The FAISS index (`VectorCache`, keyed by chunk row id: exact `IndexFlatIP`, or `IndexIVFFlat`
 from `AnnOptions.threshold` chunks on) is a cache derived from SQLite: its file name carries the generation it
 was built at, it is written to a temp file and renamed, and a cache whose generation differs from SQLite's is
-rebuilt from the stored vectors on next use (a flat index over a few thousand 384-d vectors rebuilds in
-milliseconds, so writes simply invalidate it; an IVF index is trained again: 4-11 s at 100k chunks,
-~90 s at 1M on the 2-core box). Every public method takes one lock, because the app calls in from several
-threads.
+brought up to date on next use: the index in memory takes the added and removed rows in place, or, when there is
+none (a fresh process) or it no longer fits (`VectorCache.fits`), it is rebuilt from the stored vectors. Every
+public method takes one lock, because the app calls in from several threads.
 """
 
 from __future__ import annotations
@@ -240,14 +239,30 @@ class Store:
             raise
 
     def _sync_vectors(self) -> None:
-        """Bring the FAISS cache to SQLite's generation: load the saved file or rebuild from stored vectors."""
+        """Bring the FAISS cache to SQLite's generation: load its file, update it in place, or rebuild it."""
         generation = self.generation
         if self._vectors.generation == generation or self._vectors.load(generation):
+            return
+        current = np.array([r[0] for r in self._conn.execute("SELECT id FROM chunks")], dtype=np.int64)
+        if self._vectors.fits(len(current)):
+            held = self._vectors.ids()
+            added = np.setdiff1d(current, held)
+            self._vectors.update(generation, np.setdiff1d(held, current), added, self._vectors_of_rows(added))
             return
         rows = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
         self._vectors.rebuild(generation, ids, matrix)
+
+    def _vectors_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Return the stored vectors of these chunk row ids, in the same order (batched under SQLite's limit)."""
+        found: dict[int, bytes] = {}
+        for start in range(0, len(rows), 900):
+            batch = [int(r) for r in rows[start : start + 900]]
+            query = "SELECT id, vector FROM chunks WHERE id IN ({})".format(",".join("?" * len(batch)))
+            found.update(self._conn.execute(query, batch))
+        matrix = np.frombuffer(b"".join(found[int(r)] for r in rows), dtype=np.float32)
+        return matrix.reshape(len(rows), self.dim)
 
     def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
         """Return the chunk row ids of these documents (int64)."""

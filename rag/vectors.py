@@ -1,11 +1,15 @@
 """The FAISS side of the index: a cache of SQLite's vectors for one generation (see `rag.store`).
 
-An `IndexIDMap2` keyed by chunk row id over either `IndexFlatIP` (exact cosine search on unit vectors) or, from
-`AnnOptions.threshold` vectors on, `IndexIVFFlat` (approximate: a query scans the `nprobe` nearest of `nlist`
-≈ 2·√N clusters). Why: exact search is linear in the chunks (~22 ms at 100k, ~146 ms at 1M on the 2-core box),
+Keyed by chunk row id: an `IndexIDMap2` over `IndexFlatIP` (exact cosine search on unit vectors) or, from
+`AnnOptions.threshold` vectors on, an `IndexIVFFlat` holding the row ids itself (approximate: a query scans the
+`nprobe` nearest of `nlist` ≈ 2·√N clusters; not wrapped in an IDMap, whose `remove_ids` breaks over an IVF). Why: exact search is linear in the chunks (~22 ms at 100k, ~146 ms at 1M on the 2-core box),
 while IVF with nprobe 16 kept recall@10 ≥ 0.995 vs exact at ~1 ms (docs/speed.md). A document filter is a FAISS
 `IDSelectorBatch`, so filtering never needs a larger k; a filtered IVF search scans every cluster, so it is exact
 over the allowed chunks (a filter over a few documents must never miss their chunks).
+
+A write changes the index in place (`update`: remove the deleted row ids, add the new ones) instead of building
+it again, as long as it stays the kind the options choose and an IVF's clusters still suit its size (`fits`).
+Training an IVF again cost 4-11 s at 100k chunks and ~90 s at 1M on the 2-core box, under the store's lock.
 """
 
 from __future__ import annotations
@@ -92,6 +96,9 @@ class VectorCache:
         ivf = faiss.try_extract_index_ivf(index)
         if index.d != self.dim:
             return False
+        if ivf is not None and not isinstance(index, faiss.IndexIVF):
+            logger.info("rebuilding the vector cache: %s wraps its IVF in an id map (older layout)", path)
+            return False
         if (ivf is not None) != self.ann.wants_ivf(index.ntotal):  # the threshold changed since it was saved
             logger.info("rebuilding the vector cache: %s is not the index the current settings choose", path)
             return False
@@ -108,11 +115,48 @@ class VectorCache:
         use_one_thread()
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         ivf = self._trained_ivf(matrix) if self.ann.wants_ivf(len(ids)) else None
-        index = faiss.IndexIDMap2(ivf if ivf is not None else faiss.IndexFlatIP(self.dim))
+        index = ivf if ivf is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         if len(ids):
             index.add_with_ids(matrix, ids)
         self.index, self._ivf, self.generation, self._unsaved = index, ivf, generation, True
         self._set_nprobe()
+
+    def fits(self, rows: int) -> bool:
+        """Whether the index in memory can take changes in place and then hold `rows` vectors.
+
+        It must be the kind the options choose for `rows`, and an IVF must still suit its size: the nlist it was
+        trained with is what `ivf_lists` gives for half to twice `rows` vectors. Past that it is trained again.
+        """
+        if self.index is None or (self._ivf is not None) != self.ann.wants_ivf(rows):
+            return False
+        return self._ivf is None or self._ivf.nlist / 2 <= ivf_lists(rows) <= self._ivf.nlist * math.sqrt(2)
+
+    def ids(self) -> np.ndarray:
+        """Return the row ids the index holds (int64, in no particular order; empty when there is no index)."""
+        import faiss
+
+        if self.index is None:
+            return np.zeros(0, dtype=np.int64)
+        if self._ivf is None:
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        lists = self._ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(self._ivf.nlist)
+            if lists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    def update(self, generation: int, removed: np.ndarray, added: np.ndarray, matrix: np.ndarray) -> None:
+        """Bring the index to `generation` in place: drop the `removed` row ids, add `added` with their vectors."""
+        import faiss
+
+        use_one_thread()
+        if len(removed):
+            self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(removed, dtype=np.int64)))
+        if len(added):
+            self.index.add_with_ids(np.ascontiguousarray(matrix, dtype=np.float32), added)
+        self.generation, self._unsaved = generation, True
 
     def _trained_ivf(self, matrix: np.ndarray) -> Any:
         """Return an empty IndexIVFFlat trained on a fixed-seed sample of at most TRAIN_PER_LIST·nlist rows."""

@@ -136,3 +136,77 @@ def test_every_searching_thread_runs_faiss_on_one_thread(tmp_path):
     worker.start()
     worker.join()
     assert seen == [1]
+
+
+# ---- writes update the index in place ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0, THRESHOLD], ids=["flat", "ivf"])
+def test_an_update_in_place_equals_a_rebuild(tmp_path, threshold):
+    ann = AnnOptions(threshold, 1000)  # nprobe ≥ nlist: the IVF scans every list, so results must be identical
+    cache = built(tmp_path / "a", ann)
+    removed = np.arange(101, 201, dtype=np.int64)
+    added, vectors = np.arange(5001, 5201, dtype=np.int64), unit_vectors(200, seed=7)
+    assert cache.fits(ROWS - 100 + 200)
+    cache.update(2, removed, added, vectors)
+    keep = np.arange(201, 101 + ROWS, dtype=np.int64)
+    fresh = VectorCache(tmp_path / "b", DIM, ann)
+    fresh.rebuild(2, np.concatenate([keep, added]), np.concatenate([unit_vectors(ROWS, seed=0)[100:], vectors]))
+    assert sorted(cache.ids().tolist()) == sorted(fresh.ids().tolist()) and cache.generation == 2
+    for query in unit_vectors(10, seed=8):
+        assert top_ids(cache, query) == top_ids(fresh, query)
+        assert not set(top_ids(cache, query, k=50)) & set(removed.tolist())
+
+
+def test_an_ivf_is_trained_again_only_when_its_size_has_moved_far():
+    cache = VectorCache(Path("unused"), DIM, AnnOptions(200, 16))
+    cache.rebuild(1, np.arange(ROWS, dtype=np.int64), unit_vectors(ROWS, seed=0))  # nlist 63: sized for 1,000
+    assert cache.fits(ROWS) and cache.fits(1990) and cache.fits(260)  # ivf_lists 89 and 32 are within 31.5..89.1
+    assert not cache.fits(2100) and not cache.fits(240)  # 92 and 31: outgrown, or far too many lists
+    assert not cache.fits(199)  # below the threshold the index must be exact
+    flat = VectorCache(Path("unused"), DIM, AnnOptions(200, 16))
+    assert not flat.fits(10)  # nothing in memory yet: build it
+    flat.rebuild(1, np.arange(10, dtype=np.int64), unit_vectors(10, seed=0))
+    assert flat.fits(199) and not flat.fits(200)  # the threshold itself wants an IVF
+
+
+def test_a_saved_ivf_inside_an_id_map_is_rebuilt(tmp_path):
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, 8, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(unit_vectors(600, seed=0))
+    wrapped = faiss.IndexIDMap2(ivf)  # the layout written before in-place updates: its remove_ids breaks
+    wrapped.add_with_ids(unit_vectors(600, seed=0), np.arange(600, dtype=np.int64))
+    faiss.write_index(wrapped, str(tmp_path / "vectors.g3.faiss"))
+    assert not VectorCache(tmp_path, DIM, AnnOptions(THRESHOLD, 16)).load(3)
+
+
+def test_store_writes_update_the_ivf_without_training_it_again(tmp_path, monkeypatch):
+    from rag.store import Store
+    from tests.test_store import put
+
+    embedder = FakeEmbedder(dim=512)  # wide enough that no two of these passages hash to the same vector
+    store = Store.open(tmp_path / "idx", embedder.name, embedder.dim, AnnOptions(50, 1000))
+    words = [f"w{i} v{i} u{i}" for i in range(100)]
+    try:
+        put(store, embedder, "a.txt", [words[:60]])
+        store.flush()
+        assert store._vectors.describe().startswith("ivf")
+
+        def no_training(*args, **kwargs):
+            raise AssertionError("the IVF was trained again")
+
+        monkeypatch.setattr(VectorCache, "_trained_ivf", no_training)
+        put(store, embedder, "b.txt", [words[60:80]])
+        put(store, embedder, "c.txt", [words[80:100]])
+        store.delete(store.find("b.txt").doc_id)
+        store.flush()
+        assert store._vectors.index.ntotal == 80
+        found = [h.chunk.text for h in store.dense_search(embedder.vector(words[90]), 5)]
+        assert found[0] == words[90] and not set(found) & set(words[60:80])
+    finally:
+        store.close()
+    reopened = Store.open(tmp_path / "idx", embedder.name, embedder.dim, AnnOptions(50, 1000))
+    try:  # the saved file is the updated index, at SQLite's generation
+        assert reopened.dense_search(embedder.vector(words[90]), 1)[0].chunk.text == words[90]
+        assert reopened._vectors.index.ntotal == 80
+    finally:
+        reopened.close()

@@ -243,6 +243,8 @@ class Store:
         generation = self.generation
         if self._vectors.generation == generation or self._vectors.load(generation):
             return
+        if self._vectors.index is None:
+            self._vectors.load_newest()  # a cache saved before the last writes: updated in place below
         current = np.array([r[0] for r in self._conn.execute("SELECT id FROM chunks")], dtype=np.int64)
         if self._vectors.fits(len(current)):
             held = self._vectors.ids()

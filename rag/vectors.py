@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,17 @@ class VectorCache:
         self.index, self._ivf, self.generation, self._unsaved = index, ivf, generation, False
         self._set_nprobe()  # the saved nprobe may come from other settings
         return True
+
+    def load_newest(self) -> bool:
+        """Read the newest saved cache of any generation (True when one was read).
+
+        A process that starts after writes whose cache was never saved (killed before `flush`) finds only an older
+        file; `rag.store` brings it up to date by diffing its row ids against SQLite, which is correct whatever
+        generation it has, because row ids are never reused. Cheaper than training an IVF again.
+        """
+        names = (re.fullmatch(r"vectors\.g(\d+)\.faiss", p.name) for p in self.data_dir.glob("vectors.g*.faiss"))
+        found = [int(m.group(1)) for m in names if m]
+        return bool(found) and self.load(max(found))
 
     def rebuild(self, generation: int, ids: np.ndarray, matrix: np.ndarray) -> None:
         """Build the index from row ids and their unit vectors: exact below the threshold, IVF from it on."""

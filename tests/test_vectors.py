@@ -210,3 +210,31 @@ def test_store_writes_update_the_ivf_without_training_it_again(tmp_path, monkeyp
         assert reopened._vectors.index.ntotal == 80
     finally:
         reopened.close()
+
+
+def test_a_cache_saved_before_the_last_writes_is_updated_not_trained_again(tmp_path, monkeypatch):
+    from rag.store import Store
+    from tests.test_store import put
+
+    embedder, ann = FakeEmbedder(dim=512), AnnOptions(50, 1000)
+    words = [f"w{i} v{i} u{i}" for i in range(80)]
+    store = Store.open(tmp_path / "idx", embedder.name, embedder.dim, ann)
+    put(store, embedder, "a.txt", [words[:60]])
+    store.flush()  # saved at this generation
+    put(store, embedder, "b.txt", [words[60:]])  # then killed before flush: no cache file for this generation
+    store.close()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the IVF was trained again")
+
+    monkeypatch.setattr(VectorCache, "_trained_ivf", no_training)
+    reopened = Store.open(tmp_path / "idx", embedder.name, embedder.dim, ann)
+    try:
+        assert reopened.dense_search(embedder.vector(words[70]), 1)[0].chunk.text == words[70]
+        assert reopened._vectors.index.ntotal == 80 and reopened._vectors.generation == reopened.generation
+        reopened.flush()
+        assert [p.name for p in (tmp_path / "idx").glob("vectors.g*.faiss")] == [
+            f"vectors.g{reopened.generation}.faiss"
+        ]
+    finally:
+        reopened.close()

@@ -64,13 +64,17 @@ def measure(size: int, runs: int, in_place: bool) -> dict[str, list[dict[str, fl
         for n in range(size // PER_DOC):
             store.put(*document(f"base{n}", PER_DOC, rng))
         store.flush()
+        fits = VectorCache.fits
         if not in_place:
             VectorCache.fits = lambda self, rows: False  # the pre-session-3 behaviour: rebuild on every write
-        for run in range(runs):
-            doc, chunks, vectors = document(f"new{run}", 20, rng)
-            results["add"].append(timed_write(store, lambda d=doc, c=chunks, v=vectors: store.put(d, c, v), rng))
-            victim = store.find(f"base{run}")
-            results["delete"].append(timed_write(store, lambda v=victim: store.delete(v.doc_id), rng))
+        try:
+            for run in range(runs):
+                doc, chunks, vectors = document(f"new{run}", 20, rng)
+                results["add"].append(timed_write(store, lambda d=doc, c=chunks, v=vectors: store.put(d, c, v), rng))
+                victim = store.find(f"base{run}")
+                results["delete"].append(timed_write(store, lambda v=victim: store.delete(v.doc_id), rng))
+        finally:
+            VectorCache.fits = fits
         print(f"{size} chunks, {'in place' if in_place else 'rebuild'}: {store._vectors.describe()}")
         store.close()
     return results
@@ -84,7 +88,7 @@ def main() -> None:
     go_offline()
     rows, data = [], {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        for in_place in (True, False):  # in place first: the rebuild case patches VectorCache for good
+        for in_place in (True, False):
             label = "in place" if in_place else "rebuild"
             found = measure(size, args.runs, in_place)
             data[f"{size}/{label}"] = found

@@ -69,9 +69,7 @@ def embed_scores(query: Query, head: Sequence[Hit], sources: Sources) -> Scored:
     """Return the "embed" score of each head hit (see the module docstring)."""
     vector = query.vector if query.vector is not None else sources.embedder.encode([query.text])[0]
     chunk_cos = sources.store.vectors_of([h.chunk.chunk_id for h in head]) @ vector
-    passages = [h.chunk for h in head]
-    cover = coverage(query.text, [c.indexed_text for c in passages])
-    in_sentence = sentence_coverage(query.text, passages)
+    cover, in_sentence = word_coverage(query.text, [h.chunk for h in head])
     prior = _minmax([h.score for h in head])
     total = W_PRIOR * prior + W_CHUNK * chunk_cos + W_COVERAGE * cover + W_SENTENCE * in_sentence
     return Scored(tuple(float(s) for s in total), "rerank")
@@ -83,40 +81,41 @@ def _minmax(values: Sequence[float]) -> np.ndarray:
     return (array - array.min()) / span if span > 0 else np.ones_like(array)
 
 
-def sentences(text: str) -> list[str]:
-    """Return the sentences of `text` with at least MIN_SENTENCE_WORDS words (the whole text if none)."""
-    found = [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= MIN_SENTENCE_WORDS]
-    return found or [text]
+def sentence_pieces(text: str) -> list[tuple[str, bool]]:
+    """Split `text` after . ! ? ; : and at line breaks; each piece comes with whether it counts as a sentence
+    (at least MIN_SENTENCE_WORDS words). The pieces hold every word of `text`: the splits fall on whitespace."""
+    pieces = [piece.strip() for piece in _SENTENCE.split(text) if piece.strip()]
+    return [(piece, len(piece.split()) >= MIN_SENTENCE_WORDS) for piece in pieces]
 
 
-def coverage(query: str, texts: Sequence[str]) -> np.ndarray:
-    """Return, per text, the idf-weighted share of the query's stemmed words it contains (0..1).
-
-    idf is taken over `texts` themselves: a query word every candidate has says little about which one answers.
+def word_coverage(query: str, passages: Sequence[Chunk]) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per passage, the idf-weighted share of the query's stemmed words (0..1) found
+    - in the passage with its context header, idf over the passages (a query word every candidate has says
+      little about which one answers), and
+    - in its best sentence with the header, idf over all the passages' sentences (a passage without a sentence
+      counts as one). The header (file, title, headings) belongs to every sentence: "Intel" in a 10-Q's header
+      answers the company part of "Intel's revenue" for each sentence of it.
+    Each passage is tokenized once: its pieces' words together are its words.
     """
-    wanted = set(tokenize([query])[0])
-    if not wanted or not texts:
-        return np.zeros(len(texts), dtype=np.float32)
-    return _idf_shares(wanted, [set(words) for words in tokenize(list(texts))])
-
-
-def sentence_coverage(query: str, passages: Sequence[Chunk]) -> np.ndarray:
-    """Return, per passage, the best `coverage` of one of its sentences joined with the passage's context header.
-
-    The header (file, title, headings) belongs to every sentence: "Intel" in a 10-Q's header answers the company
-    part of "Intel's revenue" for each sentence of it. idf is taken over all the head's sentences.
-    """
+    empty = np.zeros(len(passages), dtype=np.float32)
     wanted = set(tokenize([query])[0])
     if not wanted or not passages:
-        return np.zeros(len(passages), dtype=np.float32)
-    groups = [sentences(c.text) for c in passages]
-    owners = np.array([i for i, group in enumerate(groups) for _ in group])
-    headers = [set(words) for words in tokenize([c.context for c in passages])]
-    words = tokenize([s for group in groups for s in group])
-    shares = _idf_shares(wanted, [set(w) | headers[o] for w, o in zip(words, owners, strict=True)])
-    best = np.zeros(len(passages), dtype=np.float32)
-    np.maximum.at(best, owners, shares)
-    return best
+        return empty, empty.copy()
+    groups = [sentence_pieces(c.text) for c in passages]
+    words = tokenize([c.context for c in passages] + [piece for group in groups for piece, _ in group])
+    rest = iter(words[len(passages) :])
+    passage_bags: list[set[str]] = []
+    sentence_bags: list[set[str]] = []
+    owners: list[int] = []
+    for i, group in enumerate(groups):
+        header, bags = set(words[i]), [set(next(rest)) for _ in group]
+        passage_bags.append(header.union(*bags))
+        kept = [header | bag for (_, is_sentence), bag in zip(group, bags, strict=True) if is_sentence]
+        sentence_bags += kept or [passage_bags[-1]]
+        owners += [i] * max(len(kept), 1)
+    best = empty.copy()
+    np.maximum.at(best, np.array(owners), _idf_shares(wanted, sentence_bags))
+    return _idf_shares(wanted, passage_bags), best
 
 
 def _idf_shares(wanted: set[str], bags: Sequence[set[str]]) -> np.ndarray:

@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,9 +252,9 @@ class Store:
             self._vectors.update(generation, np.setdiff1d(held, current), added, self._vectors_of_rows(added))
             return
         rows = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
-        self._vectors.rebuild(generation, ids, matrix)
+        self._vectors.rebuild(
+            generation, np.array([r[0] for r in rows], dtype=np.int64), self._matrix(r[1] for r in rows)
+        )
 
     def _vectors_of_rows(self, rows: np.ndarray) -> np.ndarray:
         """Return the stored vectors of these chunk row ids, in the same order (batched under SQLite's limit)."""
@@ -263,8 +263,11 @@ class Store:
             batch = [int(r) for r in rows[start : start + 900]]
             query = "SELECT id, vector FROM chunks WHERE id IN ({})".format(",".join("?" * len(batch)))
             found.update(self._conn.execute(query, batch))
-        matrix = np.frombuffer(b"".join(found[int(r)] for r in rows), dtype=np.float32)
-        return matrix.reshape(len(rows), self.dim)
+        return self._matrix(found[int(r)] for r in rows)
+
+    def _matrix(self, blobs: Iterable[bytes]) -> np.ndarray:
+        """Stack stored vector blobs into a float32 (n, dim) matrix."""
+        return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
 
     def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
         """Return the chunk row ids of these documents (int64)."""

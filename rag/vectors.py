@@ -2,8 +2,8 @@
 
 Keyed by chunk row id: an `IndexIDMap2` over `IndexFlatIP` (exact cosine search on unit vectors) or, from
 `AnnOptions.threshold` vectors on, an `IndexIVFFlat` holding the row ids itself (approximate: a query scans the
-`nprobe` nearest of `nlist` ≈ 2·√N clusters; not wrapped in an IDMap, whose `remove_ids` breaks over an IVF). Why: exact search is linear in the chunks (~22 ms at 100k, ~146 ms at 1M on the 2-core box),
-while IVF with nprobe 16 kept recall@10 ≥ 0.995 vs exact at ~1 ms (docs/speed.md). A document filter is a FAISS
+`nprobe` nearest of `nlist` ≈ 2·√N clusters; not wrapped in an IDMap, whose `remove_ids` breaks over an IVF).
+Why: exact search is linear in the chunks (~22 ms at 100k, ~146 ms at 1M on the 2-core box), while IVF with nprobe 16 kept recall@10 ≥ 0.995 vs exact at ~1 ms (docs/speed.md). A document filter is a FAISS
 `IDSelectorBatch`, so filtering never needs a larger k; a filtered IVF search scans every cluster, so it is exact
 over the allowed chunks (a filter over a few documents must never miss their chunks).
 

@@ -7,7 +7,7 @@ import pytest
 
 from rag.errors import ModelLoadError
 from rag.lexical import Bm25Index
-from rag.rerank import coverage, load_cross_encoder, rerank, sentence_coverage, sentences
+from rag.rerank import load_cross_encoder, rerank, sentence_pieces, word_coverage
 from rag.retrieval import Query, RetrievalOptions, Sources
 from rag.store import Store
 from rag.types import Chunk, Hit
@@ -53,6 +53,15 @@ def test_rerank_depth_leaves_the_tail_in_place(sources):
     assert rerank(Query(query, sources.embedder.vector(query)), hits, sources, options)[1:] == hits[1:]
 
 
+def coverage(query: str, texts: list[str]) -> np.ndarray:
+    """Whole-passage coverage of passages without a context header."""
+    return word_coverage(query, [passage(t) for t in texts])[0]
+
+
+def sentence_coverage(query: str, passages: list[Chunk]) -> np.ndarray:
+    return word_coverage(query, passages)[1]
+
+
 def test_coverage_weighs_rare_query_words_more():
     texts = ["the kestrel is brown", "the colour of the sky", "a brown owl", "brown bread"]
     # stems wanted: colour, kestrel (brown is not in the query); idf over 4 texts: both df 1 → equal weight
@@ -65,8 +74,13 @@ def test_coverage_weighs_rare_query_words_more():
 def test_sentences_split_and_skip_fragments():
     # split after . ! ? ; : and at line breaks; pieces under 4 words ("Hello there.", "Spots:") are dropped
     text = "Hello there. The kestrel is brown. Spots: many dark ones here"
-    assert sentences(text) == ["The kestrel is brown.", "many dark ones here"]
-    assert sentences("too short") == ["too short"]
+    pieces = sentence_pieces(text)
+    assert [piece for piece, is_sentence in pieces if is_sentence] == ["The kestrel is brown.", "many dark ones here"]
+    assert [piece for piece, _ in pieces] == ["Hello there.", "The kestrel is brown.", "Spots:", "many dark ones here"]
+    assert sentence_pieces("too short") == [("too short", False)]
+    # a passage with no sentence counts as one: its sentence score is its passage score
+    cover, in_sentence = word_coverage("short kestrel", [passage("too short"), passage("A kestrel. Owls.")])
+    assert in_sentence.tolist() == pytest.approx(cover.tolist())
 
 
 def passage(text: str, context: str = "") -> Chunk:
@@ -89,6 +103,7 @@ def test_sentence_coverage_counts_the_context_header_in_every_sentence():
     scores = sentence_coverage("Intel revenue", [intel, amd])
     assert scores[0] == pytest.approx(1.0) and scores[1] < 0.5
     assert sentence_coverage("", [intel]).tolist() == [0.0] and len(sentence_coverage("intel", [])) == 0
+    assert coverage("", ["a kestrel"]).tolist() == [0.0]
 
 
 def test_a_missing_cross_encoder_names_the_setting(tmp_path):

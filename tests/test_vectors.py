@@ -141,6 +141,11 @@ def test_every_searching_thread_runs_faiss_on_one_thread(tmp_path):
 # ---- writes update the index in place ----------------------------------------------------------------------
 
 
+def no_training(*args, **kwargs):
+    """Stands in for `VectorCache._trained_ivf` where training the IVF again would be the bug."""
+    raise AssertionError("the IVF was trained again")
+
+
 @pytest.mark.parametrize("threshold", [0, THRESHOLD], ids=["flat", "ivf"])
 def test_an_update_in_place_equals_a_rebuild(tmp_path, threshold):
     ann = AnnOptions(threshold, 1000)  # nprobe ≥ nlist: the IVF scans every list, so results must be identical
@@ -191,9 +196,6 @@ def test_store_writes_update_the_ivf_without_training_it_again(tmp_path, monkeyp
         store.flush()
         assert store._vectors.describe().startswith("ivf")
 
-        def no_training(*args, **kwargs):
-            raise AssertionError("the IVF was trained again")
-
         monkeypatch.setattr(VectorCache, "_trained_ivf", no_training)
         put(store, embedder, "b.txt", [words[60:80]])
         put(store, embedder, "c.txt", [words[80:100]])
@@ -223,9 +225,6 @@ def test_a_cache_saved_before_the_last_writes_is_updated_not_trained_again(tmp_p
     store.flush()  # saved at this generation
     put(store, embedder, "b.txt", [words[60:]])  # then killed before flush: no cache file for this generation
     store.close()
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the IVF was trained again")
 
     monkeypatch.setattr(VectorCache, "_trained_ivf", no_training)
     reopened = Store.open(tmp_path / "idx", embedder.name, embedder.dim, ann)

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="KIND:PATH",
-        help="beir:DIR, squad:FILE, llamaindex:DIR, docugami:DIR or pages:FILE (repeatable)",
+        help="beir:DIR, squad:FILE, llamaindex:DIR, docugami:DIR, pages:FILE or smart:DIR (repeatable)",
     )
     parser.add_argument("--docs", type=Path, help="folder of documents for pages:FILE")
     parser.add_argument("--limit", type=int, help="use only the first N questions of each dataset")

@@ -5,6 +5,7 @@
     llamaindex:DIR    rag_dataset.json + source_files/                     → reference passages (pages found later)
     docugami:DIR      qna_data.csv + docs/*.pdf, gold = file-name globs    → documents
     pages:FILE        JSONL {"question", "document", "pages"} + --docs DIR → pages
+    smart:DIR         SMART collection (Cranfield, CISI): *.all*, *.qry, qrels → graded documents (smart.py)
 
 Gold is expressed in terms of the file names the index will show (`Hit.chunk.document`), so the runner can
 judge a hit without knowing the format it came from.
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from ..errors import RagError
 
-KINDS = ("beir", "squad", "llamaindex", "docugami", "pages")
+KINDS = ("beir", "squad", "llamaindex", "docugami", "pages", "smart")
+RANKING_KINDS = ("beir", "smart")  # graded documents, scored over distinct documents with BEIR's measures
 
 
 class DatasetError(RagError):
@@ -97,6 +99,7 @@ def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, 
         "llamaindex": lambda: read_llamaindex(path),
         "docugami": lambda: read_docugami(path),
         "pages": lambda: read_pages(path, docs or path.parent),
+        "smart": lambda: _read_smart(path),
     }
     evalset = readers[kind]()
     if limit is not None:
@@ -104,6 +107,12 @@ def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, 
     if not evalset.queries:
         raise DatasetError(f"{spec}: no questions with gold found")
     return evalset
+
+
+def _read_smart(path: Path) -> EvalSet:
+    from .smart import read_smart  # smart.py builds on this module's types
+
+    return read_smart(path)
 
 
 def _replace(evalset: EvalSet, **changes: object) -> EvalSet:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .datasets import RANKING_KINDS
+
 # Human names for the report; "hit@k" is ir-measures' Success@k (1 if any relevant unit is in the top k).
 _LABELS = {"nDCG": "nDCG", "R": "recall", "RR": "MRR", "Success": "hit"}
 
@@ -25,7 +27,7 @@ class MetricValue:
 
 def measures_for(kind: str, level: str, ks: Sequence[int]) -> list[str]:
     """The ir-measures measure strings reported for one dataset kind and gold level."""
-    if kind == "beir":
+    if kind in RANKING_KINDS:
         base = ["nDCG@10", "R@10", "R@100", "RR@10"]
         return base + [f"R@{k}" for k in ks if f"R@{k}" not in base]
     if kind == "docugami":

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import ConfigError
 from ..types import Hit, Page
-from .datasets import EvalSet, Source
+from .datasets import RANKING_KINDS, DatasetError, EvalSet, Source
 from .index import IndexInfo, OpenIndex, SearchIndex, pages_reader, prepared_index
 from .judging import align_spans, gold_units, ranked_units, resolve_references
 from .metrics import MetricValue, measures_for, score
@@ -83,12 +83,25 @@ def evaluate(
     cache_dir: Path | None = None,
 ) -> DatasetResult:
     """Index `evalset` once (or reuse the cache), locate its gold on the loaded pages, and run every config."""
+    check_query_lengths(evalset, settings.max_query_chars)
     with prepared_index(evalset, settings, embedder_name, open_index, cache_dir) as prepared:
         evalset = prepare_gold(evalset, pages_reader(prepared.paths, settings))
         results = tuple(run_config(prepared.index, evalset, config, ks) for config in configs)
     return DatasetResult(
         evalset.name, evalset.kind, len(evalset.queries), evalset.per_chunk, evalset.notes, prepared.info, results
     )
+
+
+def check_query_lengths(evalset: EvalSet, limit: int) -> None:
+    """Raise DatasetError before any indexing when a question is longer than the engine accepts (CISI has one)."""
+    too_long = [q for q in evalset.queries if len(q.text.strip()) > limit]
+    if too_long:
+        longest = max(too_long, key=lambda q: len(q.text))
+        raise DatasetError(
+            f"{evalset.name}: {len(too_long)} question(s) exceed RAG_MAX_QUERY_CHARS={limit} (the longest, "
+            f"{longest.qid!r}, has {len(longest.text)} characters). Raise the limit for this run, "
+            f"e.g. RAG_MAX_QUERY_CHARS={len(longest.text) // 1000 * 1000 + 1000}"
+        )
 
 
 def prepare_gold(evalset: EvalSet, pages_of: Callable[[Source], Sequence[Page]]) -> EvalSet:
@@ -107,7 +120,7 @@ def prepare_gold(evalset: EvalSet, pages_of: Callable[[Source], Sequence[Page]])
 def search_depth(evalset: EvalSet, ks: Sequence[int]) -> int:
     """How many chunks to fetch per query: enough for every cutoff and RR@10 (and R@100 on BEIR)."""
     needed = max([10, *ks])
-    return max(needed, BEIR_DEPTH) if evalset.kind == "beir" else needed
+    return max(needed, BEIR_DEPTH) if evalset.kind in RANKING_KINDS else needed
 
 
 def run_config(index: SearchIndex, evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> ConfigResult:

@@ -7,6 +7,7 @@ traps their manifests name (skipped when ../shared is absent, failing in CI).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,17 @@ def test_cisi_reader(shared_dir):
     assert len(evalset.sources) == 1460 and len(evalset.queries) == 76  # judgements exist for 76 of 111
     assert evalset.sources[0].text.startswith("# 18 Editions of the Dewey Decimal Classifications\n\n")
     assert all(grade == 1 for q in evalset.queries for _, grade in q.documents)
+
+
+def test_a_file_the_library_names_in_its_error_is_named_once(tmp_path):
+    class EmptyFileIndex(KeywordIndex):
+        """Fails "3.md" with the Library's own wording, which starts with the file name."""
+
+        def ingest(self, paths, on_progress=None, names=None):
+            outcomes = super().ingest(paths, on_progress, names)
+            return [o if o.name != "3.md" else replace(o, status="failed", message="3.md: is empty") for o in outcomes]
+
+    evalset = read_dataset(f"smart:{write_cranfield(tmp_path / 'cran', qrels='1 1 1')}")
+    settings, configs = Settings(data_dir=tmp_path / "unused"), [RunConfig("dense", "dense")]
+    result = evaluate(evalset, settings, configs, (5,), EmptyFileIndex, "fake")
+    assert result.index.failed == ("3.md: is empty",)

@@ -212,13 +212,18 @@ def _build(index: SearchIndex, evalset: EvalSet, paths: dict[str, Path], data_di
     finally:
         bar.close()
     seconds = time.perf_counter() - started
-    failed = tuple(f"{o.name}: {o.message}" for o in outcomes if not o.ok) + _duplicates(names, outcomes)
+    failed = tuple(_named(o.name, o.message) for o in outcomes if not o.ok) + _duplicates(names, outcomes)
     info = IndexInfo(str(data_dir), False, seconds, len(names), failed)
     if keep:
         data_dir.mkdir(parents=True, exist_ok=True)
         record = {"build_seconds": seconds, "files": len(names), "failed": list(failed), "dataset": evalset.name}
         (data_dir / COMPLETE_MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
     return info
+
+
+def _named(name: str, message: str) -> str:
+    """ "name: message", unless the Library's message already starts with the file name (its errors do)."""
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
 def _duplicates(names: Sequence[str], outcomes: Sequence[FileOutcome]) -> tuple[str, ...]:

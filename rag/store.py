@@ -22,29 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexError_, IndexMismatchError
+from .errors import IndexError_
 from .files import writing
+from .schema import (
+    CHUNK_COLUMNS,
+    chunk_from_row,
+    chunk_values,
+    create_schema,
+    delete_document_rows,
+    info_from_row,
+)
 from .types import Chunk, Document, DocumentInfo, Hit, indexed_text
 from .vectors import EXACT, AnnOptions, VectorCache
-
-FORMAT_VERSION = "1"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, path TEXT NOT NULL, kind TEXT NOT NULL,
-    pages INTEGER NOT NULL, chunks INTEGER NOT NULL, added_at REAL NOT NULL, warnings TEXT NOT NULL,
-    file TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS pages (
-    doc_id TEXT NOT NULL, number INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (doc_id, number));
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, page INTEGER NOT NULL,
-    start_off INTEGER NOT NULL, end_off INTEGER NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL,
-    ordinal INTEGER NOT NULL, vector BLOB NOT NULL, context TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, ordinal);
-CREATE INDEX IF NOT EXISTS chunks_by_chunk_id ON chunks (chunk_id);
-"""
-CHUNK_COLUMNS = "id, chunk_id, doc_id, page, start_off, end_off, text, headings, ordinal, context"
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,7 @@ class Store:
             conn = sqlite3.connect(data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable except the last commit on power loss
-            _create(conn, data_dir, embedder_name, dim)
+            create_schema(conn, data_dir, embedder_name, dim)
         return cls(data_dir, conn, dim, ann)
 
     # ---- reads -------------------------------------------------------------------------------------------
@@ -94,7 +83,7 @@ class Store:
             rows = self._conn.execute(
                 "SELECT doc_id, name, kind, pages, chunks, added_at, warnings FROM documents ORDER BY added_at, name"
             ).fetchall()
-        return [_info(row) for row in rows]
+        return [info_from_row(row) for row in rows]
 
     def find(self, key: str) -> DocumentInfo | None:
         """Return the document whose name or doc_id is `key` (a doc_id prefix of 8+ characters also works)."""
@@ -103,7 +92,7 @@ class Store:
             rows = self._conn.execute(sql.format("name = ? OR doc_id = ?"), (key, key)).fetchall()
             if not rows and len(key) >= 8:
                 rows = self._conn.execute(sql.format("substr(doc_id, 1, ?) = ?"), (len(key), key)).fetchall()
-        return _info(rows[0]) if len(rows) == 1 else None
+        return info_from_row(rows[0]) if len(rows) == 1 else None
 
     def document_file(self, doc_id: str) -> str:
         """Return the stored copy's file name (relative to data_dir/files), or "" when none was kept."""
@@ -182,7 +171,7 @@ class Store:
             for old in cur.execute(
                 "SELECT doc_id FROM documents WHERE name = ? OR doc_id = ?", (document.name, document.doc_id)
             ).fetchall():
-                _delete_rows(cur, old[0])
+                delete_document_rows(cur, old[0])
             cur.execute(
                 "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -202,14 +191,14 @@ class Store:
             )
             cur.executemany(
                 f"INSERT INTO chunks ({CHUNK_COLUMNS}, vector) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_chunk_values(c, v) for c, v in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True)],
+                [chunk_values(c, v) for c, v in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True)],
             )
         return info
 
     def delete(self, doc_id: str) -> None:
         """Remove one document with its pages, chunks and vectors in one transaction."""
         with self._lock, writing("delete a document", self.data_dir), self._transaction() as cur:
-            _delete_rows(cur, doc_id)
+            delete_document_rows(cur, doc_id)
 
     def flush(self) -> None:
         """Write the FAISS cache for the current generation (once per batch, not per document)."""
@@ -284,7 +273,7 @@ class Store:
                 f"SELECT {CHUNK_COLUMNS}, documents.name FROM chunks JOIN documents USING (doc_id) WHERE {where}",
                 params,
             ).fetchall()
-        return {row[0]: _chunk(row) for row in rows}
+        return {row[0]: chunk_from_row(row) for row in rows}
 
 
 class _Closed:
@@ -300,76 +289,3 @@ class _Closed:
 
     def close(self) -> None:
         """Closing twice is harmless."""
-
-
-def _create(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:
-    """Create the tables and the manifest in one transaction, so a crash never leaves half a manifest."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        _add_missing_columns(conn)
-        _check_manifest(conn, data_dir, embedder_name, dim)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Upgrade an index made before passages had a context header: old rows keep an empty one."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
-    if "context" not in columns:
-        conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
-
-
-def _check_manifest(conn: sqlite3.Connection, data_dir: Path, embedder_name: str, dim: int) -> None:
-    """Write the manifest of a new index, or refuse an index built by another embedder / format."""
-    found = dict(conn.execute("SELECT key, value FROM manifest").fetchall())
-    if not found:
-        conn.executemany(
-            "INSERT INTO manifest VALUES (?, ?)",
-            [("format", FORMAT_VERSION), ("embedder", embedder_name), ("dim", str(dim)), ("generation", "0")],
-        )
-        return
-    if found.get("format") != FORMAT_VERSION:
-        raise IndexError_(
-            f"the index in {data_dir} has format {found.get('format')}, this version reads {FORMAT_VERSION}; delete it to rebuild"
-        )
-    if found.get("embedder") != embedder_name or found.get("dim") != str(dim):
-        raise IndexMismatchError(
-            f"the index in {data_dir} was built with {found.get('embedder')} ({found.get('dim')} dims); you are using "
-            f"{embedder_name} ({dim} dims). Use another --data-dir or delete it to rebuild"
-        )
-
-
-def _delete_rows(cur: sqlite3.Cursor, doc_id: str) -> None:
-    for table in ("chunks", "pages", "documents"):
-        cur.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
-
-
-def _chunk_values(chunk: Chunk, vector: np.ndarray) -> tuple:
-    return (
-        chunk.chunk_id,
-        chunk.doc_id,
-        chunk.page,
-        chunk.start,
-        chunk.end,
-        chunk.text,
-        json.dumps(chunk.headings),
-        chunk.ordinal,
-        chunk.context,
-        vector.tobytes(),
-    )
-
-
-def _chunk(row: tuple) -> Chunk:
-    _, chunk_id, doc_id, page, start, end, text, headings, ordinal, context, name = row
-    return Chunk(chunk_id, doc_id, name, page, start, end, text, tuple(json.loads(headings)), ordinal, context)
-
-
-def _info(row: tuple) -> DocumentInfo:
-    doc_id, name, kind, pages, chunks, added_at, warnings = row
-    return DocumentInfo(doc_id, name, kind, pages, chunks, added_at, tuple(json.loads(warnings)))

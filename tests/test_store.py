@@ -152,7 +152,7 @@ def test_failed_write_keeps_previous_document(store, embedder, monkeypatch):
     def disk_full(*args):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr("rag.store._chunk_values", disk_full)
+    monkeypatch.setattr("rag.store.chunk_values", disk_full)
     with pytest.raises(IndexWriteError, match="disk is full"):
         put(store, embedder, "a.txt", [["replacement"]], salt="v2")
     assert store.generation == generation

@@ -33,6 +33,7 @@ INDEX_MODULES = (
     "chunking.py",
     "embedding.py",
     "store.py",
+    "schema.py",
     "lexical.py",
     "library.py",
 )

@@ -1,6 +1,6 @@
 """What one write costs a large index: adding or deleting a document at N chunks, in place vs rebuilding FAISS.
 
-    python bench/index_update.py --sizes 100000 --runs 3 --out update.json
+    python bench/index_update.py --sizes 100000 --runs 3 --out update.json [--modes in-place,rebuild]
 
 Builds a store of N synthetic chunks (clustered unit vectors, 1,000 chunks per document, written through
 `rag.store.Store.put`; the engine's own FAISS choice, so IVF from RAG_ANN_THRESHOLD = 100k on), then times, per
@@ -84,11 +84,12 @@ def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--modes", default="in-place,rebuild", help="which of in-place,rebuild to measure")
     args = parser.parse_args()
     go_offline()
     rows, data = [], {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        for in_place in (True, False):
+        for in_place in [mode == "in-place" for mode in args.modes.split(",")]:
             label = "in place" if in_place else "rebuild"
             found = measure(size, args.runs, in_place)
             data[f"{size}/{label}"] = found

@@ -236,9 +236,12 @@ class Store:
             self._vectors.load_newest()  # a cache saved before the last writes: updated in place below
         current = np.array([r[0] for r in self._conn.execute("SELECT id FROM chunks")], dtype=np.int64)
         if self._vectors.fits(len(current)):
+            # Both id sets are unique (SQLite's primary key; FAISS only ever takes ids it lacks), and saying so
+            # skips numpy's np.unique pass: at 1M chunks 0.03 s per diff instead of 2.2 s (docs/speed.md).
             held = self._vectors.ids()
-            added = np.setdiff1d(current, held)
-            self._vectors.update(generation, np.setdiff1d(held, current), added, self._vectors_of_rows(added))
+            added = np.setdiff1d(current, held, assume_unique=True)
+            removed = np.setdiff1d(held, current, assume_unique=True)
+            self._vectors.update(generation, removed, added, self._vectors_of_rows(added))
             return
         rows = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
         self._vectors.rebuild(

@@ -90,6 +90,25 @@ def test_bad_smart_folders_name_the_file(tmp_path):
         read_dataset(f"smart:{root}")
 
 
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        ("tinyqrel", "1 3 1\n1 1 high\n", r"tinyqrel:2: expected 'query-id doc-id grade'"),
+        (
+            "tiny.qry",
+            ".I 001\n.W\nred apples\n.I\n.W\nno number\n",
+            r"tiny\.qry:4: expected '\.I <number>', found '\.I'",
+        ),
+    ],
+    ids=["grade-not-a-number", "record-without-id"],
+)
+def test_a_bad_line_is_a_dataset_error_naming_it(tmp_path, file, text, message):
+    root = write_cranfield(tmp_path / "cran", "1 3 1\n")
+    (root / file).write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        read_dataset(f"smart:{root}")
+
+
 def test_a_question_over_the_length_limit_stops_before_indexing(tmp_path):
     root = write_cranfield(tmp_path / "cran", "1 3 1\n2 2 2\n")  # "yellow bananas" has 14 characters
     evalset = read_dataset(f"smart:{root}")

@@ -94,13 +94,14 @@ def evaluate(
 
 def check_query_lengths(evalset: EvalSet, limit: int) -> None:
     """Raise DatasetError before any indexing when a question is longer than the engine accepts (CISI has one)."""
-    too_long = [q for q in evalset.queries if len(q.text.strip()) > limit]
+    lengths = {q.qid: len(q.text.strip()) for q in evalset.queries}  # what Library.check_query measures
+    too_long = [qid for qid, length in lengths.items() if length > limit]
     if too_long:
-        longest = max(too_long, key=lambda q: len(q.text))
+        longest = max(too_long, key=lengths.__getitem__)
         raise DatasetError(
             f"{evalset.name}: {len(too_long)} question(s) exceed RAG_MAX_QUERY_CHARS={limit} (the longest, "
-            f"{longest.qid!r}, has {len(longest.text)} characters). Raise the limit for this run, "
-            f"e.g. RAG_MAX_QUERY_CHARS={len(longest.text) // 1000 * 1000 + 1000}"
+            f"{longest!r}, has {lengths[longest]} characters). Raise the limit for this run, "
+            f"e.g. RAG_MAX_QUERY_CHARS={lengths[longest] // 1000 * 1000 + 1000}"
         )
 
 

@@ -48,9 +48,11 @@ def read_records(path: Path) -> list[tuple[str, dict[str, str]]]:
     """Parse a SMART file into (id, {field letter: text}) in file order; raises DatasetError if it has no ".I"."""
     records: list[tuple[str, dict[str, str]]] = []
     field = ""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         marker = _FIELD.match(line.rstrip())
         if marker and marker.group(1) == "I":
+            if not marker.group(2).split() or not marker.group(2).split()[0].isdigit():
+                raise DatasetError(f"{path}:{number}: expected '.I <number>', found {line.strip()!r}")
             records.append((str(int(marker.group(2).split()[0])), {}))
             field = ""
         elif marker and records:
@@ -72,12 +74,14 @@ def read_qrels(path: Path, query_ids: list[str]) -> tuple[dict[str, dict[str, in
         parts = line.split()
         if not parts:
             continue
-        if len(parts) < (3 if cleverdon else 2) or not (parts[0].isdigit() and parts[1].isdigit()):
+        numbers = parts[:3] if cleverdon else parts[:2]
+        if len(numbers) < (3 if cleverdon else 2) or not all(p.lstrip("-").isdigit() for p in numbers):
             raise DatasetError(f"{path}:{number}: expected 'query-id doc-id{' grade' if cleverdon else ''}'")
         grade = (5 - int(parts[2]) if 1 <= int(parts[2]) <= 4 else 0) if cleverdon else 1
         pairs.append((str(int(parts[0])), str(int(parts[1])), grade))
     notes = ["Cleverdon grades 1–4 scored as relevance 4–1; grade −1 skipped"] if cleverdon else []
-    if any(qid not in set(query_ids) for qid, _, _ in pairs):
+    known_ids = set(query_ids)
+    if any(qid not in known_ids for qid, _, _ in pairs):
         ordinal = {str(i): qid for i, qid in enumerate(query_ids, 1)}
         pairs = [(ordinal[q], d, g) for q, d, g in pairs if q in ordinal]
         notes.append("qrels number queries by their position in the query file, not by '.I'")

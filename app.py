@@ -26,8 +26,9 @@ import gradio as gr  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.generation import PRESETS  # noqa: E402
-from rag.loaders import KINDS  # noqa: E402
+from rag.generate.registry import PRESETS  # noqa: E402
+from rag.ingest.loaders import KINDS  # noqa: E402
+from rag.search.options import MODES  # noqa: E402
 from ui.api import Api  # noqa: E402
 from ui.chat import ChatOptions  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
@@ -89,7 +90,7 @@ def _settings_panel(page: Page, engine: Engine) -> None:
     models = list(dict.fromkeys([d.generator, *PRESETS]))
     with gr.Accordion("Settings", open=False):
         page.options = [
-            gr.Radio(["hybrid", "dense", "bm25"], value=d.retrieval, label="Retrieval", elem_id="opt-mode"),
+            gr.Radio(list(MODES), value=d.retrieval, label="Retrieval", elem_id="opt-mode"),
             gr.Slider(1, 12, value=d.top_k, step=1, label="Passages given to the model (k)", elem_id="opt-k"),
             gr.Checkbox(value=d.rerank, label="Re-rank passages", elem_id="opt-rerank",
                         info="A second, finer scoring of the candidates (slower)."),
@@ -173,15 +174,17 @@ def _wire(demo: gr.Blocks, page: Page, h: Handlers, engine: Engine) -> None:
     page.stop.click(None, None, None, cancels=[asked, example, retried], api_visibility="private")
     page.cite_pick.input(h.pick, [page.cite_pick, page.views], [page.sources, page.page_image],
                          api_visibility="private")  # fmt: skip
-    _api(Api(engine))
+    _api(Api(engine), engine.app)
     demo.unload(h.release)
 
 
-def _api(api: Api) -> None:
+def _api(api: Api, app: AppSettings) -> None:
     gr.api(api.upload, api_name="upload", concurrency_id="ingest", concurrency_limit=1)
     gr.api(api.ask, api_name="ask", concurrency_id="chat")
-    gr.api(api.search, api_name="search", concurrency_limit=None)
-    gr.api(api.list_documents, api_name="list", concurrency_limit=None)
+    # Searches embed the query on the same cores as everything else: a shared limit keeps a burst of API calls
+    # from piling onto them (the rest wait in Gradio's queue).
+    gr.api(api.search, api_name="search", concurrency_id="lookup", concurrency_limit=app.search_concurrency)
+    gr.api(api.list_documents, api_name="list", concurrency_id="lookup", concurrency_limit=app.search_concurrency)
     gr.api(api.delete, api_name="delete")
 
 
@@ -216,18 +219,28 @@ def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
 
 
 def launch(demo: gr.Blocks, app: AppSettings, block: bool = True) -> str:
-    """Start serving and return the local URL. Offline, `share` only warns and the app keeps serving."""
+    """Start serving and return the local URL. Offline, `share` only warns and the app keeps serving.
+
+    Gradio's own start-up lines are silenced (they suggest `share=True` in code; ours is `--share`); with `block`
+    we print where the page is instead.
+    """
     demo.queue(default_concurrency_limit=1)
     _, url, share_url = demo.launch(
         server_name=app.host, server_port=app.port, share=app.share, auth=app.auth, ssr_mode=False,
-        css=CSS, prevent_thread_lock=True, quiet=not block, show_error=True,
+        css=CSS, prevent_thread_lock=True, quiet=True, show_error=True,
         max_file_size=f"{app.max_upload_mb:g}mb" if app.public else None,
     )  # fmt: skip
     if app.share and not share_url:
         logger.warning("no public share link could be created (offline?); serving locally at %s", url)
     if block:
+        say(f"open {url} in a browser" + (f" (public link: {share_url})" if share_url else "") + "; Ctrl-C stops")
         demo.block_thread()
     return url
+
+
+def say(text: str) -> None:
+    """One line for the person who started the app, in the terminal."""
+    print(f"Footnote: {text}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # SIGTERM (docker stop, Spaces restarts) must unwind through `finally` so session folders are removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    engine = Engine(settings, app)
+    engine = Engine(settings, app, announce=say)
     engine.start()
     demo = build_demo(engine)
     try:

@@ -19,7 +19,7 @@ def ann(library: Any, queries: np.ndarray, hnsw_max: int) -> list[dict[str, Any]
     over the library's vectors (an IVF sweep over the engine's own IVF when it built one)."""
     import faiss
 
-    from rag.vectors import use_one_thread
+    from rag.index.vectors import use_one_thread
 
     use_one_thread()  # as the engine searches; the HNSW/IVF builds below run on one thread too
     cache = library.store._vectors

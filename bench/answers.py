@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.config import Settings  # noqa: E402
-from rag.pipeline import Done, answer, measure  # noqa: E402
+from rag.generate.pipeline import Done, answer, measure  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from rag.embedding import load_embedder
-    from rag.generation import load_generator
+    from rag.generate.registry import load_generator
 
     base = Settings.from_env()
     embedder = load_embedder(base)

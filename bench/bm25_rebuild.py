@@ -4,7 +4,7 @@
 
 bm25s cannot add or remove documents, so every ingest batch or delete rebuilds BM25 from all of SQLite's chunk
 texts (`rag/lexical.py`). The chunks are real text: COVID-QA's articles (../shared) cut into 180-word windows,
-repeated up to N, stored through `rag.store.Store.put` (vectors are zeros: FAISS is not involved). Per run one
+repeated up to N, stored through `rag.index.store.Store.put` (vectors are zeros: FAISS is not involved). Per run one
 20-chunk document is added and the refresh that follows is timed whole (read + tokenize + index + save); the
 tokenizer alone is timed over the same texts to show its share. Prints medians.
 """
@@ -44,8 +44,8 @@ def document(name: str, texts: list[str]) -> tuple:
 
 
 def measure(size: int, runs: int, texts: list[str]) -> dict[str, list[float]]:
-    from rag.lexical import Bm25Index, tokenize
-    from rag.store import Store
+    from rag.index.lexical import Bm25Index, tokenize
+    from rag.index.store import Store
 
     corpus = (texts * (size // len(texts) + 1))[:size]
     found: dict[str, list[float]] = {"refresh": [], "tokenize": []}

@@ -95,8 +95,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+SIMD_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """Return which of SIMD_FLAGS this CPU has (from /proc/cpuinfo): speeds differ a lot between them."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return []
+    return [f for f in SIMD_FLAGS if f in flags]
+
+
 def machine() -> dict[str, Any]:
-    """Return what a reader needs to judge the numbers: time, cores, load, CPU, git commit."""
+    """Return what a reader needs to judge the numbers: time, cores, load, CPU and its SIMD flags, git commit."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -110,6 +122,7 @@ def machine() -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)),
         "load_avg": load_avg(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_flags": cpu_flags(),
         "python": platform.python_version(),
         "commit": commit,
     }
@@ -183,7 +196,7 @@ def embedder_tokens(texts: Sequence[str]) -> int:
 
 def synthetic_document(name: str, texts: Sequence[str], vectors: Any) -> tuple:
     """(Document, chunks, vectors) for `Store.put`: one page, one chunk per text, ids derived from `name`."""
-    from rag.chunking import chunk_id
+    from rag.ingest.chunking import chunk_id
     from rag.types import Chunk, Document, Page
 
     doc_id = name.ljust(64, "x")

@@ -5,7 +5,7 @@
         --dataset squad:../shared/eval/covid_qa/200423_covidQA.json --limit 300 --out /tmp/fusion.json
 
 For every question of each set (indexes built by, or shared with, `python -m rag eval --cache-dir`): dense and
-BM25 top 100 once, then `rag.retrieval.fuse_normalized` at weights 0..1 and hit@5 with the eval's own gold
+BM25 top 100 once, then `rag.search.retrieve.fuse_normalized` at weights 0..1 and hit@5 with the eval's own gold
 units. It also reports each query's word rarity (mean BM25 idf of its indexed words / ln(N + 1)) and the best
 rule w = clip(0.5 + (rarity - c)·slope) found on a grid, plus "adjacent-deduped": hit@5 when a passage next to
 one already picked (same file, ordinal ±1) is skipped. Not part of the test suite.
@@ -34,7 +34,7 @@ def per_query(spec: str, cache_dir: Path, limit: int | None) -> list[dict]:
     from rag.evaluate.judging import gold_units, ranked_units
     from rag.evaluate.runner import prepare_gold
     from rag.library import Library
-    from rag.retrieval import fuse_normalized
+    from rag.search.fusion import fuse_normalized
 
     settings = Settings.from_env().replace(candidates=100, reranker="none")
     embedder = load_embedder(settings)
@@ -59,7 +59,7 @@ def per_query(spec: str, cache_dir: Path, limit: int | None) -> list[dict]:
 
 def rarity(library, query: str) -> float:
     """Mean idf of the query's indexed words / ln(N + 1) (bm25s keeps document frequencies as column lengths)."""
-    from rag.lexical import tokenize
+    from rag.index.lexical import tokenize
 
     index = library.bm25
     index.refresh()

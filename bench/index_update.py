@@ -3,7 +3,7 @@
     python bench/index_update.py --sizes 100000 --runs 3 --out update.json [--modes in-place,rebuild]
 
 Builds a store of N synthetic chunks (clustered unit vectors, 1,000 chunks per document, written through
-`rag.store.Store.put`; the engine's own FAISS choice, so IVF from RAG_ANN_THRESHOLD = 100k on), then times, per
+`rag.index.store.Store.put`; the engine's own FAISS choice, so IVF from RAG_ANN_THRESHOLD = 100k on), then times, per
 run: one 20-chunk document added, and one 1,000-chunk document deleted, each followed by a search (which brings
 FAISS to SQLite's generation) and `flush` (which saves the FAISS file). "in place" is the engine's path; "rebuild"
 forces the old behaviour (FAISS built again from every stored vector, an IVF trained again). Prints medians.
@@ -47,8 +47,8 @@ def timed_write(store, write, rng: np.random.Generator) -> dict[str, float]:
 
 def measure(size: int, runs: int, in_place: bool) -> dict[str, list[dict[str, float]]]:
     from rag.config import Settings
-    from rag.store import Store
-    from rag.vectors import AnnOptions, VectorCache
+    from rag.index.store import Store
+    from rag.index.vectors import AnnOptions, VectorCache
 
     rng = np.random.default_rng(1)
     results: dict[str, list[dict[str, float]]] = {"add": [], "delete": []}

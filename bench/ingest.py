@@ -198,8 +198,8 @@ def floor_seconds(encode: Any, texts: list[str], share: float) -> float:
 
 def split_parse_chunk(paths: list[Path], settings: Any, tokenizer_file: Path) -> dict[str, float]:
     """Return in-process seconds spent loading (parsing) and chunking the files (CPU cost, not overlapped)."""
-    from rag.loaders import load_document
-    from rag.parsing import chunker_for
+    from rag.ingest.loaders import load_document
+    from rag.ingest.parsing import chunker_for
 
     chunker = chunker_for(settings, str(tokenizer_file))
     parse = chunk = 0.0

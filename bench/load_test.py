@@ -39,11 +39,12 @@ def make_engine(work: Path, fake: bool, chat_concurrency: int):
     app = AppSettings(public=True, sample_dir=None, session_ttl_s=3600.0, chat_concurrency=chat_concurrency)
     settings = Settings.from_env().replace(data_dir=work / "data")
     if fake:
-        from tests.browser import FakeGenerator
-        from tests.fakes import FakeEmbedder
+        from rag.generate.registry import register_generator
+        from tests.fakes import FakeEmbedder, FakeGenerator
 
         generator = FakeGenerator()
-        engine = Engine(settings, app, embedder=FakeEmbedder(dim=64), generator_factory=lambda _s: generator)
+        register_generator("fake", lambda _settings, _argument: generator)
+        engine = Engine(settings.replace(generator="fake"), app, embedder=FakeEmbedder(dim=64))
     else:
         engine = Engine(settings, app)
     engine.start(background=False)

@@ -8,9 +8,9 @@ the first `--articles` COVID-QA articles are ingested here), repeated to N chunk
 each copy swaps 3 words for words of another chunk (so BM25 sees realistic, not identical, texts), and its
 vector is the unit mix 0.85·v_i + 0.35·v_j + noise(σ=0.02) of two real chunk vectors — embedding 1M chunks on 2
 cores would take ~8 h, so these are synthetic-but-realistic unit vectors, not embeddings of the perturbed texts.
-The index is written through `rag.store.Store.put` (1,000 chunks per document) and searched through
+The index is written through `rag.index.store.Store.put` (1,000 chunks per document) and searched through
 `Library.search` in a fresh process, timing dense, BM25 and hybrid (query embedding included) and the
-sentence re-ranker of `rag.evaluate.experiments` separately. The FAISS index is the engine's own choice at each
+sentence re-ranker of `bench/experiments.py` separately. The FAISS index is the engine's own choice at each
 size (exact below `RAG_ANN_THRESHOLD` chunks, IVF from it on; set RAG_ANN_THRESHOLD / RAG_ANN_NPROBE in the
 environment to move it), and its recall@10 vs exact search is reported. Then HNSW and IVF settings over the same
 vectors are compared with exact search: recall@10 and single-query latency, on one FAISS thread as the engine
@@ -157,10 +157,10 @@ def build_once(data: Path, size: int, texts: list[str], vectors: np.ndarray) -> 
 def build_index(data: Path, size: int, texts: list[str], vectors: np.ndarray) -> None:
     """Write `size` synthetic chunks through Store.put (1,000 per document), then the FAISS and BM25 caches."""
     from rag.config import Settings
-    from rag.lexical import Bm25Index
-    from rag.store import Store
+    from rag.index.lexical import Bm25Index
+    from rag.index.store import Store
+    from rag.index.vectors import AnnOptions
     from rag.types import Chunk, Document, Page
-    from rag.vectors import AnnOptions
 
     settings = Settings.from_env()  # the engine's own index choice (RAG_ANN_THRESHOLD), as Library.open makes it
     ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
@@ -209,7 +209,7 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
     latency = {mode: summary(values) for mode, values in times.items()}
     latency["hybrid+rerank"] = summary([_time(call) for call in rerank_calls(library, queries[: args.rerank_queries])])
     if args.generator:
-        from rag.generation import load_generator
+        from rag.generate.registry import load_generator
 
         load_generator(settings).load()
     peak = peak_rss_mb()  # embedder + index (+ generator), before the ANN experiments allocate their own indexes
@@ -222,16 +222,16 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
 
 
 def rerank_calls(library: Any, queries: list[str]) -> list[Any]:
-    """Return one call per query: hybrid search + the engine's "embed" re-ranker (rag.rerank when present,
-    else the prototype in rag.evaluate.experiments over the top 20). Its cost does not depend on corpus size."""
+    """Return one call per query: hybrid search + the engine's "embed" re-ranker (rag.search.rerank when present,
+    else the prototype in bench/experiments.py over the top 20). Its cost does not depend on corpus size."""
     from dataclasses import fields, replace
 
-    from rag.retrieval import RetrievalOptions, retrieve
+    from rag.search.retrieve import RetrievalOptions, retrieve
 
     if "reranker" in {f.name for f in fields(RetrievalOptions)}:
         options = replace(library.options(k=5, mode="hybrid"), reranker="embed")
         return [lambda q=q: retrieve(q, library.sources, options) for q in queries]
-    from rag.evaluate.experiments import rerank_by_sentences
+    from bench.experiments import rerank_by_sentences
 
     encode = library.embedder.encode
     return [lambda q=q: rerank_by_sentences(q, library.search(q, k=20, mode="hybrid"), encode) for q in queries]

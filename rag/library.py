@@ -4,9 +4,10 @@
     library.ingest([Path("report.pdf")])        # -> [FileOutcome(status="indexed", message="indexed 14 pages, 52 passages")]
     library.search("what was the revenue?")     # -> [Hit(chunk=Chunk(document="report.pdf", page=3, ...), score=...)]
 
-Files are parsed in a sandboxed worker (`rag.parsing`), embedded here, and stored one document per SQLite
-transaction (`rag.store`). One bad file never stops a batch; a file whose bytes are already indexed is
-skipped ("unchanged"). The derived FAISS and BM25 caches are saved once per batch, not per file.
+Files are parsed in a sandboxed worker (`rag.ingest.parsing`), embedded here, and stored one document at a time
+through the index contract (`rag.index.contract.Index`; on this disk `rag.index.local.LocalIndex`, where each
+document is one SQLite transaction). One bad file never stops a batch; a file whose bytes are already indexed is
+skipped ("unchanged"). The index's derived structures (FAISS, BM25) are brought up to date once per batch.
 A copy of each original is kept in data_dir/files/<doc_id><ext> so the app can show its pages.
 Several `Library` objects (one per app session) may share one embedder; each is safe to call from threads.
 """
@@ -21,15 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
-from .embedding import Embedder
-from .errors import DocumentLoadError, DocumentNotFoundError, QueryError
-from .files import IngestItem, drop_copy, expand, file_sha256, keep_copy, remove_leftovers
-from .lexical import Bm25Index
-from .retrieval import RetrievalOptions, Sources, retrieve
-from .store import Store
-from .types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
-from .vectors import AnnOptions
+from rag.config import Settings
+from rag.digest import file_sha256
+from rag.embedding import Embedder
+from rag.errors import DocumentLoadError, DocumentNotFoundError
+from rag.index.contract import Index
+from rag.index.files import drop_copy, keep_copy, remove_leftovers
+from rag.index.local import LocalIndex
+from rag.index.vectors import AnnOptions
+from rag.ingest.batch import IngestItem, expand
+from rag.ingest.parsing import FALLBACK_WARNING, ParseWorker
+from rag.ingest.reading import ParsedFile
+from rag.search.options import RetrievalOptions, Sources, check_query
+from rag.search.retrieve import retrieve
+from rag.types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +45,11 @@ ProgressCallback = Callable[[IngestProgress], None]
 class Library:
     """An index in `settings.data_dir` plus the embedder that built it. Use `Library.open`."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, index: Index) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.store = store
-        self.bm25 = Bm25Index(store)
-        self.sources = Sources(store, self.bm25, embedder)
+        self.index = index
+        self.sources = Sources(index, embedder)
         self._write_lock = threading.RLock()  # one ingest/delete at a time; searches run alongside
         self._max_bytes = settings.max_file_mb * 1024 * 1024
 
@@ -55,8 +60,8 @@ class Library:
         Raises IndexMismatchError when it was built by another embedder, IndexWriteError when it cannot be created.
         """
         ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
-        library = cls(settings, embedder, Store.open(settings.data_dir, embedder.name, embedder.dim, ann))
-        remove_leftovers(settings.data_dir, {d.doc_id for d in library.store.documents()})
+        library = cls(settings, embedder, LocalIndex.open(settings.data_dir, embedder.name, embedder.dim, ann))
+        remove_leftovers(settings.data_dir, {d.doc_id for d in library.index.documents()})
         return library
 
     # ---- ingest ------------------------------------------------------------------------------------------
@@ -94,7 +99,7 @@ class Library:
             doc_id = doc_id or file_sha256(item.path)
         except OSError:
             return None
-        info = self.store.find(doc_id)
+        info = self.index.find(doc_id)
         if info is None or info.doc_id != doc_id:
             return None
         message = f"unchanged: already indexed as {info.name} ({_amounts(info.pages, info.chunks)})"
@@ -102,12 +107,12 @@ class Library:
             str(item.path), info.name, "unchanged", message, info.pages, info.chunks, doc_id, info.warnings
         )
 
-    def _parse(self, items: list[IngestItem], todo: list[int], report: ProgressCallback) -> Generator[object]:
+    def _parse(
+        self, items: list[IngestItem], todo: list[int], report: ProgressCallback
+    ) -> Generator[ParsedFile | DocumentLoadError]:
         """Yield each todo file's ParsedFile or DocumentLoadError, reporting "reading" before each file."""
         if not todo:
             return
-        from .parsing import ParseWorker
-
         with ParseWorker(self.settings, self.embedder.tokenizer_file) as worker:
             report(IngestProgress(items[todo[0]].name, "reading", todo[0], len(items)))
             results = worker.parse_many([(items[i].path, items[i].name) for i in todo])
@@ -117,7 +122,7 @@ class Library:
                     nxt = todo[position + 1]
                     report(IngestProgress(items[nxt].name, "reading", nxt, len(items)))
 
-    def _index(self, item: IngestItem, result: object, reporter: _Reporter) -> FileOutcome:
+    def _index(self, item: IngestItem, result: ParsedFile | DocumentLoadError, reporter: _Reporter) -> FileOutcome:
         """Embed and store one parsed file; return its outcome (a load error becomes a "failed" outcome)."""
         if isinstance(result, DocumentLoadError):
             reporter("failed")
@@ -131,11 +136,11 @@ class Library:
             reporter("failed")
             return FileOutcome(str(item.path), document.name, "failed", f"{document.name}: no passages to index")
         reporter("chunking", len(chunks), len(chunks))
-        previous = self.store.find(document.name)
+        previous = self.index.find(document.name)
         vectors = self._embed([c.indexed_text for c in chunks], previous, reporter)
         reporter("indexing")
         file = keep_copy(item.path, document.doc_id, self.settings.data_dir / "files")
-        self.store.put(document, chunks, vectors, file)
+        self.index.put(document, chunks, vectors, file)
         if previous is not None and previous.doc_id != document.doc_id:
             drop_copy(previous.doc_id, self.settings.data_dir / "files")
         status = "replaced" if previous is not None else "indexed"
@@ -154,16 +159,15 @@ class Library:
 
     def _embed(self, texts: list[str], previous: DocumentInfo | None, reporter: _Reporter) -> np.ndarray:
         """Return one vector per text, embedding only texts that the previous version of the file lacked."""
-        known = self.store.vectors_by_text(previous.doc_id) if previous is not None else {}
+        known = self.index.vectors_by_text(previous.doc_id) if previous is not None else {}
         missing = [t for t in dict.fromkeys(texts) if t not in known]  # also embeds repeated passages once
         fresh = self.embedder.encode(missing, on_batch=lambda d, t: reporter("embedding", d, t))
         known.update(zip(missing, fresh, strict=True))
         return np.stack([known[t] for t in texts])
 
     def _save_caches(self) -> None:
-        """Persist FAISS and BM25 for the current generation (once per batch)."""
-        self.store.flush()
-        self.bm25.refresh()
+        """Bring the index's derived structures up to date (once per batch, not per file)."""
+        self.index.commit()
 
     # ---- search ------------------------------------------------------------------------------------------
     def search(
@@ -183,7 +187,7 @@ class Library:
         DocumentNotFoundError for an unknown document, ModelLoadError for a re-ranker that is not installed.
         """
         options = self.options(k=k, documents=documents, mode=mode, settings=settings)
-        return retrieve(self.check_query(query), self.sources, options)
+        return retrieve(check_query(query, self.settings.max_query_chars), self.sources, options)
 
     def options(
         self,
@@ -201,18 +205,6 @@ class Library:
             overrides["mode"] = mode
         return RetrievalOptions.from_settings(settings or self.settings, **overrides)
 
-    def check_query(self, query: str) -> str:
-        """Return the stripped query, or raise QueryError when it is empty or longer than settings.max_query_chars."""
-        text = (query or "").strip()
-        if not text:
-            raise QueryError("the question is empty; type what you want to find in your documents")
-        if len(text) > self.settings.max_query_chars:
-            raise QueryError(
-                f"the question is {len(text)} characters long; the limit is {self.settings.max_query_chars} "
-                "(RAG_MAX_QUERY_CHARS). Shorten it"
-            )
-        return text
-
     def resolve(self, documents: Iterable[str]) -> tuple[str, ...]:
         """Return the doc_ids of these names or ids; raises DocumentNotFoundError naming the known documents."""
         return tuple(self._find(key).doc_id for key in documents)
@@ -220,46 +212,49 @@ class Library:
     # ---- documents ---------------------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
         """Return every indexed document, oldest first."""
-        return self.store.documents()
+        return self.index.documents()
 
     def delete(self, name_or_id: str) -> DocumentInfo:
         """Remove a document (metadata, vectors, BM25 entries and the kept copy); return what was removed."""
         with self._write_lock:
             info = self._find(name_or_id)
-            self.store.delete(info.doc_id)
+            self.index.delete(info.doc_id)
             drop_copy(info.doc_id, self.settings.data_dir / "files")
             self._save_caches()
         return info
 
     def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         """Return `chunk` with up to `n` chunks either side of it in its document, in reading order."""
-        return self.store.neighbours(chunk.doc_id, chunk.ordinal, n)
+        return self.index.neighbours(chunk.doc_id, chunk.ordinal, n)
 
     def page_text(self, doc_id: str, page: int) -> str:
         """Return the stored text of one page; raises DocumentNotFoundError for an unknown document or page."""
-        text = self.store.page_text(doc_id, page)
+        text = self.index.page_text(doc_id, page)
         if text is None:
             raise DocumentNotFoundError(f"page {page} of document {doc_id} is not in the index")
         return text
 
     def document_path(self, doc_id: str) -> Path | None:
         """Return the kept copy of the original file, or None when there is none."""
-        file = self.store.document_file(doc_id)
+        file = self.index.document_file(doc_id)
         path = self.settings.data_dir / "files" / file
         return path if file and path.is_file() else None
 
-    @property
-    def is_busy(self) -> bool:
-        """Return True while an ingest or delete is running (e.g. so an idle-session sweeper can skip it)."""
-        if self._write_lock.acquire(blocking=False):
-            self._write_lock.release()
-            return False
-        return True
+    def renderable(self, doc_id: str) -> Path | None:
+        """Return the kept copy when its pages may be drawn (`rag.pages`), else None.
+
+        A file that crashed PDFium while it was read (its text came from the fallback reader) is never handed to
+        PDFium again, even in the sandbox.
+        """
+        info = self.index.find(doc_id)
+        if info is None or FALLBACK_WARNING in info.warnings:
+            return None
+        return self.document_path(doc_id)
 
     def close(self) -> None:
         """Close the index; waits for a running ingest or delete to finish first."""
         with self._write_lock:
-            self.store.close()
+            self.index.close()
 
     def __enter__(self) -> Library:
         return self
@@ -268,9 +263,9 @@ class Library:
         self.close()
 
     def _find(self, key: str) -> DocumentInfo:
-        info = self.store.find(key)
+        info = self.index.find(key)
         if info is None:
-            known = ", ".join(d.name for d in self.store.documents()) or "none yet"
+            known = ", ".join(d.name for d in self.index.documents()) or "none yet"
             raise DocumentNotFoundError(
                 f"no document named {key!r} in {self.settings.data_dir}; known documents: {known}"
             )

@@ -34,7 +34,7 @@ class Document:
     kind: str  # "pdf", "txt", "md", "html", "docx"
     pages: tuple[Page, ...]
     warnings: tuple[str, ...] = ()
-    title: str = ""  # the document's own title, "" when it has none (see `rag.titles`)
+    title: str = ""  # the document's own title, "" when it has none (see `rag.ingest.titles`)
 
     @property
     def page_count(self) -> int:
@@ -55,7 +55,7 @@ class Chunk:
     headings: tuple[str, ...] = ()  # heading path, outermost first
     ordinal: int = 0  # position of the chunk within its document
     # A short header (file name, document title, heading path) indexed with `text` but not part of it, so a
-    # passage keeps its document's identity in search: see `rag.chunking.passage_context`.
+    # passage keeps its document's identity in search: see `rag.ingest.chunking.passage_context`.
     context: str = ""
 
     @property

@@ -110,7 +110,7 @@ def check_index(data_dir: Path, expected: Expected) -> Counts:
         with sqlite3.connect(database) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with open_library(data_dir) as library:
-        store = library.store
+        store = library.index.store
         conn = store._conn
         docs = {name: (doc_id, pages, chunks) for doc_id, name, pages, chunks in conn.execute(
             "SELECT doc_id, name, pages, chunks FROM documents")}  # fmt: skip
@@ -129,8 +129,8 @@ def check_index(data_dir: Path, expected: Expected) -> Counts:
             index = store._vectors.index
             faiss_ids = sorted(int(index.id_map.at(i)) for i in range(index.ntotal)) if index is not None else []
         assert faiss_ids == rows, (len(faiss_ids), len(rows))
-        library.bm25.refresh()
-        bm25_rows = sorted(int(r) for r in library.bm25._rows)
+        library.index.bm25.refresh()
+        bm25_rows = sorted(int(r) for r in library.index.bm25._rows)
         assert bm25_rows == rows, (len(bm25_rows), len(rows))
 
         for name, marker in expected.markers.items():
@@ -243,10 +243,10 @@ def kill_at(spec: str) -> None:
 
 
 def _kill_in_manifest(rows: int) -> None:
-    """Give rag.store a sqlite3 whose executemany dies after `rows` rows (autocommit: each row is committed)."""
+    """Give rag.index.store a sqlite3 whose executemany dies after `rows` rows (autocommit: each row is committed)."""
     import types
 
-    from rag import store
+    from rag.index import store
 
     class Dying(sqlite3.Connection):
         def executemany(self, sql: str, params: object) -> sqlite3.Cursor:  # type: ignore[override]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
 from rag.errors import ConfigError, ModelLoadError
-from rag.generation import Message
+from rag.generate.generator import Message
+from rag.generate.pipeline import ABSTAIN_TEXT
 from rag.types import Answer, Chunk, Citation, Hit, IngestProgress
-from tests.browser import FakeGenerator, make_engine
+from tests.browser import ROOT, make_engine
+from tests.fakes import FakeGenerator
+from ui.api import answer_json as api_answer_json
 from ui.chat import ChatOptions, last_question, respond, to_turns
 from ui.config import SAMPLE_DIR, AppSettings, parse_auth
-from ui.pages import render_page
 from ui.render import NOT_FOUND, answer_markdown, chat_markdown, documents_html, outcomes_html, sources_html
 from ui.sessions import SessionLibraries
 from ui.uploads import Upload, check_limits, describe, fraction
@@ -86,8 +89,10 @@ def test_answer_markdown_flags_unsupported_sentences_and_abstentions():
         unsupported=("2.", "Act on the world now."),
     )
     assert answer_markdown(listed).startswith("Steps: 1. Think hard [1]. 2. Act on the world now [2]. ⚠️")
-    abstained = Answer("q", "q", "I could not find this in your documents.", (), (), abstained=True)
-    assert NOT_FOUND in answer_markdown(abstained)
+    abstained = Answer("q", "q", ABSTAIN_TEXT, (), (), abstained=True)
+    shown = answer_markdown(abstained)
+    assert shown.count(NOT_FOUND) == 1 and "closest passages" in shown  # one notice (there used to be two texts)
+    assert api_answer_json(abstained)["answer"] == ABSTAIN_TEXT
 
 
 def test_citation_span_becomes_offsets_into_the_passage():
@@ -175,7 +180,7 @@ def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
     engine = make_engine(tmp_path, generator=generator)
     first = list(respond(engine, "What is LoRA low-rank adaptation?", [], None, ChatOptions(), "s"))[-1]
     list(respond(engine, "How many parameters does rank 8 need?", first.history, None, ChatOptions(), "s"))
-    sent = generator.calls[-1]
+    sent = generator.calls[-1].messages
     assert any(m.role == "user" and "LoRA" in m.content for m in sent[1:-1])
 
 
@@ -271,16 +276,6 @@ def test_start_up_errors_reach_the_handlers(tmp_path):
         engine.library("s")
 
 
-def test_pdf_page_picture_highlights_the_span():
-    plain = render_page(SAMPLE_PDF, 2)
-    marked = render_page(SAMPLE_PDF, 2, 'ReAct, short for "reasoning and acting", is a prompting pattern')
-    assert plain is not None and marked is not None and plain.size == marked.size
-    assert plain.tobytes() != marked.tobytes()
-    assert render_page(SAMPLE_PDF, 99) is None
-    assert render_page(SAMPLE_DIR / "01-transformers.md", 1) is None
-    assert render_page(None, 1) is None
-
-
 def make_settings(tmp_path: Path):
     from rag.config import Settings
 
@@ -328,3 +323,50 @@ def test_a_busy_session_library_is_neither_swept_nor_released_until_its_call_end
     assert result[0].status == "indexed"
     assert pool.sessions() == []
     engine.close()
+
+
+def test_the_sessions_temperature_and_length_reach_the_generator(tmp_path):
+    """The Settings accordion's temperature used to stop at the pipeline (the generator kept its own)."""
+    generator = FakeGenerator()
+    engine = make_engine(tmp_path, generator=generator)
+    options = ChatOptions(temperature=0.7, max_new_tokens=96, system_prompt="Answer in French.")
+    list(respond(engine, "How does multi-head attention work?", [], None, options, "s"))
+    call = generator.calls[-1]
+    assert (call.temperature, call.max_tokens) == (0.7, 96)
+    assert call.messages[0].content.startswith("Answer in French.")
+    list(respond(engine, "How does multi-head attention work?", [], None, ChatOptions(temperature=0.0), "s"))
+    assert generator.calls[-1].temperature == 0.0  # one shared generator, each session's own temperature
+
+
+def test_removing_with_nothing_picked_is_a_message_not_a_traceback(tmp_path):
+    import gradio as gr
+
+    from ui.handlers import Handlers
+
+    with pytest.raises(gr.Error, match="Pick a document to remove first") as caught:
+        Handlers(make_engine(tmp_path, sample_dir=None)).remove(None, [], None)
+    assert caught.value.print_exception is False
+
+
+@pytest.mark.slow
+def test_the_terminal_says_what_the_app_is_doing_in_our_words(tmp_path):
+    """`python app.py` prints each start-up step and where to open the page, never Gradio's `share=True` hint."""
+    import subprocess
+    import sys
+
+    from tests.browser import free_port
+
+    env = {**os.environ, "RAG_GENERATOR": "smollm2-135m", "RAG_DATA_DIR": str(tmp_path / "data")}
+    args = [sys.executable, "app.py", "--no-sample", "--port", str(free_port())]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:  # the two lines come in either order: the page is served while models load
+            lines.append(line.rstrip())
+            if any("Footnote: open http" in x for x in lines) and "Footnote: Ready" in lines:
+                break
+    finally:
+        proc.terminate()
+        output = "\n".join(lines) + proc.communicate(timeout=60)[0]
+    assert "Footnote: Loading the embedding model…" in output and "Footnote: Ready" in output, output
+    assert "share=True" not in output and "Traceback" not in output, output

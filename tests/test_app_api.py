@@ -163,3 +163,42 @@ def test_auth_protects_the_app(tmp_path):
         assert Client(url, auth=("ann", "s3cret"), verbose=False).predict(api_name="/list") == []
         with pytest.raises(AuthenticationError, match="credentials were not provided"):
             Client(url, verbose=False)
+
+
+class CountingEmbedder(FakeEmbedder):
+    """Records how many `encode` calls run at once; each takes `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(dim=64)
+        self.seconds, self.running, self.most = seconds, 0, 0
+        self.lock = threading.Lock()
+
+    def encode(self, texts, on_batch=None):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(self.seconds)
+            return super().encode(texts, on_batch)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_searches_share_a_concurrency_limit(tmp_path):
+    """A burst of /search calls may not run the embedder on every core at once (it was unlimited)."""
+    embedder = CountingEmbedder(0.5)
+    engine = make_engine(tmp_path, embedder=embedder, search_concurrency=2)
+    with serve(engine) as url:
+        clients = [Client(url, verbose=False) for _ in range(6)]
+        embedder.most = 0
+        jobs = [c.submit(f"attention heads {i}", 3, None, api_name="/search") for i, c in enumerate(clients)]
+        assert all(job.result(timeout=120) for job in jobs)
+    assert embedder.most <= 2
+
+
+def test_a_bad_search_is_one_line_for_the_person_and_no_traceback(local_app, capfd):
+    client = Client(local_app, verbose=False)
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", 5, None, api_name="/search")
+    assert "Traceback" not in capfd.readouterr().err

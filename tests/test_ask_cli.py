@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeEmbedder
-from test_pipeline import FakeGenerator, FakeLibrary
+from fakes import FakeGenerator, FakeLibrary, registered_fake
 
-from rag import ask_command
-from rag.cli import main
+from rag.cli import ask as ask_command
+from rag.cli.main import main
 from rag.config import Settings
-from rag.pipeline import Done, answer
+from rag.generate.pipeline import Done, answer
 
 SOLANA_PDF = "eval/blockchain_solana/source_files/BlockchainSolana.pdf"
 
 
 @pytest.fixture
 def fake_stack(monkeypatch):
-    """Route `ask` to the fake library/generator/embedder (no model loads)."""
+    """Route `ask` to the fake library (no embedder loads) and the fake generator, named as a user names a model."""
     library = FakeLibrary()
-    library.close = lambda: None
     generator = FakeGenerator("Solana orders transactions with Proof of History [1]. Cats purr [3].")
-    monkeypatch.setattr("rag.embedding.load_embedder", lambda settings: FakeEmbedder(64))
-    monkeypatch.setattr("rag.library.Library.open", classmethod(lambda cls, settings, embedder: library))
-    monkeypatch.setattr("rag.generation.load_generator", lambda settings: generator)
-    return library, generator
+    monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
+    monkeypatch.setenv("RAG_GENERATOR", "fake")
+    with registered_fake(generator):
+        yield library, generator
 
 
 def test_ask_json_has_the_contract_fields(fake_stack, capsys, tmp_path):
@@ -79,7 +77,7 @@ def solana(shared_dir, tmp_path_factory, real_embedder):
 
 
 def ask(question, solana, history=()):
-    from rag.generation import load_generator
+    from rag.generate.registry import load_generator
 
     settings, library = solana
     events = list(answer(question, library, load_generator(settings), history=history, settings=settings))

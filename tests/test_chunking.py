@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunker, _without_lone_headings, heading_path, heading_paths
 from rag.config import Settings
-from rag.loaders import load_document
+from rag.ingest.chunking import Chunker, _without_lone_headings, heading_path, heading_paths
+from rag.ingest.loaders import load_document
 from rag.types import Document, Page
 
 

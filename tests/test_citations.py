@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from fakes import FakeEmbedder
 
-from rag.citations import cite, is_refusal, parse_markers
+from rag.generate.citations import cite, is_refusal
+from rag.text import parse_markers
 from rag.types import Chunk, Hit
 
 PAGE3 = "Header line. Solana orders transactions with Proof of History. Validators vote on blocks. "

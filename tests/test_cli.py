@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from rag.cli.main import main
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent

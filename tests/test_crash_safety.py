@@ -81,8 +81,8 @@ def test_random_sigkills_never_leave_a_broken_or_half_written_index(corpus, tmp_
 
 # Chosen crash points (the process kills itself on the Nth call): windows too narrow for random timing.
 KILL_POINTS = {
-    "inside a document's transaction": "rag.store:chunk_values:3",
-    "inside a delete's transaction": "rag.store:delete_document_rows:2",
+    "inside a document's transaction": "rag.index.store:chunk_values:3",
+    "inside a delete's transaction": "rag.index.store:delete_document_rows:2",
     "while writing the FAISS file": "faiss:write_index:1",
     "while writing the BM25 folder": "numpy:save:1",
     "while keeping a copy of the file": "shutil:copyfile:2",

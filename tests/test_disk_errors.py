@@ -93,14 +93,14 @@ def observe(library: Library) -> dict[str, object]:
 
 def consistent(library: Library) -> None:
     """FAISS and BM25 hold exactly SQLite's chunk rows."""
-    store = library.store
+    store = library.index.store
     with store._lock:
         rows = sorted(r[0] for r in store._conn.execute("SELECT id FROM chunks"))
         store._sync_vectors()
         index = store._vectors.index
         assert sorted(int(index.id_map.at(i)) for i in range(index.ntotal)) == rows
-    library.bm25.refresh()
-    assert sorted(int(r) for r in library.bm25._rows) == rows
+    library.index.bm25.refresh()
+    assert sorted(int(r) for r in library.index.bm25._rows) == rows
 
 
 def fill(disk: Path, leave_kb: int) -> None:

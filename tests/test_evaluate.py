@@ -16,10 +16,11 @@ import pytest
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.evaluate import command
-from rag.evaluate.datasets import AnswerSpan, DatasetError, EvalQuery, read_dataset
+from rag.evaluate.datasets import read_dataset
 from rag.evaluate.index import pages_reader, write_sources
 from rag.evaluate.judging import covers, locate_reference, ranked_units
 from rag.evaluate.metrics import score
+from rag.evaluate.records import AnswerSpan, DatasetError, EvalQuery
 from rag.evaluate.runner import RunConfig, evaluate, parse_configs, prepare_gold
 from rag.types import Chunk, FileOutcome, Hit, Page
 
@@ -44,7 +45,7 @@ class KeywordIndex:
         self.file.write_text(json.dumps({n: Path(p).read_text() for n, p in zip(names, paths, strict=True)}))
         return [FileOutcome(str(p), n, "indexed", "ok", 1, 1) for n, p in zip(names, paths, strict=True)]
 
-    def search(self, query, k=None, documents=None, mode=None) -> list[Hit]:
+    def search(self, query, k=None, documents=None, mode=None, settings=None) -> list[Hit]:
         texts = json.loads(self.file.read_text())
         words = set(query.lower().split())
         scored = [(len(words & set(t.lower().split())), n, t) for n, t in texts.items()]
@@ -278,54 +279,6 @@ def test_answer_chunks_through_the_real_library(tmp_path):
     assert result.index.failed == ()
 
 
-# --- experiments (prototypes over list[Hit]) ---
-
-
-def _hits(*pairs: tuple[str, float]) -> list[Hit]:
-    return [Hit(Chunk(cid, "d", "d.txt", 1, 0, len(text), text), score) for cid, score, text in
-            ((p[0], p[1], p[2] if len(p) > 2 else p[0]) for p in pairs)]  # fmt: skip
-
-
-def test_fuse_normalized_weights_minmax_scores():
-    from rag.evaluate.experiments import fuse_normalized
-
-    dense = _hits(("a", 0.9), ("b", 0.7), ("c", 0.5))  # normalised: a 1, b 0.5, c 0
-    bm25 = _hits(("c", 12.0), ("b", 10.0), ("d", 4.0))  # normalised: c 1, b 0.75, d 0
-    fused = fuse_normalized(dense, bm25, 0.5)
-    # a 0.5; b 0.25 + 0.375 = 0.625; c 0.5; d 0 → b, then a and c tied (a seen first), then d
-    assert [h.chunk.chunk_id for h in fused] == ["b", "a", "c", "d"]
-    assert fused[0].score == pytest.approx(0.625)
-    assert [h.chunk.chunk_id for h in fuse_normalized(dense, bm25, 1.0)][:1] == ["c"]
-
-
-def test_adaptive_weight_favours_the_retriever_with_a_clear_winner():
-    from rag.evaluate.experiments import adaptive_bm25_weight
-
-    flat = _hits(("a", 0.50), ("b", 0.49), ("c", 0.48), ("d", 0.47))
-    peaked = _hits(("a", 30.0), ("b", 5.0), ("c", 4.0), ("d", 3.0))
-    # standout = (top - second) / (top - last): flat 0.01 / 0.03 = 1/3, peaked 25 / 27
-    share = (25 / 27) / (25 / 27 + 1 / 3)
-    assert adaptive_bm25_weight(flat, peaked) == pytest.approx(0.3 + 0.4 * share)
-    assert adaptive_bm25_weight(peaked, flat) == pytest.approx(0.3 + 0.4 * (1 - share))
-    assert adaptive_bm25_weight([], []) == pytest.approx(0.5)
-
-
-def test_expand_query_adds_words_shared_by_the_top_hits_only():
-    from rag.evaluate.experiments import expand_query
-
-    hits = _hits(
-        ("1", 3, "solana uses proof of history timestamps"),
-        ("2", 2, "proof of history orders solana transactions"),
-        ("3", 1, "bitcoin uses proof of work"),
-        ("4", 0, "ethereum moved to proof of stake"),
-    )
-    # feedback = first 2 hits: "history" and "solana" occur in both ("proof" and "of" also in the rest / stopword)
-    assert (
-        expand_query("how are events ordered?", hits, feedback=2, terms=2) == "how are events ordered? history solana"
-    )
-    assert expand_query("short list", hits[:2], feedback=2) == "short list"
-
-
 def test_cached_index_with_failures_is_ingested_again(tmp_path):
     class FlakyIndex(KeywordIndex):
         """Reports the first file failed on the first ingest only (a parse timeout on a busy machine)."""
@@ -349,16 +302,32 @@ def test_cached_index_with_failures_is_ingested_again(tmp_path):
     assert third.index.cached and FlakyIndex.calls == 2
 
 
-def test_document_prior_lifts_passages_of_a_document_with_several_good_ones():
-    from rag.evaluate.experiments import document_prior
+def test_the_default_rows_are_the_single_retrievers_and_exactly_what_the_app_does(tmp_path):
+    """`python -m rag eval` with no --mode: dense and BM25 alone (no re-ranker), then "default", which is
+    `Library.search` with the app's own settings (re-ranker, candidate depth and all)."""
+    from rag.evaluate.runner import DEFAULT_MODES
 
-    def hit(cid: str, doc: str, score: float) -> Hit:
-        return Hit(Chunk(cid, doc, f"{doc}.txt", 1, 0, 1, cid), score)
+    seen: list[tuple] = []
 
-    hits = [hit("a1", "A", 1.0), hit("b1", "B", 0.9), hit("b2", "B", 0.8), hit("b3", "B", 0.7), hit("c1", "C", 0.0)]
-    # scaled: a1 1, b1 .9, b2 .8, b3 .7, c1 0; evidence A 1/3, B 2.4/3 = .8 (the best), C 0
-    # w=.5: a1 .5 + .5·(1/3)/.8 = .708; b1 .45 + .5 = .95; b2 .9; b3 .85; c1 0
-    ranked = document_prior(hits, 0.5)
-    assert [h.chunk.chunk_id for h in ranked] == ["b1", "b2", "b3", "a1", "c1"]
-    assert ranked[3].score == pytest.approx(0.5 + 0.5 * (1 / 3) / 0.8)
-    assert [h.chunk.chunk_id for h in document_prior(hits, 0.0)] == ["a1", "b1", "b2", "b3", "c1"]
+    class RecordingIndex(KeywordIndex):
+        def search(self, query, k=None, documents=None, mode=None, settings=None):
+            seen.append((mode, settings))
+            return super().search(query, k, documents, mode, settings)
+
+    evalset = read_dataset(f"beir:{write_beir(tmp_path / 'tiny')}")
+    settings = Settings(data_dir=tmp_path / "unused", reranker="embed", candidates=100)
+    result = evaluate(evalset, settings, parse_configs(DEFAULT_MODES), (5,), RecordingIndex, "fake")
+    assert [c.config for c in result.configs] == ["dense", "bm25", "default"]
+    singles = [s for mode, s in seen if mode is not None]
+    assert {mode for mode, _ in seen} == {"dense", "bm25", None}
+    assert all(s.reranker == "none" and s.candidates == 200 and s.expansion == "none" for s in singles)
+    assert all(s is None for mode, s in seen if mode is None)  # the library's own settings: the app's
+
+
+def test_the_cache_key_covers_every_file_of_the_index_code_and_a_missing_name_fails():
+    from rag.evaluate.index import INDEX_CODE, index_code_files
+
+    names = {p.name for p in index_code_files()}
+    assert {"loaders.py", "pdf.py", "chunking.py", "store.py", "lexical.py", "reading.py", "library.py"} <= names
+    with pytest.raises(RuntimeError, match="rag/loaders.py, which does not exist"):
+        index_code_files((*INDEX_CODE, "loaders.py"))

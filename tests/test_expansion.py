@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.expansion import expand_bm25_query, expand_dense_vector, feedback_terms
-from rag.lexical import Bm25Index
-from rag.retrieval import RetrievalOptions, Sources, retrieve
-from rag.store import Store
+from rag.index.local import LocalIndex
+from rag.index.store import Store
+from rag.search.expansion import expand_bm25_query, expand_dense_vector, feedback_terms
+from rag.search.options import RetrievalOptions, Sources
+from rag.search.retrieve import retrieve
 from rag.types import Chunk, Hit
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
@@ -63,7 +64,7 @@ def sources(tmp_path):
         "Oslo is the capital of Norway.",
     ]
     put(store, embedder, "facts.txt", [pages])
-    yield Sources(store, Bm25Index(store), embedder)
+    yield Sources(LocalIndex(store), embedder)
     store.close()
 
 

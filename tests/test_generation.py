@@ -12,8 +12,9 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import ConfigError, GenerationError, ModelLoadError
-from rag.generation import Generator, Message, create_generator, load_generator
-from rag.models import smollm2_gguf_path
+from rag.generate.generator import Generator, Message, complete
+from rag.generate.models import smollm2_gguf_path
+from rag.generate.registry import create_generator, load_generator
 
 HELLO = [Message("system", "You are terse."), Message("user", "Name one colour.")]
 
@@ -34,7 +35,7 @@ def test_missing_gguf_file_is_a_model_load_error(tmp_path):
 
 
 def test_load_generator_is_shared_and_loads_lazily_once(tmp_path, monkeypatch):
-    from rag.generators.llamacpp import LlamaCppGenerator
+    from rag.generate.llamacpp import LlamaCppGenerator
 
     loads: list[str] = []
     monkeypatch.setattr(LlamaCppGenerator, "_load", lambda self: loads.append(self.name))
@@ -67,19 +68,19 @@ def test_llamacpp_streams_pieces_and_counts_tokens(llama):
 
 
 def test_llamacpp_greedy_is_repeatable_and_honours_stop(llama):
-    a = llama.complete(HELLO, max_tokens=10)
-    assert a == llama.complete(HELLO, max_tokens=10)
+    a = complete(llama, HELLO, max_tokens=10)
+    assert a == complete(llama, HELLO, max_tokens=10)
     first_word = a.split()[0]
-    assert first_word not in llama.complete(HELLO, max_tokens=10, stop=[first_word])
+    assert first_word not in complete(llama, HELLO, max_tokens=10, stop=[first_word])
 
 
 def test_llamacpp_closing_the_stream_stops_generation(llama):
-    stream = llama.stream([Message("user", "Count from 1 to 500, one number per line.")], max_tokens=400)
+    stream = llama.stream([Message("user", "Count from 1 to 500, one number per line.")], max_tokens=400, temperature=0)
     started = time.perf_counter()
     next(stream)
     stream.close()
     assert time.perf_counter() - started < 20  # 400 tokens would take far longer on a busy CPU
-    assert llama.complete(HELLO, max_tokens=5)  # the server is free for the next request
+    assert complete(llama, HELLO, max_tokens=5)  # the server is free for the next request
 
 
 SERVER = textwrap.dedent(
@@ -129,14 +130,14 @@ def test_openai_backend_reports_a_rejected_key_without_echoing_it(openai_server,
         data_dir=tmp_path, generator="openai", openai_base_url=openai_server, openai_api_key="wrong-key"
     )
     with pytest.raises(GenerationError, match="HTTP 401") as info:
-        list(create_generator(settings).stream(HELLO, max_tokens=4))
+        list(create_generator(settings).stream(HELLO, max_tokens=4, temperature=0))
     assert "wrong-key" not in str(info.value)
 
 
 def test_openai_backend_names_an_unreachable_server(tmp_path):
     settings = Settings(data_dir=tmp_path, generator="openai", openai_base_url="http://127.0.0.1:9/v1")
     with pytest.raises(ModelLoadError, match="cannot reach .*127.0.0.1:9"):
-        list(create_generator(settings).stream(HELLO, max_tokens=4))
+        list(create_generator(settings).stream(HELLO, max_tokens=4, temperature=0))
 
 
 @pytest.mark.slow
@@ -159,4 +160,4 @@ def test_default_qwen_model_answers_from_a_passage(tmp_path):
         Message("system", "Answer only from this passage: [1] The office closes at 6 pm on Fridays."),
         Message("user", "When does the office close on Fridays?"),
     ]
-    assert "6" in gen.complete(messages, max_tokens=20)
+    assert "6" in complete(gen, messages, max_tokens=20)

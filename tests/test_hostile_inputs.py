@@ -20,8 +20,8 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError, QueryError
+from rag.ingest.parsing import FALLBACK_WARNING
 from rag.library import Library
-from rag.parsing import FALLBACK_WARNING
 from rag.types import DocumentInfo, FileOutcome, IngestProgress
 from tests import hostile
 from tests.fakes import FakeEmbedder
@@ -67,7 +67,7 @@ def snapshot(library: Library) -> dict[str, object]:
     names = [d.name for d in seeds]
     return {
         "documents": [_info_key(d) for d in seeds],
-        "chunks": {d.name: library.store.neighbours(d.doc_id, 0, 10_000) for d in seeds},
+        "chunks": {d.name: library.index.store.neighbours(d.doc_id, 0, 10_000) for d in seeds},
         "pages": {d.name: library.page_text(d.doc_id, 1) for d in seeds},
         # Dense scores do not depend on other documents (BM25's IDF does), so they must not move at all.
         "dense": {q: [(h.chunk.chunk_id, h.score) for h in library.search(q, 3, names, "dense")] for q in SEED_QUERIES},
@@ -366,7 +366,8 @@ def test_a_question_at_the_length_limit_still_works(tmp_path):
 
 
 def test_the_cli_turns_bad_input_into_one_line_and_exit_code_1(tmp_path, monkeypatch, capsys):
-    from rag import cli, commands
+    from rag.cli import index_commands as commands
+    from rag.cli import main as cli
 
     monkeypatch.setattr(commands, "open_library", lambda settings: Library.open(settings, FakeEmbedder()))
     data = ["--data-dir", str(tmp_path / "data")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import Bm25Index, tokenize
-from rag.store import Store
+from rag.index.lexical import Bm25Index, tokenize
+from rag.index.store import Store
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
 

@@ -11,7 +11,8 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError, IndexMismatchError, QueryError
-from rag.files import expand, remove_leftovers
+from rag.index.files import remove_leftovers
+from rag.ingest.batch import expand
 from rag.library import Library
 from rag.types import IngestProgress
 from tests.fakes import FakeEmbedder
@@ -67,9 +68,9 @@ def test_ingest_reports_outcomes_and_progress_in_order(library, docs, tmp_path):
 
 def test_reingest_is_a_no_op_and_changed_file_replaces(library, docs):
     library.ingest([docs])
-    generation = library.store.generation
+    generation = library.index.store.generation
     again = library.ingest([docs / "fruit.txt"])
-    assert again[0].status == "unchanged" and library.store.generation == generation
+    assert again[0].status == "unchanged" and library.index.store.generation == generation
     (docs / "fruit.txt").write_text("Cherries are dark red.\n")
     [replaced] = library.ingest([docs / "fruit.txt"])
     assert replaced.status == "replaced"
@@ -92,12 +93,12 @@ def test_replacing_an_edited_file_embeds_only_its_new_passages(settings, tmp_pat
         assert sum(embedder.calls) < second.chunks  # unchanged passages kept their stored vectors
         hit = library.search("subject3", k=1, mode="dense")[0]
         assert "subject3" in hit.chunk.text  # a reused vector is stored under the new chunk and still found
-        assert np.allclose(library.store.vectors_of([hit.chunk.chunk_id])[0], embedder.vector(hit.chunk.indexed_text))
+        assert np.allclose(library.index.store.vectors_of([hit.chunk.chunk_id])[0], embedder.vector(hit.chunk.indexed_text))
 
 
 def test_delete_removes_document_everywhere(library, docs):
     library.ingest([docs])
-    doc_id = library.store.find("fruit.txt").doc_id
+    doc_id = library.index.store.find("fruit.txt").doc_id
     assert library.document_path(doc_id).read_bytes() == (docs / "fruit.txt").read_bytes()
     info = library.delete("fruit.txt")
     assert info.name == "fruit.txt"
@@ -139,12 +140,12 @@ def test_restart_gives_identical_results_without_rebuilding(settings, docs):
     first = Library.open(settings, FakeEmbedder())
     first.ingest([docs])
     expected = [(h.chunk.chunk_id, h.score) for h in first.search("the moon", k=3)]
-    generation = first.store.generation
+    generation = first.index.store.generation
     first.close()
     second = Library.open(settings, FakeEmbedder())
-    assert second.store.generation == generation
+    assert second.index.store.generation == generation
     assert [(h.chunk.chunk_id, h.score) for h in second.search("the moon", k=3)] == expected
-    assert second.bm25.generation == generation  # loaded from bm25.g<generation>, not rebuilt (see test_lexical)
+    assert second.index.bm25.generation == generation  # loaded from bm25.g<generation>, not rebuilt (see test_lexical)
     second.close()
 
 
@@ -170,18 +171,10 @@ def test_searches_while_ingesting_from_other_threads(library, docs, tmp_path):
     threads = [threading.Thread(target=searcher) for _ in range(3)]
     for t in threads:
         t.start()
-    busy: list[bool] = []
-
-    def check_busy_from_another_thread(progress: IngestProgress) -> None:
-        if not busy:
-            watcher = threading.Thread(target=lambda: busy.append(library.is_busy))
-            watcher.start()
-            watcher.join()
-
-    library.ingest(sorted(tmp_path.glob("extra*.txt")), on_progress=check_busy_from_another_thread)
+    library.ingest(sorted(tmp_path.glob("extra*.txt")))
     for t in threads:
         t.join()
-    assert errors == [] and busy == [True] and not library.is_busy
+    assert errors == []
     assert len(library.documents()) == 7
 
 

@@ -10,7 +10,7 @@ from fixtures.docs import make_docx, make_pdf, nested_html
 
 from rag.config import Settings
 from rag.errors import DocumentLoadError, EncryptedFileError, FileTooLargeError, NoTextError, UnsupportedFileError
-from rag.loaders import clean_text, load_document
+from rag.ingest.loaders import clean_text, load_document
 
 SETTINGS = Settings()
 
@@ -132,7 +132,7 @@ def test_pdf_without_any_text_is_no_text_error(tmp_path):
 def test_pdf_page_that_fails_is_skipped_with_a_warning(tmp_path, monkeypatch):
     import pypdf
 
-    from rag import pdf
+    from rag.ingest import pdf
 
     monkeypatch.setattr(pdf, "PDF_READERS", (pdf._read_with_pypdf,))
 

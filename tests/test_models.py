@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import models
 from rag.config import Settings
 from rag.errors import ModelLoadError
+from rag.generate import models
 
 
 def make_parts(folder: Path, sizes: tuple[int, ...] = (300_000, 300_000, 123_457)) -> tuple[list[Path], str]:

@@ -23,8 +23,8 @@ import pytest
 
 from rag.config import Settings
 from rag.library import Library
-from tests.browser import FakeGenerator, make_engine, serve
-from tests.fakes import FakeEmbedder
+from tests.browser import make_engine, serve
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}

@@ -10,7 +10,7 @@ from fixtures.docs import make_pdf
 
 from rag.config import Settings
 from rag.errors import DocumentLoadError, UnsupportedFileError
-from rag.parsing import ParsedFile, ParseWorker, parse_in_process
+from rag.ingest.parsing import ParsedFile, ParseWorker, parse_in_process
 
 HOOKS = ["fixtures.hooks"]  # the child imports it: registers .hang / .crash / .hog loaders
 
@@ -33,7 +33,7 @@ def files(tmp_path):
 
 
 def test_worker_gives_the_in_process_result(tokenizer_file, files):
-    from rag.chunking import Chunker
+    from rag.ingest.chunking import Chunker
 
     settings = Settings(chunk_tokens=160, chunk_overlap=32)  # the same sizes as the in-process chunker below
     path = files("notes.md", "# Notes\n\n" + "Some sentence about leave policy. " * 200)
@@ -156,7 +156,7 @@ def test_worker_that_cannot_start_fails_each_file_clearly(tokenizer_file, files)
 def test_a_pdf_that_crashes_pdfium_is_read_by_pypdf_with_a_warning(tokenizer_file, files):
     """PDFium aborts the worker (as on a decompression bomb): that PDF is read again by pypdf alone, once, and
     the batch goes on in order. Other files that crash the worker are not retried."""
-    from rag.parsing import FALLBACK_WARNING
+    from rag.ingest.parsing import FALLBACK_WARNING
 
     items = [
         (

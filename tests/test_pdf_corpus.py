@@ -15,7 +15,7 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import DocumentLoadError, EncryptedFileError, NoTextError
-from rag.parsing import ParsedFile, ParseWorker
+from rag.ingest.parsing import ParsedFile, ParseWorker
 
 pytestmark = pytest.mark.slow
 

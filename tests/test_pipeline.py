@@ -3,63 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, FakeGenerator, FakeLibrary
 
 from rag.config import Settings
 from rag.errors import QueryError
-from rag.generation import Message
-from rag.pipeline import Done, Retrieved, Token, answer, entities, measure
-from rag.prompting import NOT_FOUND
-from rag.types import Chunk, Hit
-
-PASSAGES = [
-    ("sol.pdf", 4, "Solana orders transactions with Proof of History, a verifiable clock."),
-    ("sol.pdf", 9, "The fee for one signature is 5000 lamports on Solana."),
-    ("btc.pdf", 2, "Bitcoin miners use proof of work to add blocks."),
-]
-
-
-class FakeLibrary:
-    """Returns passages ranked by shared words with the query; records every search."""
-
-    def __init__(self, passages=PASSAGES) -> None:
-        self.chunks = [
-            Chunk(f"c{i}", doc, doc, page, 0, len(t), t, ordinal=i) for i, (doc, page, t) in enumerate(passages)
-        ]
-        self.searches: list[tuple] = []
-
-    def search(self, query, k=None, documents=None):
-        self.searches.append((query, k, documents))
-        words = set(query.lower().replace("?", "").split())
-        scored = [(len(words & set(c.text.lower().split())), c) for c in self.chunks]
-        chosen = [c for s, c in sorted(scored, key=lambda sc: -sc[0]) if not documents or c.document in documents]
-        return [Hit(c, 1.0 / (i + 1), "hybrid") for i, c in enumerate(chosen[: k or 5])]
-
-
-class FakeGenerator:
-    """Streams canned replies word by word and records the messages it got. count_tokens = words."""
-
-    name = "fake"
-    n_ctx = 4096
-
-    def __init__(self, *replies: str) -> None:
-        self.replies = list(replies)
-        self.calls: list[list[Message]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def stream(self, messages, max_tokens=None, temperature=None, stop=()):
-        self.calls.append(list(messages))
-        reply = self.replies.pop(0)
-        for i, word in enumerate(reply.split(" ")):
-            yield word if i == 0 else " " + word
+from rag.generate.gate import entities, measure
+from rag.generate.pipeline import Done, Retrieved, Token, answer
+from rag.generate.prompting import NOT_FOUND
 
 
 def run(question, generator, library=None, **kwargs):
     settings = kwargs.pop("settings", None) or Settings(top_k=3, abstain_threshold=0.5)
     return list(
-        answer(question, library or FakeLibrary(), generator, settings=settings, embedder=FakeEmbedder(64), **kwargs)
+        answer(question, library or FakeLibrary(), generator, settings=settings, **kwargs)
     )
 
 
@@ -80,7 +36,7 @@ def test_events_come_in_order_and_the_answer_is_cited():
 def test_the_model_gets_numbered_passages_in_the_system_message_and_the_question_last():
     gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
     run("How does Solana order transactions?", gen)
-    system, *_, user = gen.calls[0]
+    system, *_, user = gen.calls[0].messages
     assert system.role == "system" and "[1] sol.pdf, page 4" in system.content
     assert user.content.startswith("How does Solana order transactions?")
 
@@ -120,7 +76,7 @@ def test_followup_question_is_searched_as_a_standalone_query():
     assert events[0].query.startswith("and how does it order transactions?")
     assert "solana" in events[0].query and library.searches[-1][0] == events[0].query
     assert events[-1].answer.query == events[0].query
-    assert [m.role for m in gen.calls[0]] == ["system", "user", "assistant", "user"]
+    assert [m.role for m in gen.calls[0].messages] == ["system", "user", "assistant", "user"]
 
 
 def test_document_filter_and_k_reach_the_library():
@@ -152,7 +108,7 @@ def test_stopping_early_closes_the_model_stream():
     closed: list[bool] = []
 
     class Endless(FakeGenerator):
-        def stream(self, messages, max_tokens=None, temperature=None, stop=()):
+        def stream(self, messages, *, max_tokens, temperature, stop=()):
             try:
                 while True:
                     yield "Solana "

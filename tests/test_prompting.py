@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rag.config import Settings
-from rag.generation import Message
-from rag.pipeline import is_followup, rewrite_query
-from rag.prompting import (
+from rag.generate.followups import is_followup, rewrite_query
+from rag.generate.generator import Message
+from rag.generate.prompting import (
     INSTRUCTIONS,
     NOT_FOUND,
     best_sentences,
@@ -123,13 +123,15 @@ def test_followup_after_an_answer_uses_its_standalone_query():
 class EchoRewriter:
     """Generator stand-in for the LLM rewrite: returns a canned reply and records the prompt."""
 
+    name = "echo"
+
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.seen: list = []
 
-    def complete(self, messages, max_tokens=None, stop=()):
+    def stream(self, messages, *, max_tokens, temperature, stop=()):
         self.seen.append(messages)
-        return self.reply
+        yield self.reply
 
 
 def test_llm_rewrite_uses_the_model_reply_and_falls_back_when_it_is_unusable():

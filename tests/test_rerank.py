@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelLoadError
-from rag.lexical import Bm25Index
-from rag.rerank import load_cross_encoder, rerank, sentence_pieces, word_coverage
-from rag.retrieval import Query, RetrievalOptions, Sources
-from rag.store import Store
+from rag.index.local import LocalIndex
+from rag.index.store import Store
+from rag.search.options import Query, RetrievalOptions, Sources
+from rag.search.rerank import load_cross_encoder, rerank, sentence_pieces, word_coverage
 from rag.types import Chunk, Hit
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
@@ -24,13 +24,13 @@ def sources(tmp_path):
     embedder = FakeEmbedder(dim=256)
     store = Store.open(tmp_path / "idx", embedder.name, embedder.dim)
     put(store, embedder, "birds.txt", [[GENERIC, ANSWER, OTHER]])
-    yield Sources(store, Bm25Index(store), embedder)
+    yield Sources(LocalIndex(store), embedder)
     store.close()
 
 
 def first_stage(sources: Sources) -> list[Hit]:
     """The order a keyword-heavy first stage gives: the generic passage (word repeated) above the answer."""
-    by_text = {c.text: c for c in sources.store.chunks(list(range(1, 4)))}
+    by_text = {c.text: c for c in sources.index.store.chunks(list(range(1, 4)))}
     return [Hit(by_text[GENERIC], 1.0, "hybrid"), Hit(by_text[ANSWER], 0.9, "hybrid"), Hit(by_text[OTHER], 0.0)]
 
 
@@ -38,7 +38,7 @@ def first_stage(sources: Sources) -> list[Hit]:
 def test_embed_reranker_moves_the_answering_passage_up(sources, monkeypatch, weights):
     if weights is not None:  # prior, chunk, coverage, sentence
         for name, value in zip(("W_PRIOR", "W_CHUNK", "W_COVERAGE", "W_SENTENCE"), weights, strict=True):
-            monkeypatch.setattr(f"rag.rerank.{name}", value)
+            monkeypatch.setattr(f"rag.search.rerank.{name}", value)
     query = "what colour is the wild kestrel"
     hits = first_stage(sources)
     reranked = rerank(Query(query, sources.embedder.vector(query)), hits, sources, RetrievalOptions(reranker="embed"))

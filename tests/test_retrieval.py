@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from rag.errors import ConfigError
-from rag.lexical import Bm25Index
-from rag.retrieval import RetrievalOptions, Sources, fuse, mmr_order, retrieve
-from rag.store import Store
+from rag.index.local import LocalIndex
+from rag.index.store import Store
+from rag.search.fusion import fuse_rrf as fuse
+from rag.search.options import RetrievalOptions, Sources
+from rag.search.retrieve import mmr_order, retrieve
 from rag.types import Chunk, Hit
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
@@ -55,7 +57,7 @@ def sources(tmp_path):
     store = Store.open(tmp_path / "idx", embedder.name, embedder.dim)
     put(store, embedder, "fruit.txt", [["apples are red fruit", "bananas are yellow fruit"]])
     put(store, embedder, "space.txt", [["rockets fly to the moon", "the moon orbits the earth"]])
-    yield Sources(store, Bm25Index(store), embedder)
+    yield Sources(LocalIndex(store), embedder)
     store.close()
 
 
@@ -68,7 +70,7 @@ def test_each_mode_ranks_the_matching_passage_first(sources, mode):
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_document_filter_applies_inside_each_retriever(sources, mode):
-    fruit = sources.store.find("fruit.txt").doc_id
+    fruit = sources.index.store.find("fruit.txt").doc_id
     hits = retrieve("rockets moon fruit", sources, RetrievalOptions(mode=mode, k=5, documents=(fruit,)))
     assert hits and {h.document for h in hits} == {"fruit.txt"}
 
@@ -89,7 +91,7 @@ def test_mmr_option_reorders_but_keeps_the_best_first(sources):
 
 
 def test_normalized_fusion_hand_checked():
-    from rag.retrieval import fuse_normalized
+    from rag.search.fusion import fuse_normalized
 
     dense = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)]
     bm25 = [hit("c", 12.0), hit("d", 6.0), hit("a", 0.0)]
@@ -102,7 +104,7 @@ def test_normalized_fusion_hand_checked():
 
 
 def test_normalized_fusion_keeps_a_towering_bm25_hit_that_rrf_ranks_below():
-    from rag.retrieval import combine
+    from rag.search.fusion import combine
 
     # "x" is BM25's runaway winner and only 3rd for dense; RRF sees ranks only and puts "a" (1st + 2nd) first.
     dense = [hit("a", 0.80), hit("b", 0.79), hit("x", 0.78), hit("c", 0.10)]
@@ -134,7 +136,7 @@ def test_bad_stage_options_are_config_errors(bad):
     ids=lambda d: next(iter(d)),
 )
 def test_every_stage_still_returns_k_distinct_hits_and_honours_the_filter(sources, stages):
-    fruit = sources.store.find("fruit.txt").doc_id
+    fruit = sources.index.store.find("fruit.txt").doc_id
     options = RetrievalOptions(k=2, **stages)
     hits = retrieve("rockets moon", sources, options)
     assert hits[0].chunk.text == "rockets fly to the moon" and len(set(ids(hits))) == 2
@@ -147,7 +149,7 @@ def test_library_search_honours_per_call_settings(sources, tmp_path):
     from rag.errors import ModelLoadError
     from rag.library import Library
 
-    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.store)
+    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.index)
     assert library.search("rockets moon", k=1)[0].method == "hybrid"
     reranked = library.search("rockets moon", k=1, settings=library.settings.replace(reranker="embed"))
     assert reranked[0].method == "rerank"
@@ -163,7 +165,7 @@ def test_eval_config_rows_search_one_index_with_changed_options(sources, tmp_pat
     from rag.evaluate.configs import parse_option_configs
     from rag.library import Library
 
-    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.store)
+    library = Library(Settings(data_dir=tmp_path / "idx", reranker="none"), sources.embedder, sources.index)
     plain, bm25 = parse_option_configs(["plain:fusion=rrf", "kw:mode=bm25,multi_hop=true,rerank_depth=3"])
     assert (plain.name, plain.mode, bm25.mode) == ("plain", "hybrid", "bm25")
     assert {h.method for h in bm25.strategy(library, "rockets moon", 2)} == {"multi_hop"}

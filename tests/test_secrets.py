@@ -18,7 +18,8 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelLoadError, RagError
-from rag.generation import Message, create_generator
+from rag.generate.generator import Message
+from rag.generate.registry import create_generator
 
 KEY = "sk-test-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e"
 QUESTION = [Message("system", "You are terse."), Message("user", "Say hello.")]
@@ -97,7 +98,7 @@ def test_the_key_comes_from_the_environment_and_repr_hides_it():
 def test_streaming_with_a_key_logs_nothing_secret(debug_logs, capfd):
     with openai_server() as url:
         generator = create_generator(settings_with_key(url))
-        reply = "".join(generator.stream(QUESTION))
+        reply = "".join(generator.stream(QUESTION, max_tokens=16, temperature=0))
         generator.close()
     out, err = capfd.readouterr()
     assert reply == "Hello there."
@@ -111,7 +112,7 @@ def test_an_unreachable_server_error_does_not_contain_the_key(debug_logs):
         pass  # the server is gone: the port now refuses
     generator = create_generator(settings_with_key(url))
     with pytest.raises(ModelLoadError) as caught:
-        "".join(generator.stream(QUESTION))
+        "".join(generator.stream(QUESTION, max_tokens=16, temperature=0))
     assert "cannot reach" in str(caught.value)
     assert KEY not in str(caught.value) and KEY not in repr(caught.value) and KEY not in debug_logs.text
 
@@ -121,7 +122,7 @@ def test_a_server_that_echoes_the_key_does_not_get_it_shown(debug_logs, mode):
     with openai_server(mode) as url:
         generator = create_generator(settings_with_key(url))
         with pytest.raises(GenerationError) as caught:
-            "".join(generator.stream(QUESTION))
+            "".join(generator.stream(QUESTION, max_tokens=16, temperature=0))
         generator.close()
     assert isinstance(caught.value, RagError)
     assert KEY not in str(caught.value), str(caught.value)
@@ -130,14 +131,14 @@ def test_a_server_that_echoes_the_key_does_not_get_it_shown(debug_logs, mode):
 def test_the_served_app_never_puts_the_key_in_its_page_or_config(tmp_path):
     import urllib.request
 
-    from tests.browser import FakeGenerator, serve
+    from tests.browser import serve
     from tests.fakes import FakeEmbedder
     from ui.config import AppSettings
     from ui.engine import Engine
 
+    # The app runs the OpenAI-compatible backend with a key; no answer is asked for, so no server is needed.
     settings = settings_with_key("http://127.0.0.1:9/v1").replace(data_dir=tmp_path / "data", threads=1)
-    engine = Engine(settings, AppSettings(sample_dir=None), embedder=FakeEmbedder(dim=64),
-                    generator_factory=lambda _s: FakeGenerator())  # fmt: skip
+    engine = Engine(settings, AppSettings(sample_dir=None), embedder=FakeEmbedder(dim=64), warm_generator=False)
     engine.start(background=False)
     with serve(engine) as url:
         pages = []

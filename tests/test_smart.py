@@ -14,7 +14,8 @@ import pytest
 from test_evaluate import KeywordIndex, _metrics
 
 from rag.config import Settings
-from rag.evaluate.datasets import DatasetError, read_dataset
+from rag.evaluate.datasets import read_dataset
+from rag.evaluate.records import DatasetError
 from rag.evaluate.runner import RunConfig, evaluate
 
 DOCS = (

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexError_, IndexMismatchError, IndexWriteError
-from rag.store import Store
+from rag.index.store import Store
+from rag.index.vectors import VectorCache
 from rag.types import Chunk, Document, Page
-from rag.vectors import VectorCache
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ def test_failed_write_keeps_previous_document(store, embedder, monkeypatch):
     def disk_full(*args):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr("rag.store.chunk_values", disk_full)
+    monkeypatch.setattr("rag.index.store.chunk_values", disk_full)
     with pytest.raises(IndexWriteError, match="disk is full"):
         put(store, embedder, "a.txt", [["replacement"]], salt="v2")
     assert store.generation == generation
@@ -165,7 +165,7 @@ def test_cache_write_on_full_disk_is_an_index_write_error(store, embedder, monke
     def no_space(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rag.vectors.os.replace", no_space)
+    monkeypatch.setattr("rag.index.vectors.os.replace", no_space)
     with pytest.raises(IndexWriteError, match="No space left"):
         store.flush()
     assert not list(store.data_dir.glob(".vectors-*"))  # no temp file left behind
@@ -192,7 +192,7 @@ import sys
 sys.path[:0] = [{root!r}]
 from tests.fakes import FakeEmbedder
 from tests.test_store import put
-from rag.store import Store
+from rag.index.store import Store
 embedder = FakeEmbedder(dim=32)
 store = Store.open({data!r}, embedder.name, embedder.dim)
 for i in range(100000):

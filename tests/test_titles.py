@@ -10,12 +10,12 @@ import pytest
 from fakes import FakeEmbedder
 from hostile import tiny_pdf
 
-from rag.chunking import CONTEXT_TOKENS, Chunker
 from rag.config import Settings
+from rag.index.store import Store
+from rag.ingest.chunking import CONTEXT_TOKENS, Chunker
+from rag.ingest.loaders import load_document
+from rag.ingest.titles import clean_title
 from rag.library import Library
-from rag.loaders import load_document
-from rag.store import Store
-from rag.titles import clean_title
 from rag.types import Document, Page
 
 
@@ -138,7 +138,7 @@ def test_a_title_that_only_restates_the_file_name_is_not_repeated(chunker):
 def test_the_pypdf_fallback_reads_the_title_without_pdfium(tmp_path, monkeypatch):
     import pypdfium2
 
-    from rag.pdf import without_pdfium
+    from rag.ingest.pdf import without_pdfium
 
     pdf = _pdf_with_title(tmp_path / "d.pdf", "Form 10-Q for Microsoft Corp")
 

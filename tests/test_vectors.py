@@ -12,8 +12,8 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.index.vectors import AnnOptions, VectorCache, ivf_lists
 from rag.library import Library
-from rag.vectors import AnnOptions, VectorCache, ivf_lists
 from tests.fakes import FakeEmbedder
 
 DIM = 32
@@ -121,7 +121,7 @@ def test_ann_settings_parse_from_the_environment():
 def test_library_passes_the_ann_settings_to_its_vector_cache(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", threads=1, ann_threshold=1234, ann_nprobe=8)
     with Library.open(settings, FakeEmbedder(dim=DIM)) as library:
-        assert library.store._vectors.ann == AnnOptions(1234, 8)
+        assert library.index.store._vectors.ann == AnnOptions(1234, 8)
 
 
 def test_every_searching_thread_runs_faiss_on_one_thread(tmp_path):
@@ -185,7 +185,7 @@ def test_a_saved_ivf_inside_an_id_map_is_rebuilt(tmp_path):
 
 
 def test_store_writes_update_the_ivf_without_training_it_again(tmp_path, monkeypatch):
-    from rag.store import Store
+    from rag.index.store import Store
     from tests.test_store import put
 
     embedder = FakeEmbedder(dim=512)  # wide enough that no two of these passages hash to the same vector
@@ -215,7 +215,7 @@ def test_store_writes_update_the_ivf_without_training_it_again(tmp_path, monkeyp
 
 
 def test_a_cache_saved_before_the_last_writes_is_updated_not_trained_again(tmp_path, monkeypatch):
-    from rag.store import Store
+    from rag.index.store import Store
     from tests.test_store import put
 
     embedder, ann = FakeEmbedder(dim=512), AnnOptions(50, 1000)

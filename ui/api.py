@@ -21,7 +21,6 @@ from rag.types import FileOutcome
 from .chat import ChatOptions, respond
 from .engine import Engine
 from .errors import shows_errors, streams_errors
-from .render import NOT_FOUND
 from .uploads import Upload, check_limits, ingest_live
 
 
@@ -76,6 +75,7 @@ class Api:
                 status = "streaming" if update.text else "retrieved"
                 yield {"status": status, "answer": update.text, "sources": _views(update)}
 
+    @shows_errors
     def search(
         self,
         query: str,
@@ -100,8 +100,7 @@ class Api:
 
 def answer_json(answer: Any) -> dict[str, Any]:
     """Return the finished answer like `python -m rag ask --json` does, plus the status."""
-    shown = answer.text if not answer.abstained else f"{NOT_FOUND} {answer.text}".strip()
-    return {**rag_answer_json(answer), "status": "done", "answer": shown}
+    return {**rag_answer_json(answer), "status": "done"}
 
 
 def _views(update: Any) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.config import Settings
-from rag.generation import Message
-from rag.pipeline import Done, Retrieved, Token
+from rag.generate.generator import Message
+from rag.generate.pipeline import Done, Retrieved, Token, answer
 from rag.types import Answer
 
 from .engine import Engine, SessionSearch
@@ -93,14 +93,13 @@ def respond(
     generator = engine.generator(settings)
     trace: ChatMessage = _trace("", [], status="pending", title="Searching your documents…")
     text = ""
-    events = engine.answer_fn(
+    events = answer(
         question,
         SessionSearch(library, settings),
         generator,
         history=to_turns(history),
         settings=settings,
         documents=list(documents) if documents else None,
-        embedder=library.embedder,
     )
     views: list[SourceView] = []
     for event in events:

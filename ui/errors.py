@@ -1,12 +1,14 @@
 """The one place a RagError becomes a message on the page: `gr.Error` with the text escaped.
 
 Gradio renders `gr.Error`/`gr.Info` messages as HTML, and ours can contain file names and questions,
-so they are escaped here. Other exceptions are bugs: they pass through with their traceback.
+so they are escaped here. A RagError or a person's slip is one line in the terminal, not a traceback; other
+exceptions are bugs: they pass through with their traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -17,10 +19,17 @@ from rag.errors import RagError
 from .render import escape
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("footnote")
 
 
 def user_error(exc: RagError) -> gr.Error:
-    return gr.Error(escape(str(exc)))
+    logger.warning("%s", exc)
+    return gr.Error(escape(str(exc)), print_exception=False)
+
+
+def mistake(message: str) -> gr.Error:
+    """An error for a person's slip ("Type a question first."): shown on the page, silent in the terminal."""
+    return gr.Error(escape(message), print_exception=False)
 
 
 def info(message: str) -> None:

@@ -16,8 +16,7 @@ from rag.errors import RagError
 from .api import uploads_from
 from .chat import ChatOptions, last_question, respond
 from .engine import Engine
-from .errors import info, shows_errors, streams_errors
-from .pages import render_page
+from .errors import info, mistake, shows_errors, streams_errors
 from .render import documents_html, outcomes_html, sources_html
 from .uploads import check_limits, ingest_live
 from .views import SourceView
@@ -75,8 +74,8 @@ class Handlers:
 
     @shows_errors
     def remove(self, doc_id: str | None, filter_value: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-        if not doc_id:
-            raise gr.Error("Pick a document to remove first.")
+        if not doc_id:  # a person's slip: shown on the page, no traceback in the terminal
+            raise mistake("Pick a document to remove first.")
         removed = self.engine.library(request.session_hash).delete(doc_id)
         info(f"Removed {removed.name}")
         return self.documents(request, filter_value)
@@ -88,7 +87,7 @@ class Handlers:
             request: gr.Request) -> Iterator[tuple]:  # fmt: skip
         question = (message or "").strip()
         if not question:
-            raise gr.Error("Type a question first.")
+            raise mistake("Type a question first.")
         options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
         yield from self._stream(question, history or [], documents, options, request)
 
@@ -136,8 +135,7 @@ class Handlers:
         view = next((v for v in views if v.n == n), None)
         if view is None:
             return gr.update(value=None, visible=False)
-        path = self.engine.library(request.session_hash).document_path(view.doc_id)
-        image = render_page(path, view.page, view.marked or view.text[:200])
+        image = self.engine.page_image(request.session_hash, view.doc_id, view.page, view.marked or view.text[:200])
         if image is None:
             return gr.update(value=None, visible=False)
         return gr.update(value=image, visible=True, label=f"{view.document}, page {view.page}")

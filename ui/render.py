@@ -11,13 +11,13 @@ import html
 import re
 from collections.abc import Sequence
 
+from rag.generate.prompting import NOT_FOUND
+from rag.text import MARKER
 from rag.types import Answer, DocumentInfo, FileOutcome, Hit
 
 from .views import SourceView
 
-NOT_FOUND = "Not found in your documents."
 STATUS_ICONS = {"indexed": "✅", "replaced": "♻️", "unchanged": "➖", "failed": "❌"}
-_MARKER = re.compile(r"\s*\[\d+(?:\s*[,-]\s*\d+)*\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
 
@@ -41,12 +41,9 @@ def chat_markdown(text: str) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     """Return the final answer: text with unsupported sentences flagged, or the abstention notice."""
-    if answer.abstained:
-        detail = answer.text.strip()
-        body = f"**{NOT_FOUND}**"
-        if detail and NOT_FOUND.lower().rstrip(".") not in detail.lower():
-            body += "\n\n" + chat_markdown(detail)
-        return body
+    if answer.abstained:  # the notice once, in bold, then what else the abstention says
+        detail = answer.text.strip().removeprefix(NOT_FOUND).strip()
+        return f"**{escape_md(NOT_FOUND)}**" + (" " + chat_markdown(detail) if detail else "")
     text, flagged = flag_unsupported(answer.text, answer.unsupported)
     body = chat_markdown(text)
     if flagged:
@@ -78,7 +75,7 @@ def _follow(text: str, start: int, sentence: str) -> int:
     """Return where `sentence` ends in `text` from `start` (markers skipped), or -1 if it diverges."""
     i, j = start, 0
     while j < len(sentence) and i < len(text):
-        marker = _MARKER.match(text, i)
+        marker = MARKER.match(text, i)
         if text[i] == sentence[j]:
             i, j = i + 1, j + 1
         elif marker:
@@ -87,7 +84,7 @@ def _follow(text: str, start: int, sentence: str) -> int:
             i, j = i + text[i].isspace(), j + sentence[j].isspace()
         else:
             return -1
-    while (marker := _MARKER.match(text, i)) is not None:
+    while (marker := MARKER.match(text, i)) is not None:
         i = marker.end()
     return i if j == len(sentence) else -1
 

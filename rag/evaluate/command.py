@@ -1,9 +1,10 @@
 """`python -m rag eval`: measure retrieval on real benchmarks, comparing modes side by side over one index.
 
-    python -m rag eval --dataset beir:/path/scifact --mode dense,bm25,hybrid --cache-dir ~/.cache/footnote/eval
+    python -m rag eval --dataset beir:/path/scifact --cache-dir ~/.cache/footnote/eval   # dense, bm25, default
     python -m rag eval --dataset squad:/path/covidQA.json --limit 300 --k 5 --markdown results.md
-    python -m rag eval --dataset pages:gold.jsonl --docs ./pdfs --json
+    python -m rag eval --dataset pages:gold.jsonl --docs ./pdfs --json --config rrf:fusion=rrf
 
+"default" is what the app does with the current settings; "dense", "bm25" and "hybrid" are first stages alone.
 The index is built in a temporary folder (or `--cache-dir`), never in the user's data dir.
 """
 
@@ -14,9 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import ConfigError
-from .runner import RunConfig
+from rag import embedding
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.evaluate.configs import parse_option_configs
+from rag.evaluate.datasets import read_dataset
+from rag.evaluate.index import LexicalOnlyEmbedder
+from rag.evaluate.report import to_json, to_markdown
+from rag.evaluate.runner import DEFAULT_MODES, MODES, evaluate, parse_configs
+from rag.library import Library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--docs", type=Path, help="folder of documents for pages:FILE")
     parser.add_argument("--limit", type=int, help="use only the first N questions of each dataset")
     parser.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
-    parser.add_argument("--mode", default="dense,bm25,hybrid", help="comma-separated retrieval modes to compare")
     parser.add_argument(
-        "--experiments", default="", help="comma-separated prototypes from rag.evaluate.experiments (e.g. afuse,prf)"
+        "--mode",
+        default=DEFAULT_MODES,
+        help=f"comma-separated rows to compare, of {', '.join(MODES)} (default: {DEFAULT_MODES})",
     )
     parser.add_argument(
         "--config",
@@ -75,56 +83,28 @@ def parse_ks(raw: str) -> tuple[int, ...]:
 
 def load_embedder(settings: Settings) -> Any:
     """The embedder named by the settings (a seam: tests replace it with a fake)."""
-    from ..embedding import load_embedder as load
-
-    return load(settings)
+    return embedding.load_embedder(settings)
 
 
 def open_library(settings: Settings, embedder: Any) -> Any:
     """A Library over `settings.data_dir` (a seam: tests replace it with a fake index)."""
-    from ..library import Library
-
     return Library.open(settings, embedder)
-
-
-def experiment_configs(names: str, embedder: Any) -> list[RunConfig]:
-    """One RunConfig per named experiment; an unknown name is a ConfigError listing the known ones."""
-    from .experiments import strategies
-
-    known = strategies(embedder.encode) if names.strip() else {}
-    configs = []
-    for name in (n.strip() for n in names.split(",") if n.strip()):
-        if name not in known:
-            raise ConfigError(f"--experiments {name!r}: expected some of {', '.join(known)}")
-        configs.append(RunConfig(name, "hybrid", known[name]))
-    return configs
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every --dataset and print the report; returns the exit code."""
-    from .datasets import read_dataset
-    from .report import to_json, to_markdown
-    from .runner import evaluate, parse_configs
-
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit {args.limit}: expected a positive number of questions")
     ks = parse_ks(args.k)
     configs = parse_configs("bm25" if args.lexical_only else args.mode)
-    if args.lexical_only and args.experiments:
-        raise ConfigError("--lexical-only measures BM25 alone; drop --experiments (they need the embedder)")
+    if args.lexical_only and args.config:
+        raise ConfigError("--lexical-only measures BM25 alone; drop --config (its rows need the embedder)")
+    configs += parse_option_configs(args.config)
     evalsets = [read_dataset(spec, args.docs, args.limit, args.split) for spec in args.dataset]
     settings = Settings.from_env()
     embedder = load_embedder(settings)
     if args.lexical_only:
-        from .index import LexicalOnlyEmbedder
-
         embedder = LexicalOnlyEmbedder(embedder.tokenizer_file, embedder.max_tokens)
-    settings = settings.replace(candidates=max(settings.candidates, 200))
-    configs += experiment_configs(args.experiments, embedder)
-    if args.config:
-        from .configs import parse_option_configs
-
-        configs += parse_option_configs(args.config)
     results = []
     for evalset in evalsets:
         result = evaluate(

@@ -4,7 +4,7 @@
         --config rrf:fusion=rrf --config rerank:reranker=embed --config prf:expansion=prf --config hop:multi_hop=true
 
 Each config is the library's default `RetrievalOptions` (from the settings) with these fields replaced, searched
-through `rag.retrieval.retrieve` on the same index as the plain modes. Fields: see `RetrievalOptions`.
+through `rag.search.retrieve.retrieve` on the same index as the plain modes. Fields: see `RetrievalOptions`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from ..errors import ConfigError
-from ..retrieval import RetrievalOptions, retrieve
-from ..types import Hit
-from .runner import RunConfig
+from rag.errors import ConfigError
+from rag.evaluate.runner import RunConfig
+from rag.search.options import RetrievalOptions, check_query
+from rag.search.retrieve import retrieve
+from rag.types import Hit
 
 _SETTABLE = {f.name: f.type for f in fields(RetrievalOptions) if f.name != "documents"}
 
@@ -58,6 +59,6 @@ def _strategy(overrides: dict[str, Any]) -> Any:
 
     def search(index: Any, query: str, depth: int) -> list[Hit]:
         options = replace(index.options(k=depth), **overrides)
-        return retrieve(index.check_query(query), index.sources, options)
+        return retrieve(check_query(query, index.settings.max_query_chars), index.sources, options)
 
     return search

@@ -18,69 +18,21 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-from ..errors import RagError
+from rag.evaluate.records import (
+    AnswerSpan,
+    DatasetError,
+    EvalQuery,
+    EvalSet,
+    PageRef,
+    Source,
+    file_name,
+)
+from rag.evaluate.smart import read_smart
 
 KINDS = ("beir", "squad", "llamaindex", "docugami", "pages", "smart")
-RANKING_KINDS = ("beir", "smart")  # graded documents, scored over distinct documents with BEIR's measures
-
-
-class DatasetError(RagError):
-    """A benchmark file is missing or not in the format its reader expects."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file to index: an existing file (`path`) or a text the runner writes to a temp file named `name`."""
-
-    name: str  # the file name the index shows as Hit.chunk.document
-    path: Path | None = None
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class PageRef:
-    document: str
-    page: int  # 1-based
-
-
-@dataclass(frozen=True)
-class AnswerSpan:
-    """Where an answer sits: character offsets into one page's text."""
-
-    document: str
-    page: int
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
-class EvalQuery:
-    """A question and its gold. Only the fields its dataset's `levels` use are filled."""
-
-    qid: str
-    text: str
-    documents: tuple[tuple[str, int], ...] = ()  # (file name, relevance grade)
-    pages: tuple[PageRef, ...] = ()
-    spans: tuple[AnswerSpan, ...] = ()
-    reference: str = ""  # a passage whose page is found after loading (llamaindex)
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """A benchmark ready to run. `levels` are the gold granularities scored: "document", "page", "span"."""
-
-    name: str
-    kind: str
-    path: Path
-    sources: tuple[Source, ...]
-    queries: tuple[EvalQuery, ...]
-    levels: tuple[str, ...]
-    notes: tuple[str, ...] = ()  # things the reader skipped or repaired, shown in the report
-    per_chunk: bool = True  # "@k" counts chunks (False: distinct documents, as BEIR's published numbers do)
 
 
 def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, split: str = "test") -> EvalSet:
@@ -99,7 +51,7 @@ def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, 
         "llamaindex": lambda: read_llamaindex(path),
         "docugami": lambda: read_docugami(path),
         "pages": lambda: read_pages(path, docs or path.parent),
-        "smart": lambda: _read_smart(path),
+        "smart": lambda: read_smart(path),
     }
     evalset = readers[kind]()
     if limit is not None:
@@ -109,15 +61,7 @@ def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, 
     return evalset
 
 
-def _read_smart(path: Path) -> EvalSet:
-    from .smart import read_smart  # smart.py builds on this module's types
-
-    return read_smart(path)
-
-
 def _replace(evalset: EvalSet, **changes: object) -> EvalSet:
-    from dataclasses import replace
-
     return replace(evalset, **changes)
 
 
@@ -140,16 +84,11 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
 
 
-def _file_name(doc_id: str, suffix: str = ".txt") -> str:
-    """A safe file name for a corpus id (ids may hold '/' or spaces)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", doc_id) + suffix
-
-
 def read_beir(root: Path, split: str = "test") -> EvalSet:
     """BEIR: every corpus entry becomes "<id>.md", its title as the heading; gold = graded qrels of `split`.
 
     Markdown because that is how the title reaches the engine as a title: each passage of a long entry is then
-    indexed with it in its context header (`rag.titles`), as the passages of a user's titled file are.
+    indexed with it in its context header (`rag.ingest.titles`), as the passages of a user's titled file are.
     """
     corpus = _need(root / "corpus.jsonl", 'BEIR corpus, one {"_id", "title", "text"} per line')
     queries_file = _need(root / "queries.jsonl", 'BEIR queries, one {"_id", "text"} per line')
@@ -158,7 +97,7 @@ def read_beir(root: Path, split: str = "test") -> EvalSet:
     for row in _jsonl(corpus):
         title, text = (row.get("title") or "").strip(), row.get("text") or ""
         heading = "# " + title.replace("\n", " ") + "\n\n" if title else ""
-        sources.append(Source(_file_name(str(row["_id"]), ".md"), text=heading + text))
+        sources.append(Source(file_name(str(row["_id"]), ".md"), text=heading + text))
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, 1):
@@ -167,7 +106,7 @@ def read_beir(root: Path, split: str = "test") -> EvalSet:
                 continue  # header
             if len(parts) != 3:
                 raise DatasetError(f"{qrels_file}:{number}: expected query-id<TAB>corpus-id<TAB>score")
-            qrels.setdefault(parts[0], {})[_file_name(parts[1], ".md")] = int(parts[2])
+            qrels.setdefault(parts[0], {})[file_name(parts[1], ".md")] = int(parts[2])
     texts = {str(row["_id"]): row["text"] for row in _jsonl(queries_file)}
     queries = [
         EvalQuery(qid, texts[qid], documents=tuple(sorted(gold.items())))
@@ -203,7 +142,7 @@ def read_squad(path: Path) -> EvalSet:
     for a_index, article in enumerate(articles):
         for p_index, para in enumerate(article["paragraphs"]):
             raw_id = str(para.get("document_id", f"{a_index}-{p_index}"))
-            name = _file_name(raw_id)
+            name = file_name(raw_id)
             sources.append(Source(name, text=para["context"]))
             for qa in para["qas"]:
                 spans = []

@@ -20,22 +20,24 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import Settings
-from ..types import FileOutcome, Hit, IngestProgress, Page
-from .datasets import EvalSet, Source
+from rag.config import Settings
+from rag.evaluate.records import EvalSet, Source
+from rag.ingest.loaders import load_document
+from rag.types import FileOutcome, Hit, IngestProgress, Page
 
 COMPLETE_MARKER = "eval-index.json"
-# Modules whose code decides what ends up in the index; a change to any of them invalidates cached indexes.
-INDEX_MODULES = (
-    "loaders.py",
-    "pdf.py",
-    "titles.py",
-    "chunking.py",
+# The code that decides what ends up in an index (packages and modules under rag/): a change to any of their
+# files invalidates cached indexes. A name that does not exist is a bug in this list, never skipped.
+INDEX_CODE = (
+    "ingest",
+    "index",
+    "sandbox",
+    "config.py",
+    "digest.py",
     "embedding.py",
-    "store.py",
-    "schema.py",
-    "lexical.py",
     "library.py",
+    "text.py",
+    "types.py",
 )
 
 
@@ -49,7 +51,14 @@ class SearchIndex(Protocol):
         names: Sequence[str] | None = None,
     ) -> list[FileOutcome]: ...
 
-    def search(self, query: str, k: int | None = None, documents: Any = None, mode: str | None = None) -> list[Hit]: ...
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        documents: Any = None,
+        mode: str | None = None,
+        settings: Settings | None = None,
+    ) -> list[Hit]: ...
 
 
 OpenIndex = Callable[[Settings], SearchIndex]
@@ -116,11 +125,27 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         elif source.path is not None:
             stat = source.path.stat()
             digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
-    package = Path(__file__).resolve().parent.parent
-    for module in INDEX_MODULES:
-        if (package / module).exists():
-            digest.update((package / module).read_bytes())
+    root = Path(__file__).resolve().parents[2]
+    for path in index_code_files():
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
     return f"{evalset.kind}-{evalset.path.stem}-{digest.hexdigest()[:16]}"
+
+
+def index_code_files(names: Sequence[str] = INDEX_CODE) -> list[Path]:
+    """Every .py file of the packages and modules `names` (under rag/), sorted; raises RuntimeError for a name
+    that does not exist, so a moved module can never leave a stale cached index in use."""
+    package = Path(__file__).resolve().parent.parent
+    files: list[Path] = []
+    for name in names:
+        path = package / name
+        if path.is_dir():
+            files += sorted(path.rglob("*.py"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RuntimeError(f"rag/evaluate/index.py: INDEX_CODE names rag/{name}, which does not exist; update it")
+    return files
 
 
 def write_sources(sources: Sequence[Source], folder: Path) -> dict[str, Path]:
@@ -138,8 +163,6 @@ def write_sources(sources: Sequence[Source], folder: Path) -> dict[str, Path]:
 
 def pages_reader(paths: dict[str, Path], settings: Settings) -> Callable[[Source], Sequence[Page]]:
     """A function giving a source's pages exactly as the index's loader sees them (for locating gold)."""
-    from ..loaders import load_document
-
     def pages_of(source: Source) -> Sequence[Page]:
         return load_document(paths[source.name], settings, name=source.name).pages
 

@@ -8,12 +8,12 @@ Ranking units instead of chunks gives "a document's score is its best chunk" for
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from ..types import Chunk, Hit, Page
-from .datasets import AnswerSpan, EvalQuery, EvalSet, PageRef, Source
+from rag.evaluate.records import AnswerSpan, EvalQuery, EvalSet, PageRef, Source
+from rag.text import alnum_counts
+from rag.types import Chunk, Hit, Page
 
 ANSWER_UNIT = "answer"
 MIN_REFERENCE_RECALL = 0.5  # below this no page really holds the reference passage
@@ -77,24 +77,19 @@ def gold_units(query: EvalQuery, level: str) -> dict[str, int]:
     raise ValueError(f"unknown gold level {level!r}")
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def _tokens(text: str) -> Counter[str]:
-    # PDF extractors differ in hyphenation and spacing ("r ecent", "time -consuming"), so compare
-    # lower-cased alphanumeric tokens as multisets rather than strings.
-    return Counter(_TOKEN.findall(text.lower()))
-
-
 def locate_reference(reference: str, pages: Sequence[tuple[str, Page]]) -> Located | None:
-    """The page whose tokens cover most of `reference` (as a multiset), or None when none covers half of it."""
-    wanted = _tokens(reference)
+    """The page whose tokens cover most of `reference` (as a multiset), or None when none covers half of it.
+
+    PDF extractors differ in hyphenation and spacing ("r ecent", "time -consuming"), so letter/digit runs are
+    compared as multisets rather than strings.
+    """
+    wanted = alnum_counts(reference)
     total = sum(wanted.values())
     if not total:
         return None
     best: Located | None = None
     for document, page in pages:
-        have = _tokens(page.text)
+        have = alnum_counts(page.text)
         recall = sum(min(n, have[t]) for t, n in wanted.items()) / total
         if best is None or recall > best.recall:
             best = Located(PageRef(document, page.number), recall)

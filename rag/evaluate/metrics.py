@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .datasets import RANKING_KINDS
+from rag.evaluate.records import RANKING_KINDS
 
 # Human names for the report; "hit@k" is ir-measures' Success@k (1 if any relevant unit is in the top k).
 _LABELS = {"nDCG": "nDCG", "R": "recall", "RR": "MRR", "Success": "hit"}

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from .runner import DatasetResult
+from rag.evaluate.runner import DatasetResult
 
 
 def to_json(results: Sequence[DatasetResult]) -> str:

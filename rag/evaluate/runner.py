@@ -1,8 +1,11 @@
 """Run an EvalSet: build one index, then query it once per retrieval configuration and score each run.
 
-    result = evaluate(evalset, settings, configs=parse_configs("dense,bm25,hybrid"), ks=(5, 10), ...)
+    result = evaluate(evalset, settings, configs=parse_configs("dense,bm25,default"), ks=(5, 10), ...)
 
 Every configuration searches the same index, so differences between rows are due to retrieval alone.
+The rows: "default" is exactly what the app does with these settings (`Library.search`: fusion, re-ranker,
+candidate depth and every other stage as configured); "dense", "bm25" and "hybrid" are the first stage alone
+(no re-ranking, expansion, second hop or MMR), each retriever giving as many candidates as the cutoffs need.
 """
 
 from __future__ import annotations
@@ -13,15 +16,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
-from ..errors import ConfigError
-from ..types import Hit, Page
-from .datasets import RANKING_KINDS, DatasetError, EvalSet, Source
-from .index import IndexInfo, OpenIndex, SearchIndex, pages_reader, prepared_index
-from .judging import align_spans, gold_units, ranked_units, resolve_references
-from .metrics import MetricValue, measures_for, score
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.evaluate.index import IndexInfo, OpenIndex, SearchIndex, pages_reader, prepared_index
+from rag.evaluate.judging import align_spans, gold_units, ranked_units, resolve_references
+from rag.evaluate.metrics import MetricValue, measures_for, score
+from rag.evaluate.records import RANKING_KINDS, DatasetError, EvalSet, Source
+from rag.search.options import MODES as SEARCH_MODES
+from rag.types import Hit, Page
 
-MODES = ("dense", "bm25", "hybrid")
+DEFAULT = "default"  # the app's own retrieval, with every stage the settings turn on
+MODES = (*SEARCH_MODES, DEFAULT)
+DEFAULT_MODES = "dense,bm25,default"
 BEIR_DEPTH = 200  # chunks fetched for BEIR so that R@100 over distinct documents is meaningful
 
 # A way of searching other than `index.search(mode=...)` (see experiments.py): (index, query, depth) -> hits.
@@ -30,7 +36,7 @@ Strategy = Callable[[SearchIndex, str, int], list[Hit]]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One row of the comparison: a retrieval mode, or an experimental strategy that replaces it."""
+    """One row of the comparison: a mode of MODES, or a strategy (index, query, depth) -> hits of its own."""
 
     name: str
     mode: str
@@ -86,7 +92,7 @@ def evaluate(
     check_query_lengths(evalset, settings.max_query_chars)
     with prepared_index(evalset, settings, embedder_name, open_index, cache_dir) as prepared:
         evalset = prepare_gold(evalset, pages_reader(prepared.paths, settings))
-        results = tuple(run_config(prepared.index, evalset, config, ks) for config in configs)
+        results = tuple(run_config(prepared.index, evalset, config, ks, settings) for config in configs)
     return DatasetResult(
         evalset.name, evalset.kind, len(evalset.queries), evalset.per_chunk, evalset.notes, prepared.info, results
     )
@@ -124,17 +130,29 @@ def search_depth(evalset: EvalSet, ks: Sequence[int]) -> int:
     return max(needed, BEIR_DEPTH) if evalset.kind in RANKING_KINDS else needed
 
 
-def run_config(index: SearchIndex, evalset: EvalSet, config: RunConfig, ks: Sequence[int]) -> ConfigResult:
+def first_stage(settings: Settings, depth: int) -> Settings:
+    """`settings` with every stage after the first turned off and each retriever `depth` candidates deep."""
+    return settings.replace(
+        reranker="none", expansion="none", multi_hop=False, mmr_lambda=1.0, candidates=max(depth, settings.candidates)
+    )
+
+
+def run_config(
+    index: SearchIndex, evalset: EvalSet, config: RunConfig, ks: Sequence[int], settings: Settings
+) -> ConfigResult:
     """Query every question with one configuration and return its scores and latencies."""
     from tqdm import tqdm
 
     depth = search_depth(evalset, ks)
+    alone = first_stage(settings, depth)
     runs: dict[str, dict[str, list[str]]] = {level: {} for level in evalset.levels}
     latencies = []
     for query in tqdm(evalset.queries, desc=f"{evalset.name} {config.name}", unit="q"):
         started = time.perf_counter()
-        if config.strategy is None:
-            hits = index.search(query.text, k=depth, mode=config.mode)
+        if config.strategy is None and config.mode == DEFAULT:
+            hits = index.search(query.text, k=depth)
+        elif config.strategy is None:
+            hits = index.search(query.text, k=depth, mode=config.mode, settings=alone)
         else:
             hits = config.strategy(index, query.text, depth)
         latencies.append(time.perf_counter() - started)

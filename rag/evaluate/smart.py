@@ -5,7 +5,7 @@ DIR holds three files, found by name (case ignored):
     *.qry    queries in the same layout (".W" is the question)
     qrels    "*qrel*" — Cranfield: "query doc grade", grade 1 (complete answer) … 4 (minimal interest), −1 none;
              "*.rel"  — CISI: "query doc 0 0.0", every listed pair relevant.
-Each document becomes "<id>.md" with its title as a heading, as BEIR entries do (`datasets.read_beir`), and is
+Each document becomes "<id>.md" with its title as a heading, as BEIR entries do (`rag.evaluate.datasets.read_beir`), and is
 scored like BEIR: graded documents, nDCG@10 and recall over distinct documents.
 
 Trap the reader handles: Cranfield's qrels number queries 1..225 by their position in cran.qry, whose ".I"
@@ -18,7 +18,7 @@ import fnmatch
 import re
 from pathlib import Path
 
-from .datasets import DatasetError, EvalQuery, EvalSet, Source, _file_name
+from rag.evaluate.records import DatasetError, EvalQuery, EvalSet, Source, file_name
 
 _FIELD = re.compile(r"^\.([A-Z])\b ?(.*)$")
 
@@ -27,13 +27,13 @@ def read_smart(root: Path) -> EvalSet:
     """Return the collection in `root` as an EvalSet of graded documents (see the module docstring)."""
     docs_file, queries_file, qrels_file = _find(root, "*.all*"), _find(root, "*.qry"), _qrels_file(root)
     documents = read_records(docs_file)
-    sources = tuple(Source(_file_name(doc_id, ".md"), text=_markdown(fields)) for doc_id, fields in documents)
+    sources = tuple(Source(file_name(doc_id, ".md"), text=_markdown(fields)) for doc_id, fields in documents)
     questions = [(qid, " ".join(fields.get("W", "").split())) for qid, fields in read_records(queries_file)]
     qrels, notes = read_qrels(qrels_file, [qid for qid, _ in questions])
     known = {doc_id for doc_id, _ in documents}
     queries = []
     for qid, text in questions:
-        gold = {_file_name(d, ".md"): g for d, g in qrels.get(qid, {}).items() if d in known and g > 0}
+        gold = {file_name(d, ".md"): g for d, g in qrels.get(qid, {}).items() if d in known and g > 0}
         if gold and text:
             queries.append(EvalQuery(qid, text, documents=tuple(sorted(gold.items()))))
     unjudged = len(questions) - len(queries)

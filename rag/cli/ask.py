@@ -1,0 +1,88 @@
+"""`python -m rag ask "question"`: a grounded answer from the indexed documents, streamed, with sources.
+
+python -m rag ask "How does Solana order transactions?"
+python -m rag ask "..." --json     # {answer, abstained, query, citations[{n, document, page, text, score}],
+                                   #  unsupported, sources, timings{retrieve, first_token, total, ...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rag.cli.common import add_data_dir, open_library, settings_for
+from rag.generate.pipeline import Done, Token, answer
+from rag.generate.registry import load_generator
+from rag.jsonview import answer_json, supporting_text
+from rag.types import Answer
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `ask` to the `python -m rag` parser."""
+    ask = subparsers.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    ask.add_argument("question")
+    ask.add_argument("--k", type=int, default=None, help="passages given to the model (default: $RAG_TOP_K)")
+    ask.add_argument("--document", action="append", default=None, help="only this document (repeatable)")
+    ask.add_argument("--generator", default=None, help="model preset or spec (default: $RAG_GENERATOR)")
+    ask.add_argument("--max-tokens", type=int, default=None, help="answer length cap (default: $RAG_MAX_NEW_TOKENS)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    add_data_dir(ask)
+    ask.set_defaults(func=run_ask)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Answer `args.question`; stream it (or print JSON); return 0 (an abstention is a valid answer)."""
+    settings = settings_for(args)
+    changes: dict[str, Any] = {}
+    if args.k is not None:
+        changes["top_k"] = args.k
+    if args.generator:
+        changes["generator"] = args.generator
+    if args.max_tokens is not None:
+        changes["max_new_tokens"] = args.max_tokens
+    settings = settings.replace(**changes)
+    library = open_library(settings)
+    generator = load_generator(settings)
+    result: Answer | None = None
+    try:
+        for event in answer(args.question, library, generator, settings=settings, documents=args.document):
+            if isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Done):
+                result = event.answer
+    finally:
+        library.close()
+    assert result is not None  # answer() always ends with Done
+    if args.json:
+        print(json.dumps(answer_json(result), ensure_ascii=False, indent=2))
+    else:
+        print_sources(result)
+    return 0
+
+
+def print_sources(result: Answer) -> None:
+    """After the streamed tokens: the checked answer if it changed, then the sources and any warnings."""
+    print()
+    if result.abstained:
+        print(f"\n{result.text}")
+    out = sys.stdout
+    cited = {c.n: c for c in result.citations}
+    title = "Sources:" if result.citations else "Closest passages:"
+    print(f"\n{title}", file=out)
+    for n, hit in enumerate(result.sources, start=1):
+        if cited and n not in cited:
+            continue
+        quote = supporting_text(cited[n]) if n in cited else hit.chunk.text
+        print(f'  [{n}] {hit.document}, page {hit.page}: "{_short(quote)}"', file=out)
+    for sentence in result.unsupported if not result.abstained else ():
+        print(f'  (not supported by the passages: "{_short(sentence)}")', file=out)
+    timings = result.timings
+    first = f"first token {timings['first_token']:.1f}s, " if "first_token" in timings else ""
+    print(f"  ({first}total {timings.get('total', 0.0):.1f}s)", file=out)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

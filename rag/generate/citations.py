@@ -1,0 +1,178 @@
+"""Checking an answer against its passages: `[n]` markers, uncited sentences, unsupported claims.
+
+A small model cites unreliably, so the app never trusts the markers alone:
+- a marker that names no passage (`[7]` with 5 passages) is removed and reported in `invalid`;
+- every answer sentence is scored against every passage (lexical recall of the sentence's terms, plus
+  embedding similarity to the passage's best sentence when an embedder is given);
+- a cited sentence keeps its marker when the cited passage supports it, and is re-pointed to a clearly
+  better passage otherwise; an uncited sentence gets the marker of the best supporting passage;
+- a sentence no passage supports is listed in `unsupported`.
+Each `Citation` carries the page offsets of the passage sentence that supports the claim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.generate.prompting import NOT_FOUND
+from rag.text import MARKER, Span, content_terms, parse_markers, sentence_spans, strip_markers
+from rag.types import Citation, Hit
+
+SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
+REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
+_TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."
+_REFUSALS = re.compile(
+    r"could ?n[o']t find|can ?n[o']t find|(?:do|does|did) not (?:contain|mention|provide|include|say|specify)|"
+    r"(?:don|doesn|didn)'t (?:contain|mention|provide|include|say|specify)|no (?:information|mention|details)|"
+    r"not (?:mentioned|provided|specified|stated|available|included|found|given) in|\bI (?:do not|don't) know\b|"
+    r"(?:is|are) not (?:mentioned|discussed|covered)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One answer sentence: the passages it cites (after correction), its support and where it sits."""
+
+    text: str
+    cited: tuple[int, ...]
+    support: float
+    supported: bool
+    inferred: bool = False  # the marker was added or re-pointed by us, not written by the model
+    refusal: bool = False  # the sentence says the passages lack the answer
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """The checked answer: cleaned text, one Citation per passage used, and what could not be backed."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[SentenceCheck, ...]
+    unsupported: tuple[str, ...]
+    invalid: tuple[int, ...]  # marker numbers that named no passage
+    refused: bool  # the model said the passages do not contain the answer
+
+    @property
+    def support(self) -> float:
+        """Fraction of factual sentences that a passage supports (1.0 when there are none)."""
+        claims = [s for s in self.sentences if not s.refusal]
+        return sum(s.supported for s in claims) / len(claims) if claims else 1.0
+
+
+@dataclass(frozen=True)
+class _Match:
+    score: float
+    span: Span  # the supporting sentence inside the passage's chunk text
+
+
+def is_refusal(text: str) -> bool:
+    """Return True when `text` says the passages do not hold the answer."""
+    return NOT_FOUND.lower().rstrip(".") in text.lower() or bool(_REFUSALS.search(text))
+
+
+def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationCheck:
+    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags."""
+    spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
+    passage_spans = [
+        sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
+    ]
+    scores = _support_matrix([strip_markers(s.text) for s in spans], passage_spans, embedder)
+    checks: list[SentenceCheck] = []
+    best_for: dict[int, tuple[float, Span]] = {}
+    invalid: list[int] = []
+    pieces: list[str] = []
+    for i, span in enumerate(spans):
+        numbers = parse_markers(span.text)
+        invalid += [n for n in numbers if not 1 <= n <= len(sources)]
+        check = _check_sentence(span.text, [n for n in numbers if 1 <= n <= len(sources)], scores[i])
+        checks.append(check)
+        for n in check.cited:
+            match = scores[i][n - 1]
+            if check.supported and (n not in best_for or match.score > best_for[n][0]):
+                best_for[n] = (match.score, match.span)
+        pieces.append(_render(span.text, check))
+    citations = tuple(
+        _citation(n, sources[n - 1], score, span) for n, (score, span) in sorted(best_for.items(), key=lambda kv: kv[0])
+    )
+    unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
+    refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
+    return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
+
+
+def _check_sentence(sentence: str, cited: list[int], matches: list[_Match]) -> SentenceCheck:
+    """Decide which passages back one sentence, correcting or adding markers where the evidence says so."""
+    if is_refusal(sentence):
+        return SentenceCheck(sentence, (), 0.0, False, refusal=True)
+    if not matches:
+        return SentenceCheck(sentence, tuple(dict.fromkeys(cited)), 0.0, False)
+    best_n = int(np.argmax([m.score for m in matches])) + 1
+    best = matches[best_n - 1].score
+    if cited:
+        kept = [n for n in dict.fromkeys(cited) if matches[n - 1].score >= SUPPORT_THRESHOLD]
+        cited_best = max(matches[n - 1].score for n in cited)
+        if kept and best - cited_best < REPOINT_MARGIN:
+            return SentenceCheck(sentence, tuple(kept), cited_best, True)
+        if best >= SUPPORT_THRESHOLD:
+            return SentenceCheck(sentence, (best_n,), best, True, inferred=True)
+        return SentenceCheck(sentence, tuple(dict.fromkeys(cited)), cited_best, False)
+    if best >= SUPPORT_THRESHOLD:
+        return SentenceCheck(sentence, (best_n,), best, True, inferred=True)
+    return SentenceCheck(sentence, (), best, False)
+
+
+def _render(sentence: str, check: SentenceCheck) -> str:
+    """Return the sentence with its markers rewritten to the checked ones, placed before the final stop."""
+    bare = strip_markers(sentence).rstrip()
+    if not check.cited:
+        return bare
+    markers = "".join(f"[{n}]" for n in check.cited)
+    if bare and bare[-1] in ".!?:;":
+        return f"{bare[:-1]} {markers}{bare[-1]}"
+    return f"{bare} {markers}"
+
+
+def _citation(n: int, hit: Hit, score: float, span: Span) -> Citation:
+    """Return a Citation whose span offsets are in the page's text (chunk offset + sentence offset)."""
+    return Citation(n, hit.chunk, round(float(score), 4), hit.chunk.start + span.start, hit.chunk.start + span.end)
+
+
+def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: Any) -> list[list[_Match]]:
+    """Return, per answer sentence and passage, the best-supporting passage sentence and its score.
+
+    score = lexical recall of the sentence's content terms in the passage (0..1), averaged with the
+    cosine to the passage's most similar sentence when an embedder is available.
+    """
+    flat = [span for spans in passages for span in spans]
+    sims = _cosines(sentences, [s.text for s in flat], embedder)
+    passage_terms = [set().union(*(content_terms(s.text) for s in spans)) for spans in passages]
+    out: list[list[_Match]] = []
+    for i, sentence in enumerate(sentences):
+        words = content_terms(sentence)
+        row: list[_Match] = []
+        offset = 0
+        for p, spans in enumerate(passages):
+            recall = len(words & passage_terms[p]) / len(words) if words else 0.0
+            local = [len(words & content_terms(s.text)) / (len(words) or 1) for s in spans]
+            if sims is not None:
+                local = [0.5 * lex + 0.5 * float(sims[i, offset + j]) for j, lex in enumerate(local)]
+            j = int(np.argmax(local))
+            cosine = float(sims[i, offset : offset + len(spans)].max()) if sims is not None else None
+            score = recall if cosine is None else 0.5 * recall + 0.5 * max(cosine, 0.0)
+            row.append(_Match(score, spans[j]))
+            offset += len(spans)
+        out.append(row)
+    return out
+
+
+def _cosines(sentences: list[str], passage_sentences: list[str], embedder: Any) -> np.ndarray | None:
+    """Return the (answer sentences × passage sentences) cosine matrix, or None without an embedder."""
+    if embedder is None or not sentences or not passage_sentences:
+        return None
+    vectors = np.asarray(embedder.encode(list(sentences) + list(passage_sentences)), dtype=np.float32)
+    return vectors[: len(sentences)] @ vectors[len(sentences) :].T

@@ -1,0 +1,89 @@
+"""The abstain gate: whether the passages hold the answer, from retrieval evidence and the checked answer.
+
+`measure` scores what retrieval found (best dense similarity, query-term coverage, dense/lexical agreement, the
+question's names found in the passages); below `PRE_GATE` the model is not asked at all, which saves the whole
+prefill. After generation, `decide` combines that confidence with the share of the answer's sentences a
+passage supports, and the model's own "not in the passages" verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.generate.citations import CitationCheck
+from rag.text import STOPWORDS, content_terms, words
+from rag.types import Hit
+
+PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, ~82% unanswerable)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Retrieval-side signals, each in 0..1 except `dense_top` (a cosine)."""
+
+    dense_top: float  # best cosine between the query and a passage
+    coverage: float  # share of the query's content terms found in the passages
+    agreement: float  # 1.0 when dense and lexical scoring pick the same top passage
+    entities: float = 1.0  # share of the question's names/acronyms ("WHO", "SAIBK", "Corda") the passages contain
+
+    @property
+    def confidence(self) -> float:
+        """Return a 0..1 retrieval confidence (weights calibrated in bench/answers.py).
+
+        A name the question asks about that no passage mentions is the strongest sign the answer is not
+        in the documents, so it scales the whole score down.
+        """
+        dense = min(max((self.dense_top - 0.2) / 0.4, 0.0), 1.0)
+        return (0.55 * dense + 0.3 * self.coverage + 0.15 * self.agreement) * (0.4 + 0.6 * self.entities)
+
+
+def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Evidence:
+    """Return the retrieval evidence for `hits` (the embedder scores dense similarity and agreement)."""
+    if not hits:
+        return Evidence(0.0, 0.0, 0.0)
+    wanted = content_terms(query)
+    passage_terms = [content_terms(h.chunk.text) for h in hits]
+    coverage = len(wanted & set().union(*passage_terms)) / len(wanted) if wanted else 0.0
+    lexical = [len(wanted & t) for t in passage_terms]
+    names = entities(query)
+    text = "\n".join(h.chunk.text for h in hits)
+    found = sum(_mentions(text, name) for name in names) / len(names) if names else 1.0
+    vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
+    dense = vectors[1:] @ vectors[0]
+    agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
+    return Evidence(float(dense.max()), coverage, agreement, found)
+
+
+def entities(question: str) -> set[str]:
+    """Return the names in `question`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised
+    words after the first ("Corda"); stopwords count only when written as acronyms. Possessives are dropped
+    ("NVIDIA's" → "NVIDIA") and single letters are not names."""
+    names = set()
+    for i, word in enumerate(w.removesuffix("'s") for w in words(question)):
+        if len(word) < 2:
+            continue
+        acronym = sum(c.isupper() for c in word) >= 2
+        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        proper = i > 0 and word[0].isupper() and word.lower() not in STOPWORDS
+        if acronym or mixed or proper:
+            names.add(word)
+    return names
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who")."""
+    acronym = name.isalpha() and sum(c.isupper() for c in name) >= 2  # "SARS-COV-2" may be written "SARS-CoV-2"
+    pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
+
+
+def decide(check: CitationCheck, evidence: Evidence, threshold: float) -> bool:
+    """Return True to abstain: the model refused, or retrieval and support together are too weak."""
+    if check.refused or not check.text.strip():
+        return True
+    return 0.5 * evidence.confidence + 0.5 * check.support < threshold

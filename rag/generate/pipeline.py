@@ -1,0 +1,167 @@
+"""`answer()`: question → standalone query → passages → streamed, grounded, checked answer.
+
+    for event in answer("How does Solana order transactions?", library, generator):
+        if isinstance(event, Retrieved): show(event.hits)      # before the first token
+        elif isinstance(event, Token): print(event.text, end="")
+        elif isinstance(event, Done): final = event.answer     # text may differ from the tokens:
+                                                               # markers are corrected, or we abstained
+Follow-ups are searched as standalone queries (`rag.generate.followups`); whether to answer at all is the abstain
+gate's call (`rag.generate.gate`); markers are checked against the passages (`rag.generate.citations`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.generate.citations import CitationCheck, cite
+from rag.generate.followups import rewrite_query
+from rag.generate.gate import PRE_GATE, Evidence, decide, measure
+from rag.generate.generator import Generator, Message
+from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
+from rag.search.options import check_query
+from rag.types import Answer, Chunk, Hit
+
+ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
+
+
+class AnswerLibrary(Protocol):
+    """What `answer` needs from a library: `rag.Library`, or one app session's view of it."""
+
+    settings: Settings  # the answer settings used when the caller gives none
+    embedder: Embedder  # scores retrieval confidence and citation support
+
+    def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None) -> list[Hit]:
+        """Ranked passages for a query, best first."""
+        ...
+
+    def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
+        """`chunk` with up to `n` chunks either side of it in its document, in reading order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The passages found for `query`; sent before the first token so sources show early."""
+
+    query: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the answer text as the model produces it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The finished, checked answer."""
+
+    answer: Answer
+
+
+Event = Retrieved | Token | Done
+
+
+def answer(
+    question: str,
+    library: AnswerLibrary,
+    generator: Generator,
+    history: Sequence[HistoryItem] = (),
+    settings: Settings | None = None,
+    documents: Sequence[str] | None = None,
+) -> Iterator[Event]:
+    """Yield Retrieved, then Token events, then one Done with the checked Answer.
+
+    `settings` (default: the library's) sets the passages, the prompt and the answer's length and temperature;
+    `documents` limits the search to those document names/ids. Raises QueryError for an empty or over-long
+    question.
+    """
+    settings = settings or library.settings
+    question = check_query(question, settings.max_query_chars)
+    started = time.perf_counter()
+    query = rewrite_query(question, history, generator if settings.query_rewrite == "llm" else None)
+    hits = tuple(library.search(query, k=settings.top_k, documents=documents))
+    hits = _with_neighbours(hits, library, settings.neighbours)
+    timings = {"retrieve": time.perf_counter() - started}
+    yield Retrieved(query, hits)
+    evidence = measure(query, hits, library.embedder)
+    timings["confidence"] = round(evidence.confidence, 4)
+    if not hits or evidence.confidence < PRE_GATE:
+        timings["total"] = timings["first_token"] = time.perf_counter() - started  # the first text shown
+        yield Done(Answer(question, query, ABSTAIN_TEXT, (), hits, abstained=True, timings=timings))
+        return
+    prompt = build_messages(question, hits, history, settings, generator.count_tokens)
+    timings["prompt_tokens"] = float(prompt.tokens)
+    pieces: list[str] = []
+    yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
+    check = cite("".join(pieces).strip(), prompt.sources, library.embedder)
+    result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
+    result.timings["total"] = time.perf_counter() - started
+    yield Done(dataclasses.replace(result, dropped=prompt.dropped))
+
+
+def _generate(
+    generator: Generator,
+    messages: Sequence[Message],
+    settings: Settings,
+    started: float,
+    pieces: list[str],
+    timings: dict[str, float],
+) -> Iterator[Token]:
+    """Stream the model's reply as Token events, collecting the text in `pieces` and the timings."""
+    stream = generator.stream(messages, max_tokens=settings.max_new_tokens, temperature=settings.temperature)
+    # closing(): if our caller stops early (a Stop button), the model stops generating too.
+    with closing(stream):
+        for piece in stream:
+            if not pieces:
+                timings["first_token"] = time.perf_counter() - started
+            pieces.append(piece)
+            yield Token(piece)
+    timings.setdefault("first_token", time.perf_counter() - started)
+    timings["generate"] = time.perf_counter() - started - timings["first_token"]
+    timings["tokens_per_s"] = len(pieces) / timings["generate"] if pieces and timings["generate"] > 0 else 0.0
+
+
+def _finish(
+    question: str,
+    query: str,
+    check: CitationCheck,
+    sources: tuple[Hit, ...],
+    evidence: Evidence,
+    settings: Settings,
+    timings: dict[str, float],
+) -> Answer:
+    """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
+    timings["support"] = round(check.support, 4)
+    if decide(check, evidence, settings.abstain_threshold):
+        return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
+    return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
+
+
+def _with_neighbours(hits: tuple[Hit, ...], library: AnswerLibrary, n: int) -> tuple[Hit, ...]:
+    """Small-to-big: widen each hit with up to `n` chunks either side when they continue it on the same page."""
+    if n <= 0:
+        return hits
+    return tuple(Hit(_merge(h.chunk, library.chunk_neighbours(h.chunk, n)), h.score, h.method) for h in hits)
+
+
+def _merge(chunk: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
+    """Return `chunk` extended over overlapping/adjacent neighbours on its page (text stays a page slice)."""
+    start, end, text = chunk.start, chunk.end, chunk.text
+    for other in sorted(neighbours, key=lambda c: c.start):
+        if other.page != chunk.page or other.doc_id != chunk.doc_id:
+            continue
+        if other.end > end and other.start <= end:
+            text, end = text + other.text[end - other.start :], other.end
+        elif other.start < start and other.end >= start:
+            text, start = other.text[: start - other.start] + text, other.start
+    return dataclasses.replace(chunk, start=start, end=end, text=text)

@@ -1,1 +1,0 @@
-"""Generator backends behind `rag.generation.Generator`: llama.cpp, OpenAI-compatible HTTP, transformers."""

@@ -1,0 +1,110 @@
+"""The text toolkit every stage shares: words and terms, sentences, `[n]` citation markers, stopwords.
+
+One definition per concept, so the prompt packer, the citation checker, the abstain gate, the re-ranker and the
+page agree on what a word, a sentence and a marker are:
+
+    words("NVIDIA's Q3 revenue")        -> ["NVIDIA's", "Q3", "revenue"]
+    terms("The banks' loans")           -> ["the", "bank", "loan"]            (lower-cased, plurals folded)
+    content_terms("What are the fees?") -> {"fee"}                            (no stopwords)
+    sentence_spans("One. Two.")         -> [Span(0, 4, "One."), Span(5, 9, "Two.")]
+    parse_markers("as shown [1, 3]")    -> [1, 3];  strip_markers("Fees rose [2].") -> "Fees rose."
+
+BM25's tokens (stemmed, bm25s's stopwords) are the index's own business: `rag.index.lexical.tokenize`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+# A word: letters/digits, joined by inner hyphens or apostrophes ("2019-nCoV", "don't"); "_" is not a letter.
+WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+# Letter/digit runs only, for matching text across PDF extractors that differ in hyphens and spacing.
+_ALNUM = re.compile(r"[a-z0-9]+")
+
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
+    out over own same she should so some such than that the their them then there these they this those through to
+    too under until up very was we were what when where which while who whom why will with would you your yours
+    tell explain describe mentioned according document documents passage passages""".split()  # noqa: SIM905
+)
+
+# A citation marker: "[3]", "[1, 2]", "[2-4]", "[2–4]", with the space before it. Only digits, commas and
+# dashes may appear inside, so "[2.5]" or "[2019/2020]" in a sentence are text, not markers.
+MARKER = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+MAX_MARKER_RANGE = 20  # "[1-999]" is not 999 citations
+
+# A sentence ends at . ! ? (not after an initial, "e.g.", "i.e.", "al." or "Fig."), before a capital or a digit;
+# blank lines and bullets end one too.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\s[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bFig\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\s*[•▪●]\s+"
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a text with its character offsets: `text == whole[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+def words(text: str) -> list[str]:
+    """Return the words of `text` as written (see `WORD`)."""
+    return WORD.findall(text)
+
+
+def terms(text: str) -> list[str]:
+    """Return lower-cased words with a light plural/possessive folding ("banks'" → "bank", "NVIDIA's" → "nvidia")."""
+    out = []
+    for word in WORD.findall(text.lower()):
+        word = word.removesuffix("'s")
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def content_terms(text: str) -> set[str]:
+    """Return the distinct non-stopword terms of `text` (single letters dropped, numbers kept)."""
+    return {t for t in terms(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+
+
+def alnum_counts(text: str) -> Counter[str]:
+    """Return the multiset of lower-cased letter/digit runs ("Time -consuming" → {time: 1, consuming: 1})."""
+    return Counter(_ALNUM.findall(text.lower()))
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Return the sentences of `text` (also split at blank lines and bullets), whitespace-trimmed, with offsets."""
+    spans: list[Span] = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        body = piece.strip()
+        if body:
+            spans.append(Span(start + lead, start + lead + len(body), body))
+        start = match.end() if match else len(text)
+    return spans
+
+
+def parse_markers(text: str) -> list[int]:
+    """Return the passage numbers in `text`'s markers: "[1, 3]" → [1, 3], "[2-4]" → [2, 3, 4]."""
+    numbers: list[int] = []
+    for group in MARKER.findall(text):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(x) for x in re.split(r"\s*[\-–]\s*", part)]
+            low, high = bounds[0], max(bounds[-1], bounds[0])
+            numbers.extend(range(low, min(high, low + MAX_MARKER_RANGE) + 1))
+    return numbers
+
+
+def strip_markers(text: str) -> str:
+    """Return `text` without its `[n]` markers (and the space before each)."""
+    return MARKER.sub("", text)

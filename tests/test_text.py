@@ -1,0 +1,71 @@
+"""`rag.text`: the one definition of words, terms, sentences, citation markers and stopwords."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.text import (
+    MARKER,
+    STOPWORDS,
+    alnum_counts,
+    content_terms,
+    parse_markers,
+    sentence_spans,
+    strip_markers,
+    terms,
+    words,
+)
+
+
+def test_words_keep_inner_hyphens_and_apostrophes():
+    assert words("NVIDIA's 2019-nCoV test, don't_stop") == ["NVIDIA's", "2019-nCoV", "test", "don't", "stop"]
+
+
+def test_terms_fold_case_plurals_and_possessives():
+    assert terms("The banks' Loans and NVIDIA's glass") == ["the", "bank", "loan", "and", "nvidia", "glass"]
+
+
+def test_content_terms_drop_stopwords_and_single_letters_but_keep_numbers():
+    assert content_terms("What are the fees in 2023 for a 5 x plan?") == {"fee", "2023", "5", "plan"}
+    assert "what" in STOPWORDS and "fee" not in STOPWORDS
+
+
+def test_alnum_counts_ignore_hyphen_and_spacing_differences():
+    assert alnum_counts("Time -consuming time") == {"time": 2, "consuming": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("as shown [1, 3].", [1, 3]),
+        ("see [2-4]", [2, 3, 4]),
+        ("see [2–4]", [2, 3, 4]),  # an en dash
+        ("[1][2]", [1, 2]),
+        ("[1-999]", list(range(1, 22))),  # a range is capped
+        ("Inflation was [2.5] percent in [2019/2020].", []),
+        ("a list [a, b] and [x]", []),
+    ],
+)
+def test_parse_markers(text, numbers):
+    assert parse_markers(text) == numbers
+
+
+def test_strip_markers_removes_citations_and_nothing_else():
+    """The defect the review found: a marker regex with `[,-–]` (a range from "," to "–", which holds letters,
+    "." and "/") turned "[2.5] percent in [2019/2020]" into nothing."""
+    assert strip_markers("Inflation was [2.5] percent in [2019/2020] [1].") == "Inflation was [2.5] percent in [2019/2020]."
+    assert strip_markers("Fees rose [2], then fell [3-4].") == "Fees rose, then fell."
+    assert MARKER.fullmatch("[a]") is None and MARKER.fullmatch("[2.5]") is None
+
+
+def test_sentence_spans_carry_offsets_and_skip_abbreviations():
+    text = "Work by J. Smith et al. found it. Fig. 3 shows e.g. two. Then\n\nnew paragraph • a bullet"
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == [
+        "Work by J. Smith et al. found it.",
+        "Fig. 3 shows e.g. two.",
+        "Then",
+        "new paragraph",
+        "a bullet",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)

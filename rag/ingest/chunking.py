@@ -1,7 +1,7 @@
 """Split a `Document` into passages sized in the embedder's own tokens, structure first.
 
-    chunker = Chunker(tokenizer_file, size_tokens=160, overlap_tokens=32)
-    chunks = chunker.split(document)   # every chunk: page.text[c.start:c.end] == c.text, <= 160 tokens
+    chunker = Chunker(tokenizer_file, size_tokens=240, overlap_tokens=48)     # or chunker_for(settings)
+    chunks = chunker.split(document)   # every chunk: page.text[c.start:c.end] == c.text, <= 240 tokens
 
 The splitting itself is semantic-text-splitter's (Rust): it cuts at the largest unit that fits
 (Markdown: headings, then blocks; plain text: blank lines, lines, sentences, words) and only goes below
@@ -52,9 +52,8 @@ _SETEXT = re.compile(r"^(?P<title>[^\n]*\S[^\n]*)\n {0,3}(?P<bar>=+|-+)[ \t]*$",
 class Chunker:
     """Token-aware, structure-first splitter. `split(doc)` is deterministic and never crosses pages."""
 
-    def __init__(
-        self, tokenizer_file: str | Path, size_tokens: int = 160, overlap_tokens: int = 32, context: bool = True
-    ) -> None:
+    def __init__(self, tokenizer_file: str | Path, size_tokens: int, overlap_tokens: int, context: bool = True) -> None:
+        """Sizes have no defaults here: they come from Settings (`rag.ingest.reading.chunker_for`), the one place."""
         from semantic_text_splitter import MarkdownSplitter, TextSplitter
         from tokenizers import Tokenizer
 

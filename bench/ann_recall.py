@@ -22,8 +22,8 @@ def ann(library: Any, queries: np.ndarray, hnsw_max: int) -> list[dict[str, Any]
     from rag.index.vectors import use_one_thread
 
     use_one_thread()  # as the engine searches; the HNSW/IVF builds below run on one thread too
-    cache = library.store._vectors
-    ids, xb, flat = _exact_base(library.store)
+    cache = library.index.store._vectors
+    ids, xb, flat = _exact_base(library.index.store)
     exact = flat.search(queries, 10)[1]  # positions in `xb`
     exact_rows = ids[exact]  # the same, as chunk row ids (what the engine returns)
     rows = [_probe("flat", flat, queries, exact, {}, 0.0), _probe_engine(cache, queries, exact_rows)]

@@ -3,7 +3,7 @@
     python bench/bm25_rebuild.py --sizes 10000,100000 --runs 3 --out bm25.json
 
 bm25s cannot add or remove documents, so every ingest batch or delete rebuilds BM25 from all of SQLite's chunk
-texts (`rag/lexical.py`). The chunks are real text: COVID-QA's articles (../shared) cut into 180-word windows,
+texts (`rag/index/lexical.py`). The chunks are real text: COVID-QA's articles (../shared) cut into 180-word windows,
 repeated up to N, stored through `rag.index.store.Store.put` (vectors are zeros: FAISS is not involved). Per run one
 20-chunk document is added and the refresh that follows is timed whole (read + tokenize + index + save); the
 tokenizer alone is timed over the same texts to show its share. Prints medians.

@@ -61,7 +61,7 @@ def rarity(library, query: str) -> float:
     """Mean idf of the query's indexed words / ln(N + 1) (bm25s keeps document frequencies as column lengths)."""
     from rag.index.lexical import tokenize
 
-    index = library.bm25
+    index = library.index.bm25
     index.refresh()
     scores, vocab = index._retriever.scores, index._retriever.vocab_dict
     n, indptr = int(scores["num_docs"]), scores["indptr"]

@@ -217,7 +217,7 @@ def measure(shared: Path, data: Path, args: argparse.Namespace) -> dict[str, Any
     return {"chunks": n, "open_s": open_s, "rss_before_mb": before, "rss_after_mb": after,
             "bytes_per_chunk": (after - before) * 2**20 / n, "peak_rss_mb": peak, "latency_ms": latency,
             "threads": settings.resolved_threads, "generator": args.generator, "load": load_avg(),
-            "index": library.store._vectors.describe(), "ann_threshold": settings.ann_threshold,
+            "index": library.index.store._vectors.describe(), "ann_threshold": settings.ann_threshold,
             "ann": ann(library, embedder.encode(queries), args.hnsw_max)}  # fmt: skip
 
 

@@ -108,6 +108,19 @@ class LazyGenerator(ABC):
         return f"{type(self).__name__}(name={self.name!r}, n_ctx={self.n_ctx})"
 
 
+def chat_request(messages: Sequence[Message], max_tokens: int, temperature: float, stop: Sequence[str]) -> dict:
+    """The OpenAI-style streamed chat request that llama.cpp (in process) and OpenAI-compatible servers take."""
+    request: dict = {
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": True,
+    }
+    if stop:
+        request["stop"] = list(stop)
+    return request
+
+
 def delta_text(event: Mapping, source: str, redact: Callable[[str], str] = str) -> Iterator[str]:
     """Yield the text of one OpenAI-style streamed chat event; raise GenerationError for an error event.
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelLoadError
-from rag.generate.generator import LazyGenerator, Message, delta_text
+from rag.generate.generator import LazyGenerator, Message, chat_request, delta_text
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +88,7 @@ class LlamaCppGenerator(LazyGenerator):
         return count
 
     def _stream(self, messages: list[Message], max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
-        request = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "cache_prompt": True,
-        }
-        if stop:
-            request["stop"] = stop
-        return self._run(request)
+        return self._run({**chat_request(messages, max_tokens, temperature, stop), "cache_prompt": True})
 
     def _run(self, request: dict) -> Iterator[str]:
         """Run one request on a worker thread; yield text deltas; cancel when the consumer stops."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelLoadError
-from rag.generate.generator import LazyGenerator, Message, delta_text
+from rag.generate.generator import LazyGenerator, Message, chat_request, delta_text
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,7 @@ class OpenAIGenerator(LazyGenerator):
         return int(len(text) / _CHARS_PER_TOKEN) + 1
 
     def _stream(self, messages: list[Message], max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": True,
-        }
-        if stop:
-            body["stop"] = stop
-        return self._events(body)
+        return self._events({"model": self.model, **chat_request(messages, max_tokens, temperature, stop)})
 
     def _events(self, body: dict) -> Iterator[str]:
         """POST the request and yield content deltas from the SSE stream."""

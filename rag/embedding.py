@@ -93,8 +93,6 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     Raises:
         ModelLoadError: the model is not installed / not cached, or its files cannot be loaded.
     """
-    if settings.embed_dtype not in ("bfloat16", "float32"):
-        raise ModelLoadError(f"RAG_EMBED_DTYPE={settings.embed_dtype!r} is not supported; use bfloat16 or float32")
     path, name = _resolve(settings.embedder)
     import torch
 

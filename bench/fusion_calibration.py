@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_json  # noqa: E402
 
 WEIGHTS = [round(w / 10, 1) for w in range(11)]
+RECIPES = ("sentence", "common")
 
 
 def curves(spec: str, cache_dir: Path, limit: int | None, calibrate=None) -> dict:
@@ -66,9 +67,19 @@ def curves(spec: str, cache_dir: Path, limit: int | None, calibrate=None) -> dic
         measures = measures_for(evalset.kind, level, (5,))
         metric = "nDCG@10" if "nDCG@10" in measures else "Success@5"
         values = {name: score(run, qrels, [metric], level)[0].value for name, run in runs.items()}
-        started = time.perf_counter()
-        chosen = calibrate(library) if calibrate else None
-        seconds = time.perf_counter() - started
+        found = {}
+        if calibrate:
+            from rag.search.calibration import sample_chunks
+
+            sample = sample_chunks(library.index)
+            for recipe in RECIPES:
+                started = time.perf_counter()
+                result = calibrate(library.index, embedder, sample, recipe)
+                found[recipe] = {
+                    "weight": result.weight if result else None,
+                    "mrr": dict(result.scores) if result else {},
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
     return {
         "dataset": spec,
         "metric": f"{level} {metric}",
@@ -76,9 +87,7 @@ def curves(spec: str, cache_dir: Path, limit: int | None, calibrate=None) -> dic
         "bm25": values["bm25"],
         "hybrid": {w: values[f"hybrid@{w}"] for w in WEIGHTS},
         "default": {w: values[f"default@{w}"] for w in WEIGHTS},
-        "calibration": {"weight": chosen.weight, "detail": chosen.detail, "seconds": round(seconds, 2)}
-        if chosen
-        else {},
+        "calibration": found,
     }
 
 
@@ -103,9 +112,11 @@ def main() -> int:
             + " ".join(f"{w}:{v:.3f}" for w, v in result["default"].items())
             + f" | best {best}"
         )
-        if result["calibration"]:
-            chosen = result["calibration"]["weight"]
-            line += f" | calibrated {chosen} -> {result['default'][round(chosen, 1)]:.3f}"
+        for recipe, found in result["calibration"].items():
+            chosen = found["weight"]
+            mrr = " ".join(f"{w}:{v:.3f}" for w, v in found["mrr"].items())
+            real = f"{result['default'][round(chosen, 1)]:.3f}" if chosen is not None else "-"
+            line += f"\n    {recipe}: picks {chosen} -> {real} ({found['seconds']} s; MRR by weight {mrr})"
         print(line, flush=True)
     write_json(args.out, {"results": results})
     print(json.dumps([{k: r[k] for k in ("dataset", "calibration")} for r in results], indent=1))

@@ -128,6 +128,9 @@ class Settings:
     # --- generation ---
     generator: str = "qwen2.5-1.5b"  # preset name, "gguf:PATH", "transformers:PATH_OR_ID" or "openai"
     n_ctx: int = 4096
+    # llama.cpp keeps earlier prompts' KV state in RAM to reuse them (a retry, a question asked again): ~25 MB per
+    # 900-token prompt. Its own default, 8 GB, grew the app by that much per question (3.5 GB after 30 minutes).
+    llm_cache_mb: int = 128
     max_new_tokens: int = 384
     temperature: float = 0.1
     prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
@@ -209,6 +212,7 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "neighbours": (0, None),
     "max_query_chars": (1, None),
     "n_ctx": (256, None),
+    "llm_cache_mb": (0, None),
     "max_new_tokens": (1, None),
     "temperature": (0.0, 2.0),
     "prompt_budget": (1, None),

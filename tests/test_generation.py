@@ -166,3 +166,27 @@ def test_default_qwen_model_answers_from_a_passage(tmp_path):
         Message("user", "When does the office close on Fridays?"),
     ]
     assert "6" in complete(gen, messages, max_tokens=20)
+
+
+def test_llamacpp_keeps_a_bounded_prompt_cache_in_ram(tmp_path, monkeypatch):
+    """llama.cpp's own default (8 GB of earlier prompts' KV state) grew the app ~20 MB per question."""
+    import xllamacpp
+
+    from rag.generate.llamacpp import LlamaCppGenerator
+
+    seen = []
+
+    class Server:
+        listening_address = "http://127.0.0.1:9"
+
+        def __init__(self, params) -> None:
+            seen.append(params)
+
+    monkeypatch.setattr(xllamacpp, "Server", Server)
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF")
+    settings = Settings(data_dir=tmp_path, generator=f"gguf:{model}", llm_cache_mb=64)
+    generator = LlamaCppGenerator(settings, model.name, lambda: model)
+    generator.load()
+    assert seen[0].cache_ram_mib == 64 and seen[0].n_parallel == 1
+    generator.close()

@@ -19,6 +19,7 @@ from rag.generate.pipeline import Done, Retrieved, Token, answer
 from rag.types import Answer
 
 from .engine import Engine, SessionSearch
+from .memory import release_freed_memory
 from .render import answer_markdown, chat_markdown, trace_markdown
 from .views import SourceView, views_from_answer, views_from_hits
 
@@ -112,6 +113,7 @@ def respond(
             reply = {"role": "assistant", "content": chat_markdown(text)}
             yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", text=text)
         elif isinstance(event, Done):
+            release_freed_memory()  # an answer's buffers (prompt, embeddings, citation checks) are free now
             yield _finished(shown, event.answer)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from rag.types import FileOutcome, IngestProgress
 
 from .config import AppSettings
+from .memory import release_freed_memory
 from .render import outcome_rows
 
 Row = tuple[str, str, str]  # (file name, status, message) as the results table shows it
@@ -113,6 +114,7 @@ def ingest_live(
             last = time.monotonic()
             yield list(rows), None
     worker.join()
+    release_freed_memory()  # parsing and embedding buffers of the whole batch are free now
     if "error" in result:
         raise result["error"]
     outcomes: list[FileOutcome] = result["outcomes"]

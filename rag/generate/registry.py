@@ -80,6 +80,7 @@ def load_generator(settings: Settings) -> Generator:
     key = (
         settings.generator.strip(),
         settings.n_ctx,
+        settings.llm_cache_mb,
         settings.threads,  # the configured value: resolved_threads follows the CPU load now and would reload
         str(settings.models_dir),
         settings.openai_base_url,

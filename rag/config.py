@@ -29,6 +29,7 @@ Mode = Literal["dense", "bm25", "hybrid"]
 Fusion = Literal["normalized", "rrf"]  # min-max normalised score fusion, or reciprocal rank fusion
 Expansion = Literal["none", "prf"]  # pseudo-relevance feedback
 MODES: tuple[str, ...] = typing.get_args(Mode)
+DEFAULT_BM25_WEIGHT = 0.5  # BM25's share in fusion before (or without) a library's calibration
 FUSIONS: tuple[str, ...] = typing.get_args(Fusion)
 EXPANSIONS: tuple[str, ...] = typing.get_args(Expansion)
 
@@ -118,7 +119,8 @@ class Settings:
     ann_nprobe: int = 16  # IVF clusters scanned per query (a document-filtered search scans all of them)
     retrieval: Mode = "hybrid"
     fusion: Fusion = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
-    bm25_weight: float = 0.5  # BM25's share in normalised fusion (0.7 wins on COVID-QA but loses 0.11 on SEC)
+    # BM25's share in normalised fusion; None ("auto") = calibrated per library (rag/search/calibration.py)
+    bm25_weight: float | None = None
     reranker: str = "embed"  # "none", "embed" (offline, rag/rerank.py), or a CrossEncoder path / hub id
     expansion: Expansion = "none"
     multi_hop: bool = False
@@ -149,6 +151,8 @@ class Settings:
                 raise ConfigError(f"{_variable(name)}={value!r} is not a choice; use one of {choices}")
         for name, (low, high) in _RANGES.items():
             value = getattr(self, name)
+            if value is None:  # "auto" where a setting allows it
+                continue
             if value < low or (high is not None and value > high):
                 where = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
                 raise ConfigError(f"{_variable(name)}={value!r} is out of range; use a value {where}")
@@ -256,6 +260,9 @@ def parse_env_value(name: str, raw: str, kind: str) -> object:
     try:
         if "Path" in kind:
             return Path(raw).expanduser()
+        if kind.endswith("| None") and raw.lower() in ("auto", "none"):
+            return None
+        kind = kind.removesuffix(" | None")
         if kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True

@@ -33,6 +33,7 @@ from rag.index.vectors import AnnOptions
 from rag.ingest.batch import IngestItem, expand
 from rag.ingest.parsing import FALLBACK_WARNING, ParseWorker
 from rag.ingest.reading import ParsedFile
+from rag.search.calibration import LibraryFusion
 from rag.search.options import RetrievalOptions, Sources, check_query
 from rag.search.retrieve import retrieve
 from rag.types import Chunk, DocumentInfo, FileOutcome, Hit, IngestProgress
@@ -50,6 +51,7 @@ class Library:
         self.embedder = embedder
         self.index = index
         self.sources = Sources(index, embedder)
+        self.fusion = LibraryFusion(index, embedder)  # the BM25 weight this library's passages ask for
         self._write_lock = threading.RLock()  # one ingest/delete at a time; searches run alongside
         self._max_bytes = settings.max_file_mb * 1024 * 1024
 
@@ -166,8 +168,10 @@ class Library:
         return np.stack([known[t] for t in texts])
 
     def _save_caches(self) -> None:
-        """Bring the index's derived structures up to date (once per batch, not per file)."""
+        """Bring the index's derived structures up to date (once per batch, not per file), and the fusion weight
+        when the library changed enough to measure it again."""
         self.index.commit()
+        self.fusion.refresh()
 
     # ---- search ------------------------------------------------------------------------------------------
     def search(
@@ -198,12 +202,20 @@ class Library:
     ) -> RetrievalOptions:
         """Return retrieval options from `settings` (default: the library's), with these overrides and
         `documents` resolved to doc_ids."""
+        settings = settings or self.settings
         overrides: dict[str, object] = {"documents": self.resolve(documents) if documents else None}
         if k is not None:
             overrides["k"] = k
         if mode is not None:
             overrides["mode"] = mode
-        return RetrievalOptions.from_settings(settings or self.settings, **overrides)
+        if settings.bm25_weight is None and (mode or settings.retrieval) == "hybrid":
+            overrides["bm25_weight"] = self.fusion.weight()
+        return RetrievalOptions.from_settings(settings, **overrides)
+
+    def describe_search(self, settings: Settings | None = None) -> str:
+        """How a search with `settings` (default: the library's) finds passages, in one line for people."""
+        settings = settings or self.settings
+        return self.options(settings=settings).describe(self.fusion.describe(settings.bm25_weight))
 
     def resolve(self, documents: Iterable[str]) -> tuple[str, ...]:
         """Return the doc_ids of these names or ids; raises DocumentNotFoundError naming the known documents."""

@@ -384,3 +384,12 @@ def test_freed_heap_is_given_back_after_work():
     assert isinstance(released, bool)
     if ctypes.util.find_library("c") and "glibc" in " ".join(__import__("platform").libc_ver()):
         assert released
+
+
+def test_what_the_model_saw_says_how_the_passages_were_found(tmp_path):
+    engine = make_engine(tmp_path)
+    options = ChatOptions.defaults(engine.settings)  # the page's own defaults: re-ranking on
+    final = list(respond(engine, "How does multi-head attention work?", [], None, options, "s"))[-1]
+    trace = next(m for m in final.history if (m.get("metadata") or {}).get("title"))["content"]
+    assert "**Found by:** dense \\+ keyword \\(BM25\\) search" in trace  # escaped for Markdown
+    assert "BM25 weight 0.50" in trace and "re-ranked" in trace

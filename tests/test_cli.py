@@ -61,6 +61,7 @@ def test_ingest_then_list_search_delete(capsys, docs, tmp_path):
     assert code == 0 and out.startswith("deleted space.md")
     code, out, _ = run(capsys, "list", "--data-dir", data)
     assert "space.md" not in out and "fruit.txt" in out
+    assert "search: dense + keyword (BM25) search" in out and "too few passages to calibrate" in out
 
 
 def test_ingest_exit_1_when_some_files_fail_but_the_rest_is_indexed(capsys, docs, tmp_path):

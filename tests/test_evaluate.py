@@ -45,6 +45,9 @@ class KeywordIndex:
         self.file.write_text(json.dumps({n: Path(p).read_text() for n, p in zip(names, paths, strict=True)}))
         return [FileOutcome(str(p), n, "indexed", "ok", 1, 1) for n, p in zip(names, paths, strict=True)]
 
+    def describe_search(self, settings=None) -> str:
+        return "files ranked by shared words"
+
     def search(self, query, k=None, documents=None, mode=None, settings=None) -> list[Hit]:
         texts = json.loads(self.file.read_text())
         words = set(query.lower().split())
@@ -211,6 +214,7 @@ def test_command_prints_json_with_timings(tmp_path, monkeypatch, capsys):
     assert result["configs"][0]["metrics"]["doc nDCG@10"] == 1.0
     assert result["configs"][0]["latency_p95_ms"] >= 0 and result["index"]["build_seconds"] >= 0
     assert "| bm25 | 1.000 |" in markdown.read_text()
+    assert "default: files ranked by shared words" in markdown.read_text()  # how the default row searched
 
 
 # --- the real benchmark files (../shared) ---

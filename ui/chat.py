@@ -103,10 +103,12 @@ def respond(
         documents=list(documents) if documents else None,
     )
     views: list[SourceView] = []
+    how = ""  # how the passages were found (mode, the library's BM25 weight, re-ranking), once per turn
     for event in events:
         if isinstance(event, Retrieved):
             views = views_from_hits(event.hits)
-            trace = _trace(trace_markdown(event.query, event.hits), event.hits, status="pending")
+            how = library.describe_search(settings)
+            trace = _trace(trace_markdown(event.query, event.hits, how=how), event.hits, status="pending")
             yield ChatUpdate([*shown, trace], views, note="Retrieved passages; writing the answer…")
         elif isinstance(event, Token):
             text += event.text
@@ -114,12 +116,12 @@ def respond(
             yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", text=text)
         elif isinstance(event, Done):
             release_freed_memory()  # an answer's buffers (prompt, embeddings, citation checks) are free now
-            yield _finished(shown, event.answer)
+            yield _finished(shown, event.answer, how or library.describe_search(settings))
 
 
-def _finished(shown: list[ChatMessage], answer: Answer) -> ChatUpdate:
+def _finished(shown: list[ChatMessage], answer: Answer, how: str) -> ChatUpdate:
     timings = {k: v for k, v in answer.timings.items() if k in ("retrieve", "first_token", "total")}
-    trace = _trace(trace_markdown(answer.query, answer.sources, timings), answer.sources, status="done")
+    trace = _trace(trace_markdown(answer.query, answer.sources, timings, how), answer.sources, status="done")
     if "total" in answer.timings:
         trace["metadata"]["duration"] = round(answer.timings["total"], 2)
     reply = {"role": "assistant", "content": answer_markdown(answer)}

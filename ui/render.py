@@ -89,9 +89,11 @@ def _follow(text: str, start: int, sentence: str) -> int:
     return i if j == len(sentence) else -1
 
 
-def trace_markdown(query: str, hits: Sequence[Hit], timings: dict[str, float] | None = None) -> str:
-    """Return "what the model saw": the search query, the numbered passages and the timings."""
+def trace_markdown(query: str, hits: Sequence[Hit], timings: dict[str, float] | None = None, how: str = "") -> str:
+    """Return "what the model saw": the search query, how passages were found, the numbered passages, timings."""
     lines = [f"**Search query:** {escape_md(query)}", ""]
+    if how:
+        lines += [f"**Found by:** {escape_md(how)}", ""]
     for n, hit in enumerate(hits, start=1):
         snippet = " ".join(hit.chunk.text.split())
         snippet = snippet if len(snippet) <= 300 else snippet[:300] + " …"

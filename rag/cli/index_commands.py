@@ -92,6 +92,7 @@ def run_list(args: argparse.Namespace) -> int:
     library = open_library(settings_for(args))
     try:
         documents = library.documents()
+        how = library.describe_search() if documents and not args.json else ""
     finally:
         library.close()
     if args.json:
@@ -103,6 +104,8 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"    warning: {warning}")
     if not documents:
         print(f"no documents indexed in {library.settings.data_dir}")
+    else:
+        print(f"search: {how}")
     return 0
 
 

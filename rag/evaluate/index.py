@@ -60,6 +60,8 @@ class SearchIndex(Protocol):
         settings: Settings | None = None,
     ) -> list[Hit]: ...
 
+    def describe_search(self, settings: Settings | None = None) -> str: ...
+
 
 OpenIndex = Callable[[Settings], SearchIndex]
 

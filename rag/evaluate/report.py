@@ -39,6 +39,8 @@ def to_markdown(results: Sequence[DatasetResult]) -> str:
             "",
             _index_line(result),
             "",
+            f"default: {result.search}",
+            "",
             "| config | " + " | ".join(names) + " | median ms | p95 ms |",
             "|---|" + "---:|" * (len(names) + 2),
         ]

@@ -65,6 +65,7 @@ class DatasetResult:
     notes: tuple[str, ...]
     index: IndexInfo
     configs: tuple[ConfigResult, ...]
+    search: str = ""  # how the default row found passages here, e.g. the BM25 weight this library got
 
 
 def parse_configs(modes: str) -> list[RunConfig]:
@@ -93,8 +94,9 @@ def evaluate(
     with prepared_index(evalset, settings, embedder_name, open_index, cache_dir) as prepared:
         evalset = prepare_gold(evalset, pages_reader(prepared.paths, settings))
         results = tuple(run_config(prepared.index, evalset, config, ks, settings) for config in configs)
+        search = prepared.index.describe_search()
     return DatasetResult(
-        evalset.name, evalset.kind, len(evalset.queries), evalset.per_chunk, evalset.notes, prepared.info, results
+        evalset.name, evalset.kind, len(evalset.queries), evalset.per_chunk, evalset.notes, prepared.info, results, search
     )
 
 

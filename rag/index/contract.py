@@ -73,6 +73,14 @@ class Index(Protocol):
         """Up to `k` chunks sharing words with `query`, best first by BM25."""
         ...
 
+    def note(self, key: str) -> str | None:
+        """A small fact stored with the index (e.g. the calibrated fusion weight), or None when never written."""
+        ...
+
+    def write_note(self, key: str, value: str) -> None:
+        """Store a small fact with the index; it survives restarts and is not a document change."""
+        ...
+
     def close(self) -> None:
         """Release the backend; later calls raise IndexError_ with a message a person can act on."""
         ...

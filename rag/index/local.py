@@ -77,5 +77,11 @@ class LocalIndex:
     def keyword_search(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         return self.bm25.search(query, k, doc_ids)
 
+    def note(self, key: str) -> str | None:
+        return self.store.note(key)
+
+    def write_note(self, key: str, value: str) -> None:
+        self.store.write_note(key, value)
+
     def close(self) -> None:
         self.store.close()

@@ -35,6 +35,8 @@ from rag.index.schema import (
 from rag.index.vectors import EXACT, AnnOptions, VectorCache
 from rag.types import Chunk, Document, DocumentInfo, Hit, indexed_text
 
+NOTE_PREFIX = "note:"  # manifest keys of notes, apart from the format, embedder, dim and generation
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -153,7 +155,18 @@ class Store:
             chunks = self.chunks([row for row, _ in scored])
         return [Hit(chunk, score, "dense") for chunk, (_, score) in zip(chunks, scored, strict=True)]
 
+    def note(self, key: str) -> str | None:
+        """Return a note stored with `write_note`, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM manifest WHERE key = ?", (NOTE_PREFIX + key,)).fetchone()
+        return row[0] if row else None
+
     # ---- writes ------------------------------------------------------------------------------------------
+    def write_note(self, key: str, value: str) -> None:
+        """Store a small fact in the manifest (one statement: atomic); the generation does not change."""
+        with self._lock, writing("save a note", self.data_dir):
+            self._conn.execute("INSERT OR REPLACE INTO manifest VALUES (?, ?)", (NOTE_PREFIX + key, value))
+
     def put(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, file: str = "") -> DocumentInfo:
         """Store one document in one transaction, replacing any document with the same name; returns its info."""
         if len(chunks) != len(vectors):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from rag.config import EXPANSIONS, FUSIONS, MODES, Expansion, Fusion, Mode, Settings
+from rag.config import DEFAULT_BM25_WEIGHT, EXPANSIONS, FUSIONS, MODES, Expansion, Fusion, Mode, Settings
 from rag.errors import ConfigError, QueryError
 
 if TYPE_CHECKING:  # the seams' types, without importing numpy, the index or the embedder here
@@ -34,7 +34,7 @@ class RetrievalOptions:
     documents: tuple[str, ...] | None = None
     mmr_lambda: float = 1.0  # 1.0 = pure relevance; lower trades relevance for variety
     fusion: Fusion = "normalized"
-    bm25_weight: float = 0.5  # BM25's share in normalised fusion
+    bm25_weight: float = DEFAULT_BM25_WEIGHT  # BM25's share in normalised fusion
     reranker: str = "none"
     rerank_depth: int = 20  # how many of the best candidates the re-ranker re-orders
     expansion: Expansion = "none"
@@ -62,7 +62,10 @@ class RetrievalOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> RetrievalOptions:
         """Return options from `settings` (retrieval, top_k, candidates, mmr_lambda, reranker, expansion,
-        multi_hop, fusion, bm25_weight) with `overrides` applied."""
+        multi_hop, fusion, bm25_weight) with `overrides` applied.
+
+        A BM25 weight of "auto" (None) is the library's own (`Library.options` passes it in); without one, the default.
+        """
         base = cls(
             mode=settings.retrieval,
             k=settings.top_k,
@@ -72,9 +75,20 @@ class RetrievalOptions:
             expansion=settings.expansion,
             multi_hop=settings.multi_hop,
             fusion=settings.fusion,
-            bm25_weight=settings.bm25_weight,
+            bm25_weight=DEFAULT_BM25_WEIGHT if settings.bm25_weight is None else settings.bm25_weight,
         )
         return replace(base, **overrides)
+
+    def describe(self, fusion: str) -> str:
+        """How these options find passages, in one line for people; `fusion` says where the BM25 weight comes from."""
+        how = {"dense": "dense (embedding) search", "bm25": "keyword (BM25) search"}.get(self.mode, "")
+        if self.mode == "hybrid":
+            how = f"dense + keyword (BM25) search, fused by {self.fusion} scores ({fusion})"
+        if self.expansion != "none" or self.multi_hop:
+            how += ", with query expansion" if self.expansion != "none" else ", with a second hop"
+        if self.reranker != "none":
+            how += f", then the best {self.rerank_depth} re-ranked ({self.reranker})"
+        return how
 
     @property
     def needs_vector(self) -> bool:

@@ -7,6 +7,7 @@ page agree on what a word, a sentence and a marker are:
     terms("The banks' loans")           -> ["the", "bank", "loan"]            (lower-cased, plurals folded)
     content_terms("What are the fees?") -> {"fee"}                            (no stopwords)
     sentence_spans("One. Two.")         -> [Span(0, 4, "One."), Span(5, 9, "Two.")]
+    clauses("Fees: 5; tax\n3")       -> ["Fees:", "5;", "tax", "3"]            (the re-ranker's finer unit)
     parse_markers("as shown [1, 3]")    -> [1, 3];  strip_markers("Fees rose [2].") -> "Fees rose."
 
 BM25's tokens (stemmed, bm25s's stopwords) are the index's own business: `rag.index.lexical.tokenize`.
@@ -37,6 +38,8 @@ STOPWORDS = frozenset(
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
 MAX_MARKER_RANGE = 20  # "[1-999]" is not 999 citations
 
+# A clause ends after . ! ? ; : or at any line break (a PDF's printed line, a table row): finer than a sentence.
+_CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 # A sentence ends at . ! ? (not after an initial, "e.g.", "i.e.", "al." or "Fig."), before a capital or a digit;
 # blank lines and bullets end one too.
 _SENTENCE_END = re.compile(
@@ -92,6 +95,17 @@ def sentence_spans(text: str) -> list[Span]:
             spans.append(Span(start + lead, start + lead + len(body), body))
         start = match.end() if match else len(text)
     return spans
+
+
+def clauses(text: str) -> list[str]:
+    """Return the clauses of `text`, whitespace-trimmed: split after . ! ? ; : and at every line break.
+
+    The re-ranker scores a passage by its best clause. Scoring by `sentence_spans` instead was measured on the six
+    dev sets (session 5): SEC +0.010, CISI +0.005, but solana −0.018 and Cranfield −0.010 (a table row or a
+    printed line is a unit there), so the finer split stays for that one use.
+    Example: "Revenue: $5.9B; up 3%\nNext" -> ["Revenue:", "$5.9B;", "up 3%", "Next"]
+    """
+    return [piece.strip() for piece in _CLAUSE_END.split(text) if piece.strip()]
 
 
 def parse_markers(text: str) -> list[int]:

@@ -8,6 +8,7 @@ from rag.text import (
     MARKER,
     STOPWORDS,
     alnum_counts,
+    clauses,
     content_terms,
     parse_markers,
     sentence_spans,
@@ -70,3 +71,8 @@ def test_sentence_spans_carry_offsets_and_skip_abbreviations():
         "a bullet",
     ]
     assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_clauses_split_finer_than_sentences_for_the_re_ranker():
+    assert clauses("Revenue: $5.9B; up 3%\nNext row  ") == ["Revenue:", "$5.9B;", "up 3%", "Next row"]
+    assert clauses("") == []

@@ -37,6 +37,21 @@ STOPWORDS = frozenset(
 # dashes may appear inside, so "[2.5]" or "[2019/2020]" in a sentence are text, not markers.
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
 MAX_MARKER_RANGE = 20  # "[1-999]" is not 999 citations
+_MARKERS = r"\[\d+(?:\s*[,\-–]\s*\d+)*\](?:\s*(?:,|and|&)?\s*(?:passages?\s*)?\[\d+(?:\s*[,\-–]\s*\d+)*\])*"
+# A run of markers with the words that only point at it: "according to passage [2]," or "in passages [1] and [2]".
+_NOUN = r"(?:the\s+)?(?:passages?|sources?|documents?)\s*"
+_LEAD_IN = (
+    r"\b(?:[Aa]ccording to|[Aa]s (?:stated|mentioned|described|shown|noted|explained|given) in|[Bb]ased on|"
+    r"[Aa]s per|[Ss]ee|[Ff]rom|[Ii]n)\s+"
+)
+_CITATION_PHRASE = re.compile(
+    rf"{_LEAD_IN}(?:{_NOUN})?{_MARKERS}(?:\s*,(?=\s))?"  # a lead-in takes its comma along
+    rf"|\s*(?:{_NOUN})?{_MARKERS}"  # a bare run of markers keeps the punctuation after it
+)
+_EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
+_LEADING_PUNCT = re.compile(r"^[\s,;:]+")
+_SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
 
 # A clause ends after . ! ? ; : or at any line break (a PDF's printed line, a table row): finer than a sentence.
 _CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -63,18 +78,24 @@ def words(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Return lower-cased words with a light plural/possessive folding ("banks'" → "bank", "NVIDIA's" → "nvidia")."""
-    out = []
-    for word in WORD.findall(text.lower()):
-        word = word.removesuffix("'s")
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return out
+    return [_fold(word) for word in WORD.findall(text.lower())]
+
+
+def _fold(word: str) -> str:
+    word = word.removesuffix("'s")
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def content_terms(text: str) -> set[str]:
-    """Return the distinct non-stopword terms of `text` (single letters dropped, numbers kept)."""
-    return {t for t in terms(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    """Return the distinct non-stopword terms of `text` (single letters dropped, numbers kept).
+
+    A stopword is recognised before folding: "this" and "does" are stopwords, not the terms "thi" and "doe".
+    """
+    return {
+        _fold(word)
+        for word in WORD.findall(text.lower())
+        if word not in STOPWORDS and _fold(word) not in STOPWORDS and (len(word) > 1 or word.isdigit())
+    }
 
 
 def alnum_counts(text: str) -> Counter[str]:
@@ -120,5 +141,65 @@ def parse_markers(text: str) -> list[int]:
 
 
 def strip_markers(text: str) -> str:
-    """Return `text` without its `[n]` markers (and the space before each)."""
-    return MARKER.sub("", text)
+    """Return `text` without its `[n]` markers, keeping sentences whole.
+
+    A marker the sentence leans on goes with its words: "According to passage [2], revenue rose." becomes
+    "Revenue rose.", "found in passages [1] and [2]." becomes "found.", "rose [1], costs fell" becomes
+    "rose, costs fell". Brackets that are not markers ("[2.5]", "[2019/2020]") stay.
+    """
+    text = _EMPTY_BRACKETS.sub("", _CITATION_PHRASE.sub("", text))
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _LEADING_PUNCT.sub("", text)
+    return _capitalise_sentences(re.sub(r"[ \t]{2,}", " ", text))
+
+
+def _capitalise_sentences(text: str) -> str:
+    """Upper-case a first letter that removal left in lower case ("According to [1], the…" → "The…")."""
+    return _SENTENCE_START.sub(lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+# ---- facts: the numbers and names a claim rests on ------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+)}  # fmt: skip
+
+
+def names(text: str) -> set[str]:
+    """Return the names in `text`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised words after
+    the first ("Corda"); stopwords count only when written as acronyms. Possessives are dropped ("NVIDIA's" →
+    "NVIDIA") and single letters are not names."""
+    found = set()
+    for i, word in enumerate(w.removesuffix("'s") for w in words(text)):
+        if len(word) < 2:
+            continue
+        acronym = sum(c.isupper() for c in word) >= 2
+        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        proper = i > 0 and word[0].isupper() and word.lower() not in STOPWORDS
+        if acronym or mixed or proper:
+            found.add(word)
+    return found
+
+
+def mentions(text: str, name: str) -> bool:
+    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who")."""
+    acronym = name.isalpha() and sum(c.isupper() for c in name) >= 2  # "SARS-COV-2" may be written "SARS-CoV-2"
+    pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
+
+
+def numbers(text: str) -> dict[str, str]:
+    """Return the numbers written in `text` with digits, normalised → as written: {"14000": "14,000", "1.3": "1.30"}."""
+    return {_normal_number(m.group()): m.group().rstrip(".") for m in _NUMBER.finditer(text)}
+
+
+def numbers_stated(text: str) -> set[str]:
+    """The numbers a passage states: its digits, and the number words one to twenty ("three" → "3")."""
+    spelled = {_NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS}
+    return set(numbers(text)) | spelled
+
+
+def _normal_number(raw: str) -> str:
+    digits = raw.replace(",", "").rstrip(".")
+    return digits.rstrip("0").rstrip(".") if "." in digits else digits

@@ -60,7 +60,7 @@ def test_sources_panel_puts_the_selected_source_first():
 def test_every_renderer_escapes_html(render):
     out = render(PAYLOAD)
     assert "<script" not in out and "<img" not in out
-    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in out
+    assert "&lt;img src=x onerror=" in out and "alert(2)" in out
 
 
 def test_error_messages_are_escaped_for_the_page():
@@ -74,6 +74,12 @@ def test_error_messages_are_escaped_for_the_page():
 def test_chat_markdown_cannot_make_links_or_images():
     out = chat_markdown("see ![x](http://evil.example/a.png) and [here](http://evil.example)")
     assert "](" not in out
+
+
+def test_chat_markdown_keeps_apostrophes_readable_and_tags_inert():
+    out = chat_markdown("NVIDIA's revenue <b>grew</b> \"fast\"")
+    assert "NVIDIA's" in out and "&#x27;" not in out and '"fast"' in out
+    assert "<b>" not in out and "&lt;b&gt;" in out
 
 
 def test_answer_markdown_flags_unsupported_sentences_and_abstentions():

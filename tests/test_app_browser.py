@@ -128,7 +128,7 @@ def test_unanswerable_question_abstains(browser, app_url):
 
 
 def test_hostile_file_name_and_text_are_shown_as_text(browser, served, tmp_path):
-    url, engine = served
+    url, engine, _generator = served
     hostile = tmp_path / HOSTILE_NAME
     hostile.write_text(HOSTILE_TEXT)
     # Gradio strips "<" and ">" from uploaded names, so also index one under a raw hostile display name.
@@ -232,6 +232,23 @@ def test_stop_retry_and_clear(browser, served):
     page.locator("#chatbot button[aria-label=Clear]").click()
     expect(page.locator("#chatbot [data-testid=bot]")).to_have_count(0)
     expect(page.locator("#sources")).to_contain_text("Ask a question")
+
+
+def test_a_question_typed_while_the_answer_streams_is_kept(browser, served):
+    url, _, generator = served
+    page = open_page(browser, url)
+    delay = generator.delay_s
+    generator.delay_s = 0.3  # several seconds of words: the typing lands mid-stream
+    try:
+        ask(page, "What are the steps of a ReAct agent?")
+        box = page.locator("#msg textarea")
+        expect(box).to_have_value("", timeout=TIMEOUT)  # cleared once, when the question is taken
+        expect(page.locator("#chatbot [data-testid=bot]").nth(1)).to_contain_text("ReAct", timeout=TIMEOUT)
+        box.fill("And what comes after the last step?")
+        wait_for_answer(page)
+    finally:
+        generator.delay_s = delay
+    expect(box).to_have_value("And what comes after the last step?")
 
 
 def test_picking_a_source_number_brings_it_up_with_its_page(browser, app_url):

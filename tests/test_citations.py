@@ -98,3 +98,10 @@ def test_real_embedder_separates_paraphrase_from_unrelated(real_embedder):
     check = cite(f"{paraphrase} Penguins live in Antarctica.", sources(), real_embedder)
     assert check.sentences[0].supported and check.sentences[0].cited == (1,)
     assert not check.sentences[1].supported
+
+
+def test_a_sentence_that_only_points_at_passages_is_dropped():
+    from rag.generate.citations import is_pointer
+
+    assert is_pointer("This information is found in passages [1] and [2].") and is_pointer("[1][3].")
+    assert is_pointer("The answer is in [2].") and not is_pointer("The fee is 5000 lamports [2].")

@@ -7,9 +7,10 @@ from fakes import FakeEmbedder, FakeGenerator, FakeLibrary
 
 from rag.config import Settings
 from rag.errors import QueryError
-from rag.generate.gate import entities, measure
+from rag.generate.gate import measure
 from rag.generate.pipeline import Done, Retrieved, Token, answer
 from rag.generate.prompting import NOT_FOUND
+from rag.text import names as entities
 
 
 def run(question, generator, library=None, **kwargs):
@@ -74,7 +75,7 @@ def test_followup_question_is_searched_as_a_standalone_query():
     gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
     events = run("and how does it order transactions?", gen, library, history=[earlier])
     assert events[0].query.startswith("and how does it order transactions?")
-    assert "solana" in events[0].query and library.searches[-1][0] == events[0].query
+    assert "Solana" in events[0].query and library.searches[-1][0] == events[0].query
     assert events[-1].answer.query == events[0].query
     assert [m.role for m in gen.calls[0].messages] == ["system", "user", "assistant", "user"]
 
@@ -154,3 +155,33 @@ def test_a_name_no_passage_mentions_lowers_confidence():
     assert unknown.confidence < 0.5 * known.confidence
     who = measure("Who sets the fee in the WHO?", hits, FakeEmbedder(64))  # "who" the word is not "WHO"
     assert who.entities == 0.0
+
+
+@pytest.mark.parametrize("reply", ["[1]", "[1][2].", "[2] [3]", "This information is found in passages [1] and [2]."])
+def test_an_answer_of_markers_or_pointers_only_is_never_shown_as_an_answer(reply):
+    result = run("How does Solana order transactions?", FakeGenerator(reply))[-1].answer
+    assert result.abstained and result.text.startswith(NOT_FOUND), result.text
+
+
+def test_a_figure_no_cited_passage_states_turns_the_answer_into_a_refusal_that_says_so():
+    """The $14,000 case: the model stated a cost the cited page does not hold, and it was shown as cited."""
+    reply = "Solana orders transactions with Proof of History, which cost $14,000 per day [1]."
+    result = run("How does Solana order transactions?", FakeGenerator(reply))[-1].answer
+    assert result.abstained and result.citations == ()
+    assert result.text.startswith(NOT_FOUND) and "do not state 14,000" in result.text
+    assert result.unsupported == ("Solana orders transactions with Proof of History, which cost $14,000 per day.",)
+
+
+def test_a_later_sentence_with_an_unstated_name_is_flagged_not_the_whole_answer():
+    reply = "Solana orders transactions with Proof of History [1]. Vitalik Buterin designed it [1]."
+    result = run("How does Solana order transactions?", FakeGenerator(reply))[-1].answer
+    assert not result.abstained and [c.n for c in result.citations] == [1]
+    assert result.unsupported == ("Vitalik Buterin designed it.",)
+
+
+def test_numbers_compare_by_value_and_number_words_count():
+    from rag.generate.citations import missing_facts
+
+    [fee] = [h for h in FakeLibrary().search("fee signature") if "lamports" in h.chunk.text]
+    assert missing_facts("One signature costs 5,000 lamports [2].", [fee]) == ()
+    assert missing_facts("One signature costs 6,000 lamports [2].", [fee]) == ("6,000",)

@@ -28,6 +28,7 @@ def test_terms_fold_case_plurals_and_possessives():
 
 def test_content_terms_drop_stopwords_and_single_letters_but_keep_numbers():
     assert content_terms("What are the fees in 2023 for a 5 x plan?") == {"fee", "2023", "5", "plan"}
+    assert content_terms("This does not fit") == {"fit"}  # stopwords are known before folding ("thi", "doe")
     assert "what" in STOPWORDS and "fee" not in STOPWORDS
 
 
@@ -49,6 +50,24 @@ def test_alnum_counts_ignore_hyphen_and_spacing_differences():
 )
 def test_parse_markers(text, numbers):
     assert parse_markers(text) == numbers
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("According to [1], the revenues rose 5%.", "The revenues rose 5%."),
+        ("According to passage [2], NVIDIA's revenue was $5.9 billion.", "NVIDIA's revenue was $5.9 billion."),
+        ("This information is found in passages [1] and [2].", "This information is found."),
+        ("Revenue rose [1], costs fell [2].", "Revenue rose, costs fell."),
+        ("Solana uses PoH (see [3]) to order.", "Solana uses PoH to order."),
+        ("In [4], the authors say so.", "The authors say so."),
+        ("Based on the sources [1, 2], yes.", "Yes."),
+        ("Revenue was $5M in 2022 [1]. Costs fell [2].", "Revenue was $5M in 2022. Costs fell."),
+    ],
+)
+def test_marker_removal_keeps_sentences_whole(written, shown):
+    """"According to [2], the…" used to become "According to, the…"."""
+    assert strip_markers(written) == shown
 
 
 def test_strip_markers_removes_citations_and_nothing_else():
@@ -76,3 +95,12 @@ def test_sentence_spans_carry_offsets_and_skip_abbreviations():
 def test_clauses_split_finer_than_sentences_for_the_re_ranker():
     assert clauses("Revenue: $5.9B; up 3%\nNext row  ") == ["Revenue:", "$5.9B;", "up 3%", "Next row"]
     assert clauses("") == []
+
+
+def test_numbers_and_names_a_claim_rests_on():
+    from rag.text import mentions, names, numbers, numbers_stated
+
+    assert numbers("It cost $14,000 per day, 1.30 billion, in 2019.") == {"14000": "14,000", "1.3": "1.30", "2019": "2019"}
+    assert numbers_stated("three GPUs for 3.5 days") == {"3", "3.5"}
+    assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}
+    assert mentions("proof-of-history", "History") and not mentions("who knows", "WHO")

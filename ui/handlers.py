@@ -108,16 +108,17 @@ class Handlers:
                 request: gr.Request) -> Iterator[tuple]:  # fmt: skip
         # The previous answer's picker and page go away as soon as a new question starts.
         reset = (gr.update(choices=[], value=None), gr.update(value=None, visible=False))
+        box = ""  # the question box is cleared once; a question typed while the answer streams stays in it
         for update in respond(self.engine, question, history, documents, options, request.session_hash):
             panel = sources_html(update.views, note=update.note)
             if update.answer is None:
-                yield "", update.history, panel, *(reset or (gr.skip(), gr.skip())), update.views
-                reset = None
+                yield box, update.history, panel, *(reset or (gr.skip(), gr.skip())), update.views
+                reset, box = None, gr.skip()
                 continue
             first = update.views[0].n if update.views else None
             picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
             image = self._image(update.views, first, request)
-            yield "", update.history, sources_html(update.views, first, update.note), picker, image, update.views
+            yield box, update.history, sources_html(update.views, first, update.note), picker, image, update.views
 
     @shows_errors
     def pick(self, n: int | None, views: list[SourceView], request: gr.Request) -> tuple[str, Any]:

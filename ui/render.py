@@ -27,16 +27,20 @@ def escape(text: str) -> str:
 
 
 def escape_md(text: str) -> str:
-    """Return `text` for Markdown: HTML escaped and every Markdown control character backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", escape(text))
+    """Return `text` for Markdown: HTML escaped and every Markdown control character backslash-escaped.
+
+    Quotes stay as they are ("NVIDIA's", not "NVIDIA&#x27;s"): this text is never inside an attribute.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def chat_markdown(text: str) -> str:
     """Return model output for the chat: HTML escaped, links and images disabled, `[n]` markers kept readable.
 
     Model output keeps its own light formatting (lists, bold) but `](` can no longer form a link or image.
+    Quotes stay as written: with `<` and `>` escaped no tag, and so no attribute, can form.
     """
-    return escape(text).replace("](", "]\\(")
+    return html.escape(text, quote=False).replace("](", "]\\(")
 
 
 def answer_markdown(answer: Answer) -> str:

@@ -14,15 +14,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from rag.generate.prompting import NOT_FOUND
-from rag.text import MARKER, Span, content_terms, parse_markers, sentence_spans, strip_markers
+from rag.text import (
+    MARKER,
+    Span,
+    content_terms,
+    mentions,
+    names,
+    numbers,
+    numbers_stated,
+    parse_markers,
+    sentence_spans,
+    strip_markers,
+)
 from rag.types import Citation, Hit
 
+# Words of a sentence that points at the passages without saying anything ("This information is found in [1].").
+POINTER_WORDS = frozenset(
+    ["information", "answer", "found", "mentioned", "stated", "provided", "given", "described", "explained", "detail", "passage", "source", "document", "context", "text", "above", "below", "following", "question"]
+)
 SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
 REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
 _TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."
@@ -45,6 +60,7 @@ class SentenceCheck:
     supported: bool
     inferred: bool = False  # the marker was added or re-pointed by us, not written by the model
     refusal: bool = False  # the sentence says the passages lack the answer
+    missing: tuple[str, ...] = ()  # numbers and names the sentence states that no passage it cites does
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,11 @@ class _Match:
     span: Span  # the supporting sentence inside the passage's chunk text
 
 
+def is_pointer(sentence: str) -> bool:
+    """True for a sentence that only points at passages ("The answer is in [2].", "[1][3].") and states nothing."""
+    return content_terms(strip_markers(sentence)) <= POINTER_WORDS
+
+
 def is_refusal(text: str) -> bool:
     """Return True when `text` says the passages do not hold the answer."""
     return NOT_FOUND.lower().rstrip(".") in text.lower() or bool(_REFUSALS.search(text))
@@ -88,9 +109,11 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
     invalid: list[int] = []
     pieces: list[str] = []
     for i, span in enumerate(spans):
+        if is_pointer(span.text):  # "This information is found in passages [1] and [2].": no claim to show
+            continue
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
-        check = _check_sentence(span.text, [n for n in numbers if 1 <= n <= len(sources)], scores[i])
+        check = _check_facts(_check_sentence(span.text, [n for n in numbers if 1 <= n <= len(sources)], scores[i]), sources)
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
@@ -103,6 +126,28 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
     unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
     refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
+
+
+def missing_facts(sentence: str, passages: Sequence[Hit]) -> tuple[str, ...]:
+    """The numbers and names `sentence` states that none of `passages` does (their text, header or file name).
+
+    Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
+    up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
+    """
+    claim = strip_markers(sentence)
+    haystack = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
+    stated = numbers_stated(haystack)
+    missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
+    missing += [name for name in sorted(names(claim)) if not mentions(haystack, name)]
+    return tuple(missing)
+
+
+def _check_facts(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
+    """A supported sentence whose numbers or names its cited passages do not state is not supported after all."""
+    if not check.supported or not check.cited:
+        return check
+    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited])
+    return replace(check, supported=False, missing=missing) if missing else check
 
 
 def _check_sentence(sentence: str, cited: list[int], matches: list[_Match]) -> SentenceCheck:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from rag.generate.generator import Generator, Message, complete
 from rag.generate.prompting import HistoryItem
-from rag.text import content_terms, terms
+from rag.text import content_terms, terms, words
 from rag.types import Answer
 
 _FOLLOWUP_START = re.compile(
@@ -56,9 +56,12 @@ def rewrite_query(question: str, history: Sequence[HistoryItem], generator: Gene
         return _llm_rewrite(question, before, generator)
     mine = content_terms(question)
     has_number = any(t.isdigit() for t in mine)
-    carried = [t for t in dict.fromkeys(terms(before)) if t in content_terms(before) and t not in mine]
-    carried = [t for t in carried if not (has_number and t.isdigit())][:CARRIED_TERMS]
-    return f"{question.strip()} {' '.join(carried)}".strip()
+    carried: dict[str, str] = {}  # folded term -> the earlier question's own word, so the query stays readable
+    for word in words(before):
+        term = next(iter(content_terms(word)), "")
+        if term and term not in mine and term not in carried and not (has_number and term.isdigit()):
+            carried[term] = word.removesuffix("'s")
+    return f"{question.strip()} {' '.join(list(carried.values())[:CARRIED_TERMS])}".strip()
 
 
 def _llm_rewrite(question: str, before: str, generator: Generator) -> str:

@@ -8,7 +8,6 @@ passage supports, and the model's own "not in the passages" verdict.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck
-from rag.text import STOPWORDS, content_terms, words
+from rag.text import content_terms, mentions, names, strip_markers
 from rag.types import Hit
 
 PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, ~82% unanswerable)
@@ -50,40 +49,17 @@ def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Evidence:
     passage_terms = [content_terms(h.chunk.text) for h in hits]
     coverage = len(wanted & set().union(*passage_terms)) / len(wanted) if wanted else 0.0
     lexical = [len(wanted & t) for t in passage_terms]
-    names = entities(query)
+    found_names = names(query)
     text = "\n".join(h.chunk.text for h in hits)
-    found = sum(_mentions(text, name) for name in names) / len(names) if names else 1.0
+    found = sum(mentions(text, name) for name in found_names) / len(found_names) if found_names else 1.0
     vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
     dense = vectors[1:] @ vectors[0]
     agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
     return Evidence(float(dense.max()), coverage, agreement, found)
 
 
-def entities(question: str) -> set[str]:
-    """Return the names in `question`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised
-    words after the first ("Corda"); stopwords count only when written as acronyms. Possessives are dropped
-    ("NVIDIA's" → "NVIDIA") and single letters are not names."""
-    names = set()
-    for i, word in enumerate(w.removesuffix("'s") for w in words(question)):
-        if len(word) < 2:
-            continue
-        acronym = sum(c.isupper() for c in word) >= 2
-        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-        proper = i > 0 and word[0].isupper() and word.lower() not in STOPWORDS
-        if acronym or mixed or proper:
-            names.add(word)
-    return names
-
-
-def _mentions(text: str, name: str) -> bool:
-    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who")."""
-    acronym = name.isalpha() and sum(c.isupper() for c in name) >= 2  # "SARS-COV-2" may be written "SARS-CoV-2"
-    pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
-    return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
-
-
 def decide(check: CitationCheck, evidence: Evidence, threshold: float) -> bool:
     """Return True to abstain: the model refused, or retrieval and support together are too weak."""
-    if check.refused or not check.text.strip():
-        return True
+    if check.refused or not any(ch.isalnum() for ch in strip_markers(check.text)):
+        return True  # a refusal, or nothing but markers: never shown as an answer
     return 0.5 * evidence.confidence + 0.5 * check.support < threshold

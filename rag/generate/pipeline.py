@@ -142,9 +142,20 @@ def _finish(
 ) -> Answer:
     """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
     timings["support"] = round(check.support, 4)
+    missing = unstated_answer(check)
+    if missing:  # the answer itself rests on a figure or name no passage it cites states: refuse, and say which
+        text = f"{NOT_FOUND} The passages do not state {', '.join(missing)}. The closest passages are listed as sources."
+        return Answer(question, query, text, (), sources, check.unsupported, True, timings=timings)
     if decide(check, evidence, settings.abstain_threshold):
         return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
     return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
+
+
+def unstated_answer(check: CitationCheck) -> tuple[str, ...]:
+    """The numbers and names of the answer's first claim (the one that answers, in 1-3 sentence answers) that no
+    passage it cites states; () when it has none missing."""
+    claims = [s for s in check.sentences if not s.refusal]
+    return claims[0].missing if claims else ()
 
 
 def _with_neighbours(hits: tuple[Hit, ...], library: AnswerLibrary, n: int) -> tuple[Hit, ...]:

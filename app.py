@@ -100,8 +100,8 @@ def _settings_panel(page: Page, engine: Engine) -> None:
                         interactive=not engine.app.public),  # fmt: skip
             gr.Slider(0.0, 1.0, value=d.temperature, step=0.05, label="Temperature", elem_id="opt-temp"),
             gr.Slider(64, 1024, value=d.max_new_tokens, step=32, label="Max answer length (tokens)", elem_id="opt-max"),
-            gr.Textbox(value=d.system_prompt, lines=3, label="Answer instructions (empty = built-in)",
-                       placeholder="e.g. Answer in French, in at most three sentences.", elem_id="opt-system"),
+            gr.Textbox(value=d.system_prompt, lines=3, label="Your answer instructions (added to the built-in rules)",
+                       placeholder="e.g. Answer in French, as a bullet list.", elem_id="opt-system"),
         ]  # fmt: skip
 
 

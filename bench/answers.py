@@ -9,7 +9,12 @@ Sets (all third-party, read from --shared; nothing is copied into the repo):
 - covid:       50 COVID-QA questions from the shortest articles, those articles ingested as .txt (answerable;
                extractive reference spans; a citation is right when its passage contains the answer span).
 - covid-unans: the same 50 questions asked against the Solana library only (their documents are not
-               ingested, so the right behaviour is to abstain).
+               ingested, so the right behaviour is to abstain): off-topic, the easy case.
+- covid-intopic: the same 50 questions asked of the COVID-QA library with the article that answers each one
+               left out of the search: topical passages that lack the answer (should abstain).
+- sec:         SEC 10-Q single-document questions whose reference states figures (Table and Text), over the
+               20 filings (answerable; right when the answer states one of the reference's figures).
+- sec-removed: the same questions with the named company's filings left out of the search (should abstain).
 Metrics: token F1 and containment of the reference, citation precision, abstention rate, median time to
 first token, median decode tokens/s. `--limit N` runs the first N questions of each set (say so when reporting).
 """
@@ -17,6 +22,8 @@ first token, median decode tokens/s. `--limit N` runs the first N questions of e
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import json
 import re
 import statistics
@@ -29,9 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import SEC_DOCS  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.generate.evidence import select_evidence  # noqa: E402
 from rag.generate.pipeline import Done, answer, measure  # noqa: E402
+from rag.text import numbers  # noqa: E402
 from rag.types import Answer  # noqa: E402
+
+ANSWERABLE = ("solana", "covid", "sec")
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,10 @@ class Question:
     reference: str
     gold_pages: tuple[int, ...] = ()  # solana: pages that hold the reference context
     answerable: bool = True
+    source: str = ""  # the document that answers it (covid: the article file; sec: the filing glob)
+    documents: tuple[str, ...] | None = None  # search only these (None = the whole library)
+    figures: tuple[str, ...] = ()  # sec: the reference's figures (normalised); one in the answer = right
+    chunk_type: str = ""  # sec: where the reference is, "Table" or "Text"
 
 
 @dataclass
@@ -54,6 +70,7 @@ class Row:
     cited: int = 0
     cited_right: int = 0
     confidence: float = 0.0
+    evidence_top: float = 0.0  # the best quoted sentence's score (rag.generate.evidence)
     timings: dict = field(default_factory=dict)
 
 
@@ -98,7 +115,35 @@ def covid_questions(shared: Path, n: int, folder: Path) -> list[Question]:
             break
         (folder / f"covid_{article['document_id']}.txt").write_text(article["context"])
         for qa in article["qas"][: n - len(out)]:
-            out.append(Question("covid", qa["question"], qa["answers"][0]["text"]))
+            name = f"covid_{article['document_id']}.txt"
+            out.append(Question("covid", qa["question"], qa["answers"][0]["text"], source=name))
+    return out
+
+
+def sec_questions(shared: Path) -> list[Question]:
+    """Return the SEC 10-Q single-document questions whose reference answer states figures (≥ 100, not years)."""
+    rows = csv.DictReader((shared / "eval/docugami_sec10q/qna_data.csv").open(encoding="utf-8-sig"))
+    out = []
+    for row in rows:
+        figures = tuple(sorted(n for n in numbers(row["Answer"]) if float(n) >= 100 and not _is_year(n)))
+        if row["Question Type"].startswith("Single-Doc") and figures:
+            glob = row["Source Docs"].strip("*")
+            kind = row["Source Chunk Type"]
+            out.append(Question("sec", row["Question"], row["Answer"], source=glob, figures=figures, chunk_type=kind))
+    return out
+
+
+def _is_year(n: str) -> bool:
+    return n.isdigit() and 1990 <= int(n) <= 2030
+
+
+def leave_out(questions: list[Question], names: list[str], name: str, company: bool = False) -> list[Question]:
+    """Return unanswerable copies of `questions`: each searches every document but the one(s) that answer it."""
+    out = []
+    for q in questions:
+        key = q.source.split()[-1] if company else q.source  # "2023 Q3 NVDA" → every NVDA filing
+        kept = tuple(n for n in names if key not in n)
+        out.append(dataclasses.replace(q, set=name, answerable=False, documents=kept))
     return out
 
 
@@ -117,7 +162,12 @@ def score(question: Question, result: Answer) -> Row:
     """Return the row for one answered question."""
     row = Row(question.set, question.question, result.text, result.abstained, timings=dict(result.timings))
     row.confidence = result.timings.get("confidence", 0.0)
-    if question.answerable and not result.abstained:
+    row.evidence_top = result.evidence[0].score if result.evidence else 0.0
+    if question.answerable and not result.abstained and question.figures:
+        row.contains = bool(set(question.figures) & set(numbers(result.text)))
+        row.cited = len(result.citations)
+        row.cited_right = sum(question.source in c.document for c in result.citations)
+    elif question.answerable and not result.abstained:
         row.f1 = token_f1(result.text, question.reference)
         row.contains = " ".join(normalize(question.reference)) in " ".join(normalize(result.text))
         row.cited = len(result.citations)
@@ -134,17 +184,20 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
     """Answer (or, retrieval-only, just score the evidence of) each question; print and append each row to `log`."""
     rows = []
     for i, q in enumerate(questions, 1):
+        documents = list(q.documents) if q.documents is not None else None
         if retrieval_only:
-            hits = library.search(q.question, k=settings.top_k)
+            hits = library.search(q.question, k=settings.top_k, documents=documents)
+            quotes = select_evidence(q.question, hits, embedder)
             row = Row(q.set, q.question, confidence=measure(q.question, hits, embedder).confidence)
+            row.evidence_top = quotes[0].score if quotes else 0.0
         else:
-            result = [e for e in answer(q.question, library, generator, settings=settings) if isinstance(e, Done)]
-            row = score(q, result[0].answer)
+            events = answer(q.question, library, generator, settings=settings, documents=documents)
+            row = score(q, [e for e in events if isinstance(e, Done)][0].answer)
         rows.append(row)
         with log.open("a") as f:  # partial results survive an interrupted run
             f.write(json.dumps(asdict(row)) + "\n")
         print(
-            f"  {q.set} {i}/{len(questions)} conf={row.confidence:.2f} abstained={row.abstained} f1={row.f1:.2f} "
+            f"  {q.set} {i}/{len(questions)} conf={row.confidence:.2f} ev={row.evidence_top:.2f} abstained={row.abstained} f1={row.f1:.2f} "
             f"cited={row.cited_right}/{row.cited} ttft={row.timings.get('first_token', 0):.1f}s",
             flush=True,
         )
@@ -218,11 +271,21 @@ def build_sets(args: argparse.Namespace, base: Settings, embedder) -> dict[str, 
     covid = covid_questions(args.shared, args.covid, args.work / "covid_articles")
     covid_lib = open_library(covid_settings, embedder, sorted((args.work / "covid_articles").glob("*.txt")))
     unanswerable = [Question("covid-unans", q.question, q.reference, answerable=False) for q in covid]
-    return {
+    covid_names = [d.name for d in covid_lib.documents()]
+    sets = {
         "solana": (solana_questions(args.shared, pages), solana_lib, solana_settings),
         "covid": (covid, covid_lib, covid_settings),
         "covid-unans": (unanswerable, solana_lib, solana_settings),
+        "covid-intopic": (leave_out(covid, covid_names, "covid-intopic"), covid_lib, covid_settings),
     }
+    if args.sec:
+        sec_settings = base.replace(data_dir=args.work / "sec")
+        sec_lib = open_library(sec_settings, embedder, sorted((args.shared / SEC_DOCS).glob("*.pdf")))
+        sec = sec_questions(args.shared)
+        sec_names = [d.name for d in sec_lib.documents()]
+        sets["sec"] = (sec, sec_lib, sec_settings)
+        sets["sec-removed"] = (leave_out(sec, sec_names, "sec-removed", company=True), sec_lib, sec_settings)
+    return sets
 
 
 def make_report(base: Settings, args: argparse.Namespace, results: dict[str, list[Row]], wall_s: float) -> dict:
@@ -239,7 +302,10 @@ def make_report(base: Settings, args: argparse.Namespace, results: dict[str, lis
             "wall_s": round(wall_s, 1),
         },
         "summary": {name: summarize(rows) for name, rows in results.items()},
-        "calibration": calibration(results["solana"] + results["covid"], results["covid-unans"]),
+        "calibration": calibration(
+            [r for name, rows in results.items() if name in ANSWERABLE for r in rows],
+            [r for name, rows in results.items() if name not in ANSWERABLE for r in rows],
+        ),
         "rows": {name: [asdict(r) for r in rows] for name, rows in results.items()},
     }
 
@@ -250,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"), help="indexes and article copies")
     parser.add_argument("--limit", type=int, default=0, help="first N questions of each set (0 = all)")
     parser.add_argument("--covid", type=int, default=50)
+    parser.add_argument("--sec", action="store_true", help="add the SEC 10-Q sets (ingests 20 filings once)")
     parser.add_argument("--retrieval-only", action="store_true", help="calibrate abstention without the LLM")
     parser.add_argument("--cache", action="store_true", help="only measure prompt-cache reuse (3 questions)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/answers.json"))

@@ -137,7 +137,7 @@ class Settings:
     temperature: float = 0.1
     prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
     query_rewrite: Literal["heuristic", "llm"] = "heuristic"  # follow-ups: a rule (free) or one short model call
-    system_prompt: str = ""  # empty = the built-in grounded-answer instructions
+    system_prompt: str = ""  # your answer instructions (language, length, format), added to the built-in rules
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = dataclasses.field(default="", repr=False)  # never printed
     openai_model: str = "default"

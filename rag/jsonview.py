@@ -62,6 +62,7 @@ def answer_json(result: Answer) -> dict[str, Any]:
         "abstained": result.abstained,
         "citations": [citation_json(c) for c in result.citations],
         "unsupported": list(result.unsupported),
+        "evidence": [evidence_json(q) for q in result.evidence],
         "sources": [_source_json(n, h) for n, h in enumerate(result.sources, start=1)],
         "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
     }
@@ -78,6 +79,19 @@ def citation_json(c: Citation) -> dict[str, Any]:
         "span_start": c.span_start,
         "span_end": c.span_end,
         "passage": c.chunk.text,
+    }
+
+
+def evidence_json(q: Citation) -> dict[str, Any]:
+    """Return one quoted sentence shown before the answer (`rag.generate.evidence`)."""
+    return {
+        "n": q.n,
+        "document": q.document,
+        "page": q.page,
+        "text": supporting_text(q),
+        "score": round(float(q.score), 4),
+        "span_start": q.span_start,
+        "span_end": q.span_end,
     }
 
 

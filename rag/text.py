@@ -160,7 +160,8 @@ def _capitalise_sentences(text: str) -> str:
 
 # ---- facts: the numbers and names a claim rests on ------------------------------------------------------------
 
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+# A number glued to letters ("10-Q", "20kb", "COVID-19") is part of a name and is checked as one (`names`).
+_NUMBER = re.compile(r"(?<![\w.])(?<!\w-)\d[\d,]*+(?:\.\d+)?+(?!-?[A-Za-z])")  # possessive: no "1" of "10-Q"
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 )}  # fmt: skip

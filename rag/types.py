@@ -163,4 +163,5 @@ class Answer:
     unsupported: tuple[str, ...] = ()  # sentences no passage supports
     abstained: bool = False
     dropped: tuple[str, ...] = ()  # chunk ids left out of the prompt by the token budget
+    evidence: tuple[Citation, ...] = ()  # the sentences shown before the model's answer (rag.generate.evidence)
     timings: dict[str, float] = field(default_factory=dict, hash=False, compare=False)

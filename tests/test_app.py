@@ -11,13 +11,22 @@ import pytest
 from rag.errors import ConfigError, ModelLoadError
 from rag.generate.generator import Message
 from rag.generate.pipeline import ABSTAIN_TEXT
+from rag.generate.prompting import INSTRUCTIONS
 from rag.types import Answer, Chunk, Citation, Hit, IngestProgress
 from tests.browser import ROOT, make_engine
 from tests.fakes import FakeGenerator
 from ui.api import answer_json as api_answer_json
 from ui.chat import ChatOptions, last_question, respond, to_turns
 from ui.config import SAMPLE_DIR, AppSettings, parse_auth
-from ui.render import NOT_FOUND, answer_markdown, chat_markdown, documents_html, outcomes_html, sources_html
+from ui.render import (
+    NOT_FOUND,
+    answer_markdown,
+    chat_markdown,
+    documents_html,
+    outcomes_html,
+    sources_html,
+    split_evidence,
+)
 from ui.sessions import SessionLibraries
 from ui.uploads import Upload, check_limits, describe, fraction
 from ui.views import SourceView, view_from_citation, views_from_answer
@@ -163,12 +172,16 @@ def test_sources_arrive_before_the_first_token_and_the_answer_cites_them(tmp_pat
     engine = make_engine(tmp_path)
     updates = list(respond(engine, "How does multi-head attention work?", [], None, ChatOptions(), "s"))
     first_with_sources = next(i for i, u in enumerate(updates) if u.views)
+    first_quote = next(i for i, u in enumerate(updates) if "From your documents" in str(u.history[-1]["content"]))
     first_token = next(i for i, u in enumerate(updates) if u.text)
-    assert first_with_sources < first_token
+    assert first_with_sources < first_quote < first_token
     final = updates[-1]
     assert final.answer is not None and not final.answer.abstained
     assert final.answer.citations and final.answer.citations[0].document == "01-transformers.md"
-    assert "[1]" in final.history[-1]["content"]
+    reply = final.history[-1]["content"]
+    quotes, text = split_evidence(reply)
+    assert quotes.startswith("**From your documents**") and "01-transformers.md, p. 1" in quotes
+    assert "[1]" in text and "From your documents" not in to_turns(final.history)[-1].content
     trace = final.history[-2]
     assert trace["metadata"]["title"].startswith("What the model saw") and trace["metadata"]["status"] == "done"
     assert "Search query" in trace["content"]
@@ -185,7 +198,7 @@ def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
     generator = FakeGenerator()
     engine = make_engine(tmp_path, generator=generator)
     first = list(respond(engine, "What is LoRA low-rank adaptation?", [], None, ChatOptions(), "s"))[-1]
-    list(respond(engine, "How many parameters does rank 8 need?", first.history, None, ChatOptions(), "s"))
+    list(respond(engine, "Which projections is it applied to?", first.history, None, ChatOptions(), "s"))
     sent = generator.calls[-1].messages
     assert any(m.role == "user" and "LoRA" in m.content for m in sent[1:-1])
 
@@ -339,7 +352,9 @@ def test_the_sessions_temperature_and_length_reach_the_generator(tmp_path):
     list(respond(engine, "How does multi-head attention work?", [], None, options, "s"))
     call = generator.calls[-1]
     assert (call.temperature, call.max_tokens) == (0.7, 96)
-    assert call.messages[0].content.startswith("Answer in French.")
+    system, question = call.messages[0].content, call.messages[-1].content
+    assert system.startswith(INSTRUCTIONS) and "Answer in French." in system  # added to the rules, not instead
+    assert "(Answer in French. Only from passages" in question  # and said again beside the question
     list(respond(engine, "How does multi-head attention work?", [], None, ChatOptions(temperature=0.0), "s"))
     assert generator.calls[-1].temperature == 0.0  # one shared generator, each session's own temperature
 

@@ -62,7 +62,11 @@ def test_ask_streams_sources_first_then_tokens_then_the_cited_answer(local_app):
     final = job.result()
     statuses = [p["status"] for p in parts]
     assert statuses[0] == "retrieved" and "streaming" in statuses and statuses[-1] == "done"
+    assert statuses.index("evidence") < statuses.index("streaming")  # the documents' own words come first
     assert parts[0]["sources"] and parts[0]["answer"] == ""
+    quote = parts[statuses.index("evidence")]["evidence"][0]
+    assert quote["document"] == "01-transformers.md" and quote["text"] and {"n", "page"} <= set(quote)
+    assert final["evidence"] and final["evidence"][0]["text"] == quote["text"]
     assert final["abstained"] is False
     assert final["citations"][0]["document"] == "01-transformers.md" and final["citations"][0]["page"] == 1
     assert "[1]" in final["answer"]

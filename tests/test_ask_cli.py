@@ -37,14 +37,18 @@ def test_ask_json_has_the_contract_fields(fake_stack, capsys, tmp_path):
     assert {k: citation[k] for k in ("n", "document", "page")} == {"n": 1, "document": "sol.pdf", "page": 4}
     assert citation["text"].startswith("Solana orders transactions") and 0 < citation["score"] <= 1
     assert out["unsupported"] == ["Cats purr."]
-    assert {"retrieve", "first_token", "total"} <= set(out["timings"])
+    assert {"retrieve", "evidence", "first_token", "total"} <= set(out["timings"])
     assert fake_stack[0].searches[0][1] == 2  # --k reached the library
+    best = out["evidence"][0]
+    assert {k: best[k] for k in ("n", "document", "page")} == {"n": 1, "document": "sol.pdf", "page": 4}
+    assert best["text"] == "Solana orders transactions with Proof of History, a verifiable clock."
 
 
 def test_ask_streams_tokens_then_lists_sources(fake_stack, capsys, tmp_path):
     assert main(["ask", "How does Solana order transactions?", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Solana orders transactions with Proof of History [1]. Cats purr [3].")
+    assert out.startswith('From your documents:\n  [1] sol.pdf, page 4: "Solana orders transactions with Proof of')
+    assert "\nAnswer:\nSolana orders transactions with Proof of History [1]. Cats purr [3]." in out
     assert "Sources:\n  [1] sol.pdf, page 4:" in out
     assert 'not supported by the passages: "Cats purr."' in out
 

@@ -105,3 +105,13 @@ def test_a_sentence_that_only_points_at_passages_is_dropped():
 
     assert is_pointer("This information is found in passages [1] and [2].") and is_pointer("[1][3].")
     assert is_pointer("The answer is in [2].") and not is_pointer("The fee is 5000 lamports [2].")
+
+
+def test_names_the_question_uses_need_no_passage_but_its_numbers_do():
+    from rag.generate.citations import missing_facts
+
+    page = [Hit(Chunk("c", "d", "2023 Q2 AMZN.pdf", 4, 0, 40, "Net sales increased 11% to $134.4 billion."), 1.0)]
+    claim = "In Amazon's Q2 2023 10-Q, net sales were $134.4 billion [1]."
+    assert missing_facts(claim, page) == ("10-Q", "Amazon")  # the file name holds "2023" and "Q2", no more
+    assert missing_facts(claim, page, question="What were Amazon's net sales in its Q2 2023 10-Q?") == ()
+    assert missing_facts("Yes, it took 10 days [1].", page, question="Did it take 10 days?") == ("10",)

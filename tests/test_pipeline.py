@@ -7,8 +7,8 @@ from fakes import FakeEmbedder, FakeGenerator, FakeLibrary
 
 from rag.config import Settings
 from rag.errors import QueryError
-from rag.generate.gate import measure
-from rag.generate.pipeline import Done, Retrieved, Token, answer
+from rag.generate.gate import EVIDENCE_GATE, PRE_GATE, measure
+from rag.generate.pipeline import Done, Quoted, Retrieved, Token, answer
 from rag.generate.prompting import NOT_FOUND
 from rag.text import names as entities
 
@@ -23,15 +23,46 @@ def run(question, generator, library=None, **kwargs):
 def test_events_come_in_order_and_the_answer_is_cited():
     gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
     events = run("How does Solana order transactions?", gen)
-    assert isinstance(events[0], Retrieved) and isinstance(events[-1], Done)
-    assert all(isinstance(e, Token) for e in events[1:-1]) and len(events) > 3
-    assert "".join(e.text for e in events[1:-1]) == "Solana orders transactions with Proof of History [1]."
+    assert isinstance(events[0], Retrieved) and isinstance(events[1], Quoted) and isinstance(events[-1], Done)
+    assert all(isinstance(e, Token) for e in events[2:-1]) and len(events) > 4
+    assert "".join(e.text for e in events[2:-1]) == "Solana orders transactions with Proof of History [1]."
     result = events[-1].answer
     assert not result.abstained
     assert [(c.n, c.document, c.page) for c in result.citations] == [(1, "sol.pdf", 4)]
     assert result.sources == events[0].hits
     assert {"retrieve", "first_token", "total"} <= set(result.timings)
     assert result.timings["retrieve"] <= result.timings["first_token"] <= result.timings["total"]
+
+
+def test_the_documents_own_sentence_is_shown_before_the_first_token_and_kept_with_the_answer():
+    events = run("How does Solana order transactions?", FakeGenerator("Proof of History orders them [1]."))
+    quoted = events[1]
+    assert isinstance(quoted, Quoted)
+    best = quoted.evidence[0]
+    assert (best.n, best.document, best.page) == (1, "sol.pdf", 4)
+    assert best.chunk.text.startswith("Solana orders transactions with Proof of History")
+    result = events[-1].answer
+    assert result.evidence == quoted.evidence
+    assert result.timings["retrieve"] <= result.timings["evidence"] <= result.timings["first_token"]
+
+
+def test_an_off_topic_question_shows_no_evidence():
+    events = run("What is the incubation period of measles virus?", FakeGenerator("unused"))
+    assert not any(isinstance(e, Quoted) for e in events) and events[-1].answer.evidence == ()
+
+
+def test_topical_passages_without_a_sentence_that_meets_the_question_refuse_without_the_model():
+    passages = [
+        ("sol.pdf", 4, "Solana validators stake SOL tokens. Leaders rotate every four slots. The network runs widely."),
+        ("sol.pdf", 5, "Solana transactions are ordered by Proof of History. Blocks are produced quickly."),
+    ]
+    library, gen = FakeLibrary(passages), FakeGenerator("unused")
+    question = "How much does a Solana validator earn per year?"
+    assert measure(question, library.search(question, k=2), library.embedder).confidence >= PRE_GATE  # on topic
+    events = run(question, gen, library, settings=Settings(top_k=2))
+    result = events[-1].answer
+    assert result.abstained and gen.calls == [] and not any(isinstance(e, Quoted) for e in events)
+    assert result.evidence and result.evidence[0].score < EVIDENCE_GATE  # the closest sentences, for the refusal
 
 
 def test_the_model_gets_numbered_passages_in_the_system_message_and_the_question_last():

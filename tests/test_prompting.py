@@ -80,8 +80,15 @@ def test_best_sentences_keeps_document_order_and_marks_gaps():
     excerpt = best_sentences(text, content_terms("why do cats purr and sleep"), 12, words)
     picked, cost = excerpt.text, excerpt.tokens
     assert picked == "Cats sleep a lot. … Cats purr when happy."  # "Birds sing." would fit but is irrelevant
-    assert cost == 10  # 4 words + 1 joiner, twice
+    assert cost == 9  # 13 words over 70 characters, shared by length (3 + 4), plus 1 joiner each
     assert best_sentences(text, content_terms("cats"), 5, words).text == "Cats sleep a lot."
+
+
+def test_sentence_scores_choose_what_a_trimmed_passage_keeps():
+    text = "Cats sleep a lot. Dogs bark loudly. Cats purr when happy."
+    dogs_first = {"Dogs bark loudly.": 0.9, "Cats purr when happy.": 0.5, "Cats sleep a lot.": 0.1}
+    excerpt = best_sentences(text, content_terms("cats"), 10, words, rank=lambda span: dogs_first[span.text])
+    assert excerpt.text == "Dogs bark loudly. Cats purr when happy."  # by score, then in document order
 
 
 def test_history_keeps_recent_turns_without_old_markers(tmp_path):

@@ -104,3 +104,6 @@ def test_numbers_and_names_a_claim_rests_on():
     assert numbers_stated("three GPUs for 3.5 days") == {"3", "3.5"}
     assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}
     assert mentions("proof-of-history", "History") and not mentions("who knows", "WHO")
+    # A number glued to letters belongs to a name, whole: no "10" of "10-Q", no "201" of "2019-nCoV".
+    assert numbers("Apple's 10-Q, COVID-19, a 20kb gene, a 5-year plan and 2019-nCoV; 12.5% of 5,931.") == {
+        "12.5": "12.5", "5931": "5,931"}  # fmt: skip

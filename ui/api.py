@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from rag.jsonview import answer_json as rag_answer_json
-from rag.jsonview import document_json, hit_json, outcome_json
+from rag.jsonview import document_json, evidence_json, hit_json, outcome_json
 from rag.types import FileOutcome
 
 from .chat import ChatOptions, respond
@@ -64,7 +64,8 @@ class Api:
         mode: str = "",
         request: gr.Request = None,  # type: ignore[assignment]  # Gradio fills it in
     ) -> Iterator[dict]:
-        """Stream an answer: {status: retrieved, sources}, {status: streaming, answer}, then {status: done, ...}."""
+        """Stream an answer: {status: retrieved, sources}, {status: evidence, evidence}, {status: streaming, answer},
+        then {status: done, ...} (the `python -m rag ask --json` object)."""
         defaults = ChatOptions.defaults(self.engine.settings)
         options = replace(defaults, retrieval=mode or defaults.retrieval, top_k=top_k or defaults.top_k)
         turns = [dict(m) for m in history or []]
@@ -72,8 +73,9 @@ class Api:
             if update.answer is not None:
                 yield answer_json(update.answer)
             elif update.views:
-                status = "streaming" if update.text else "retrieved"
-                yield {"status": status, "answer": update.text, "sources": _views(update)}
+                status = "streaming" if update.text else "evidence" if update.evidence else "retrieved"
+                evidence = [evidence_json(q) for q in update.evidence]
+                yield {"status": status, "answer": update.text, "evidence": evidence, "sources": _views(update)}
 
     @shows_errors
     def search(

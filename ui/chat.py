@@ -15,12 +15,12 @@ from typing import Any
 
 from rag.config import Settings
 from rag.generate.generator import Message
-from rag.generate.pipeline import Done, Retrieved, Token, answer
-from rag.types import Answer
+from rag.generate.pipeline import Done, Quoted, Retrieved, Token, answer
+from rag.types import Answer, Citation
 
 from .engine import Engine, SessionSearch
 from .memory import release_freed_memory
-from .render import answer_markdown, chat_markdown, trace_markdown
+from .render import answer_markdown, chat_markdown, evidence_markdown, split_evidence, trace_markdown
 from .views import SourceView, views_from_answer, views_from_hits
 
 TRACE_TITLE = "What the model saw"
@@ -75,6 +75,7 @@ class ChatUpdate:
     views: list[SourceView] = field(default_factory=list)
     note: str = ""
     text: str = ""  # the answer so far, raw (the chat shows it escaped)
+    evidence: tuple[Citation, ...] = ()  # the documents' sentences shown above the answer
     answer: Answer | None = None
 
 
@@ -103,6 +104,8 @@ def respond(
         documents=list(documents) if documents else None,
     )
     views: list[SourceView] = []
+    quotes: tuple[Citation, ...] = ()
+    quoted = ""  # the documents' own sentences, shown above the answer from before its first token
     how = ""  # how the passages were found (mode, the library's BM25 weight, re-ranking), once per turn
     for event in events:
         if isinstance(event, Retrieved):
@@ -110,21 +113,26 @@ def respond(
             how = library.describe_search(settings)
             trace = _trace(trace_markdown(event.query, event.hits, how=how), event.hits, status="pending")
             yield ChatUpdate([*shown, trace], views, note="Retrieved passages; writing the answer…")
+        elif isinstance(event, Quoted):
+            quotes, quoted = event.evidence, evidence_markdown(event.evidence)
+            reply = {"role": "assistant", "content": quoted + "*Writing the answer…*"}
+            yield ChatUpdate([*shown, trace, reply], views, note="Retrieved passages; writing the answer…", evidence=quotes)
         elif isinstance(event, Token):
             text += event.text
-            reply = {"role": "assistant", "content": chat_markdown(text)}
-            yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", text=text)
+            reply = {"role": "assistant", "content": quoted + chat_markdown(text)}
+            yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", text=text, evidence=quotes)
         elif isinstance(event, Done):
             release_freed_memory()  # an answer's buffers (prompt, embeddings, citation checks) are free now
             yield _finished(shown, event.answer, how or library.describe_search(settings))
 
 
 def _finished(shown: list[ChatMessage], answer: Answer, how: str) -> ChatUpdate:
-    timings = {k: v for k, v in answer.timings.items() if k in ("retrieve", "first_token", "total")}
+    timings = {k: v for k, v in answer.timings.items() if k in ("retrieve", "evidence", "first_token", "total")}
     trace = _trace(trace_markdown(answer.query, answer.sources, timings, how), answer.sources, status="done")
     if "total" in answer.timings:
         trace["metadata"]["duration"] = round(answer.timings["total"], 2)
-    reply = {"role": "assistant", "content": answer_markdown(answer)}
+    quoted = evidence_markdown(answer.evidence, closest=answer.abstained)
+    reply = {"role": "assistant", "content": quoted + answer_markdown(answer)}
     views = views_from_answer(answer)
     if answer.abstained:
         note = "No passage answers this question; these are the closest ones."
@@ -147,6 +155,8 @@ def to_turns(history: Sequence[ChatMessage]) -> list[Message]:
         if role not in ("user", "assistant") or (isinstance(metadata, dict) and metadata.get("title")):
             continue
         text = content_text(_get(message, "content"))
+        if role == "assistant":  # the model's own words only, not the quotes shown above them
+            text = split_evidence(text)[1]
         if text:
             turns.append(Message(role, html.unescape(text) if role == "assistant" else text))
     return turns

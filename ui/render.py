@@ -12,11 +12,15 @@ import re
 from collections.abc import Sequence
 
 from rag.generate.prompting import NOT_FOUND
+from rag.jsonview import supporting_text
 from rag.text import MARKER
-from rag.types import Answer, DocumentInfo, FileOutcome, Hit
+from rag.types import Answer, Citation, DocumentInfo, FileOutcome, Hit
 
 from .views import SourceView
 
+EVIDENCE_TITLE = "From your documents"
+CLOSEST_TITLE = "Closest sentences in your documents"
+EVIDENCE_END = "\n\n---\n\n"  # a rule between the quotes and the answer; `split_evidence` cuts there
 STATUS_ICONS = {"indexed": "✅", "replaced": "♻️", "unchanged": "➖", "failed": "❌"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -41,6 +45,26 @@ def chat_markdown(text: str) -> str:
     Quotes stay as written: with `<` and `>` escaped no tag, and so no attribute, can form.
     """
     return html.escape(text, quote=False).replace("](", "]\\(")
+
+
+def evidence_markdown(quotes: Sequence[Citation], closest: bool = False) -> str:
+    """Return the verbatim sentences shown before the answer, each with its [n], file and page; "" for none."""
+    if not quotes:
+        return ""
+    lines = [f"**{CLOSEST_TITLE if closest else EVIDENCE_TITLE}**", ""]
+    for quote in quotes:
+        text = " ".join(supporting_text(quote).split())
+        where = f"[{quote.n}] {quote.document}, p. {quote.page}"
+        lines.append(f"> {escape_md(text)}  \n> — *{escape_md(where)}*\n")
+    return "\n".join(lines).rstrip() + EVIDENCE_END
+
+
+def split_evidence(text: str) -> tuple[str, str]:
+    """Return (evidence block, answer) of a reply written by `evidence_markdown(...) + answer`."""
+    if text.startswith((f"**{EVIDENCE_TITLE}**", f"**{CLOSEST_TITLE}**")) and EVIDENCE_END in text:
+        head, rest = text.split(EVIDENCE_END, 1)
+        return head + EVIDENCE_END, rest
+    return "", text
 
 
 def answer_markdown(answer: Answer) -> str:

@@ -2,7 +2,9 @@
 
 python -m rag ask "How does Solana order transactions?"
 python -m rag ask "..." --json     # {answer, abstained, query, citations[{n, document, page, text, score}],
-                                   #  unsupported, sources, timings{retrieve, first_token, total, ...}}
+                                   #  unsupported, evidence[{n, document, page, text}], sources,
+                                   #  timings{retrieve, evidence, first_token, total, ...}}
+Streaming, the documents' best sentences come first ("From your documents"), then the model's answer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from typing import Any
 
 from rag.cli.common import add_data_dir, open_library, settings_for
-from rag.generate.pipeline import Done, Token, answer
+from rag.generate.pipeline import Done, Quoted, Token, answer
 from rag.generate.registry import load_generator
 from rag.jsonview import answer_json, supporting_text
 from rag.types import Answer
@@ -48,7 +50,9 @@ def run_ask(args: argparse.Namespace) -> int:
     result: Answer | None = None
     try:
         for event in answer(args.question, library, generator, settings=settings, documents=args.document):
-            if isinstance(event, Token) and not args.json:
+            if isinstance(event, Quoted) and not args.json:
+                print_evidence(event.evidence)
+            elif isinstance(event, Token) and not args.json:
                 print(event.text, end="", flush=True)
             elif isinstance(event, Done):
                 result = event.answer
@@ -60,6 +64,16 @@ def run_ask(args: argparse.Namespace) -> int:
     else:
         print_sources(result)
     return 0
+
+
+def print_evidence(quotes) -> None:
+    """Before the model's first token: the passages' own sentences that best answer the question."""
+    if not quotes:
+        return
+    print("From your documents:")
+    for q in quotes:
+        print(f'  [{q.n}] {q.document}, page {q.page}: "{_short(supporting_text(q), 240)}"')
+    print("\nAnswer:", flush=True)
 
 
 def print_sources(result: Answer) -> None:

@@ -97,8 +97,11 @@ def is_refusal(text: str) -> bool:
     return NOT_FOUND.lower().rstrip(".") in text.lower() or bool(_REFUSALS.search(text))
 
 
-def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationCheck:
-    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags."""
+def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str = "") -> CitationCheck:
+    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags.
+
+    Numbers and names the `question` itself states ("Apple's Q2 2023 10-Q") need no passage to state them.
+    """
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
@@ -113,7 +116,8 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
             continue
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
-        check = _check_facts(_check_sentence(span.text, [n for n in numbers if 1 <= n <= len(sources)], scores[i]), sources)
+        valid = [n for n in numbers if 1 <= n <= len(sources)]
+        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question)
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
@@ -128,8 +132,11 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
 
 
-def missing_facts(sentence: str, passages: Sequence[Hit]) -> tuple[str, ...]:
+def missing_facts(sentence: str, passages: Sequence[Hit], question: str = "") -> tuple[str, ...]:
     """The numbers and names `sentence` states that none of `passages` does (their text, header or file name).
+
+    A name the `question` uses needs no passage ("In Apple's Q2 2023 10-Q, …" is the person's own framing); a
+    number does: "Was it trained for 10 days?" must not be confirmed by repeating the 10.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
     up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
@@ -138,15 +145,15 @@ def missing_facts(sentence: str, passages: Sequence[Hit]) -> tuple[str, ...]:
     haystack = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
     stated = numbers_stated(haystack)
     missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
-    missing += [name for name in sorted(names(claim)) if not mentions(haystack, name)]
+    missing += [name for name in sorted(names(claim)) if not mentions(f"{question} {haystack}", name)]
     return tuple(missing)
 
 
-def _check_facts(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
+def _check_facts(check: SentenceCheck, sources: Sequence[Hit], question: str) -> SentenceCheck:
     """A supported sentence whose numbers or names its cited passages do not state is not supported after all."""
     if not check.supported or not check.cited:
         return check
-    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited])
+    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited], question)
     return replace(check, supported=False, missing=missing) if missing else check
 
 

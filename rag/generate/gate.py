@@ -2,7 +2,8 @@
 
 `measure` scores what retrieval found (best dense similarity, query-term coverage, dense/lexical agreement, the
 question's names found in the passages); below `PRE_GATE` the model is not asked at all, which saves the whole
-prefill. After generation, `decide` combines that confidence with the share of the answer's sentences a
+prefill; nor when the best sentence of the passages scores below `EVIDENCE_GATE` (topical passages that do not
+hold the answer: the case a retrieval-level score cannot see). After generation, `decide` combines that confidence with the share of the answer's sentences a
 passage supports, and the model's own "not in the passages" verdict.
 """
 
@@ -19,10 +20,15 @@ from rag.text import content_terms, mentions, names, strip_markers
 from rag.types import Hit
 
 PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, ~82% unanswerable)
+# Below this score of the best quoted sentence (rag.generate.evidence) the model is not asked either: the passages
+# are on the subject but no sentence in them meets the question. Picked on COVID-QA and solana as the highest
+# threshold that refuses at most 2 % of their answerable questions, confirmed on SEC 10-Q (bench/answers.py
+# --retrieval-only --sec; docs/answer-quality.md, "Refusing what the documents do not say").
+EVIDENCE_GATE = 0.40
 
 
 @dataclass(frozen=True)
-class Evidence:
+class Signals:
     """Retrieval-side signals, each in 0..1 except `dense_top` (a cosine)."""
 
     dense_top: float  # best cosine between the query and a passage
@@ -41,10 +47,10 @@ class Evidence:
         return (0.55 * dense + 0.3 * self.coverage + 0.15 * self.agreement) * (0.4 + 0.6 * self.entities)
 
 
-def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Evidence:
-    """Return the retrieval evidence for `hits` (the embedder scores dense similarity and agreement)."""
+def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Signals:
+    """Return the retrieval signals for `hits` (the embedder scores dense similarity and agreement)."""
     if not hits:
-        return Evidence(0.0, 0.0, 0.0)
+        return Signals(0.0, 0.0, 0.0)
     wanted = content_terms(query)
     passage_terms = [content_terms(h.chunk.text) for h in hits]
     coverage = len(wanted & set().union(*passage_terms)) / len(wanted) if wanted else 0.0
@@ -55,11 +61,11 @@ def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Evidence:
     vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
     dense = vectors[1:] @ vectors[0]
     agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
-    return Evidence(float(dense.max()), coverage, agreement, found)
+    return Signals(float(dense.max()), coverage, agreement, found)
 
 
-def decide(check: CitationCheck, evidence: Evidence, threshold: float) -> bool:
+def decide(check: CitationCheck, signals: Signals, threshold: float) -> bool:
     """Return True to abstain: the model refused, or retrieval and support together are too weak."""
     if check.refused or not any(ch.isalnum() for ch in strip_markers(check.text)):
         return True  # a refusal, or nothing but markers: never shown as an answer
-    return 0.5 * evidence.confidence + 0.5 * check.support < threshold
+    return 0.5 * signals.confidence + 0.5 * check.support < threshold

@@ -2,6 +2,7 @@
 
     for event in answer("How does Solana order transactions?", library, generator):
         if isinstance(event, Retrieved): show(event.hits)      # before the first token
+        elif isinstance(event, Quoted): show(event.evidence)   # the best sentences, verbatim, in ~0.1 s
         elif isinstance(event, Token): print(event.text, end="")
         elif isinstance(event, Done): final = event.answer     # text may differ from the tokens:
                                                                # markers are corrected, or we abstained
@@ -21,12 +22,13 @@ from typing import Protocol
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck, cite
+from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
-from rag.generate.gate import PRE_GATE, Evidence, decide, measure
+from rag.generate.gate import EVIDENCE_GATE, PRE_GATE, Signals, decide, measure
 from rag.generate.generator import Generator, Message
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.search.options import check_query
-from rag.types import Answer, Chunk, Hit
+from rag.types import Answer, Chunk, Citation, Hit
 
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
 
@@ -55,6 +57,14 @@ class Retrieved:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """The passages' sentences that best answer the question, verbatim with `[n]`, file and page: shown while
+    the model reads the prompt (`rag.generate.evidence`)."""
+
+    evidence: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
 class Token:
     """A piece of the answer text as the model produces it."""
 
@@ -68,7 +78,7 @@ class Done:
     answer: Answer
 
 
-Event = Retrieved | Token | Done
+Event = Retrieved | Quoted | Token | Done
 
 
 def answer(
@@ -79,7 +89,7 @@ def answer(
     settings: Settings | None = None,
     documents: Sequence[str] | None = None,
 ) -> Iterator[Event]:
-    """Yield Retrieved, then Token events, then one Done with the checked Answer.
+    """Yield Retrieved, then Quoted and Token events (unless the passages cannot answer), and one Done.
 
     `settings` (default: the library's) sets the passages, the prompt and the answer's length and temperature;
     `documents` limits the search to those document names/ids. Raises QueryError for an empty or over-long
@@ -93,20 +103,34 @@ def answer(
     hits = _with_neighbours(hits, library, settings.neighbours)
     timings = {"retrieve": time.perf_counter() - started}
     yield Retrieved(query, hits)
-    evidence = measure(query, hits, library.embedder)
-    timings["confidence"] = round(evidence.confidence, 4)
-    if not hits or evidence.confidence < PRE_GATE:
-        timings["total"] = timings["first_token"] = time.perf_counter() - started  # the first text shown
-        yield Done(Answer(question, query, ABSTAIN_TEXT, (), hits, abstained=True, timings=timings))
+    signals = measure(query, hits, library.embedder)
+    timings["confidence"] = round(signals.confidence, 4)
+    if not hits or signals.confidence < PRE_GATE:
+        yield _abstain(question, query, hits, (), started, timings)
         return
-    prompt = build_messages(question, hits, history, settings, generator.count_tokens)
+    scores = score_sentences(query, hits, library.embedder)
+    prompt = build_messages(question, hits, history, settings, generator.count_tokens, scores)
     timings["prompt_tokens"] = float(prompt.tokens)
+    quotes = select_evidence(query, prompt.sources, library.embedder, scores=scores)
+    timings["evidence"] = time.perf_counter() - started
+    if not quotes or quotes[0].score < EVIDENCE_GATE:  # on the subject, but no sentence meets the question
+        yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped)
+        return
+    yield Quoted(quotes)
     pieces: list[str] = []
     yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
-    check = cite("".join(pieces).strip(), prompt.sources, library.embedder)
-    result = _finish(question, query, check, prompt.sources, evidence, settings, timings)
+    check = cite("".join(pieces).strip(), prompt.sources, library.embedder, question=query)
+    result = _finish(question, query, check, prompt.sources, signals, settings, timings)
     result.timings["total"] = time.perf_counter() - started
-    yield Done(dataclasses.replace(result, dropped=prompt.dropped))
+    yield Done(dataclasses.replace(result, dropped=prompt.dropped, evidence=quotes))
+
+
+def _abstain(question: str, query: str, sources: Sequence[Hit], closest: tuple[Citation, ...], started: float,
+             timings: dict[str, float], dropped: tuple[str, ...] = ()) -> Done:  # fmt: skip
+    """The refusal given without asking the model, with the closest passages (and sentences, when scored)."""
+    timings["total"] = timings["first_token"] = time.perf_counter() - started  # the first text shown
+    return Done(Answer(question, query, ABSTAIN_TEXT, (), tuple(sources), abstained=True, dropped=dropped,
+                       evidence=closest, timings=timings))  # fmt: skip
 
 
 def _generate(
@@ -136,7 +160,7 @@ def _finish(
     query: str,
     check: CitationCheck,
     sources: tuple[Hit, ...],
-    evidence: Evidence,
+    signals: Signals,
     settings: Settings,
     timings: dict[str, float],
 ) -> Answer:
@@ -146,7 +170,7 @@ def _finish(
     if missing:  # the answer itself rests on a figure or name no passage it cites states: refuse, and say which
         text = f"{NOT_FOUND} The passages do not state {', '.join(missing)}. The closest passages are listed as sources."
         return Answer(question, query, text, (), sources, check.unsupported, True, timings=timings)
-    if decide(check, evidence, settings.abstain_threshold):
+    if decide(check, signals, settings.abstain_threshold):
         return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
     return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
 

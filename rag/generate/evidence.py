@@ -1,0 +1,123 @@
+"""Evidence in a second: the sentences of the passages that best answer the question, verbatim, before the model.
+
+    quotes = select_evidence(query, sources, embedder)   # up to 3 Citations: [n], file, page and the sentence
+
+Shown as soon as retrieval is done ("From your documents"), so a person reads the documents' own words while
+the model is still reading the prompt. Nothing is generated: each quote is a span of a passage with its page
+offsets, so it can be wrong only by being the wrong sentence, never by saying what the documents do not.
+
+A sentence's score = W_DENSE · cosine(query, sentence) + W_TERMS · share of the query's content terms in the
+sentence (with its passage's context header, which names the document and section). Weights were picked on
+COVID-QA and solana and confirmed on SEC 10-Q (bench/evidence.py --sweep; docs/answer-quality.md, "Evidence"):
+the blend beat dense alone by 0.06-0.08 on both picking sets; a passage-rank prior did not pay (0.82 COVID-QA
+but 0.91 solana), so there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.text import Span, content_terms, sentence_spans
+from rag.types import Citation, Hit
+
+W_DENSE, W_TERMS = 0.5, 0.5
+MAX_QUOTES = 3
+MIN_WORDS = 4  # "Table 3." or a lone heading is not evidence
+MIN_PROSE_WORDS = 2  # words starting lower-case: a running header ("Apple Inc. | Q1 2023 Form 10-Q | 5") has none
+MAX_CHARS = 400  # a run-on "sentence" (a table dumped as one line) is cut at a word boundary for display
+
+
+@dataclass(frozen=True)
+class SentenceScores:
+    """How well each sentence of some passages meets one question: (chunk id, sentence start) → score.
+
+    Scored once per question; the prompt packs the best sentences of a passage that does not fit whole
+    (`rag.generate.prompting`) and the evidence is the best of them, so both agree and nothing is embedded twice.
+    """
+
+    scores: dict[tuple[str, int], float]
+
+    def get(self, hit: Hit, span: Span) -> float:
+        return self.scores.get((hit.chunk.chunk_id, span.start), 0.0)
+
+
+def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> SentenceScores:
+    """Score every sentence of `hits` against `query`: W_DENSE · cosine + W_TERMS · share of the query's terms."""
+    spans = [(hit, span) for hit in hits for span in sentence_spans(hit.chunk.text)]
+    if not spans:
+        return SentenceScores({})
+    vectors = np.asarray(embedder.encode([query] + [span.text for _, span in spans]), dtype=np.float32)
+    cosines = vectors[1:] @ vectors[0]
+    wanted = _terms(query)
+    return SentenceScores(
+        {
+            (hit.chunk.chunk_id, span.start): W_DENSE * float(cosines[i]) + W_TERMS * _term_share(wanted, hit, span)
+            for i, (hit, span) in enumerate(spans)
+        }
+    )
+
+
+def select_evidence(
+    query: str,
+    sources: Sequence[Hit],
+    embedder: Embedder,
+    limit: int = MAX_QUOTES,
+    scores: SentenceScores | None = None,
+) -> tuple[Citation, ...]:
+    """Return up to `limit` sentences of `sources` that best answer `query`, best first, as Citations.
+
+    `sources` are the passages in prompt order, so each quote's `n` is the same `[n]` the answer will cite.
+    Only prose sentences of MIN_WORDS or more; the same sentence text (overlapping chunks) only once. `scores`
+    from `score_sentences` saves embedding the sentences again.
+    """
+    scores = scores or score_sentences(query, sources, embedder)
+    candidates = [
+        (scores.get(hit, span), n, hit, span)
+        for n, hit in enumerate(sources, start=1)
+        for span in sentence_spans(hit.chunk.text)
+        if _is_prose(span.text)
+    ]
+    chosen: list[Citation] = []
+    seen: set[str] = set()
+    for score, n, hit, span in sorted(candidates, key=lambda c: -c[0]):
+        key = " ".join(span.text.split()).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        shown = _shorten(span)
+        start = hit.chunk.start + shown.start
+        chosen.append(Citation(n, hit.chunk, round(score, 4), start, start + len(shown.text)))
+        if len(chosen) == limit:
+            break
+    return tuple(chosen)
+
+
+def _is_prose(text: str) -> bool:
+    tokens = text.split()
+    return len(tokens) >= MIN_WORDS and sum(t[0].islower() for t in tokens) >= MIN_PROSE_WORDS
+
+
+def _shorten(span: Span) -> Span:
+    """Return `span`, cut to MAX_CHARS at a word boundary when it is longer (offsets stay exact)."""
+    if len(span.text) <= MAX_CHARS:
+        return span
+    cut = span.text.rfind(" ", 0, MAX_CHARS)
+    text = span.text[: cut if cut > 0 else MAX_CHARS]
+    return Span(span.start, span.start + len(text), text)
+
+
+def _term_share(wanted: set[str], hit: Hit, span: Span) -> float:
+    """Share of the query's content terms in the sentence or its passage's context header."""
+    if not wanted:
+        return 0.0
+    have = _terms(span.text) | _terms(hit.chunk.context)
+    return len(wanted & have) / len(wanted)
+
+
+def _terms(text: str) -> set[str]:
+    """Content terms with hyphenated words also split, so "rank 8" meets "rank-8" and "SARS CoV 2" "SARS-CoV-2"."""
+    return content_terms(text) | content_terms(text.replace("-", " "))

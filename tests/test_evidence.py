@@ -1,0 +1,54 @@
+"""`select_evidence`: the passages' own sentences that best answer the question, verbatim, with [n] and page."""
+
+from __future__ import annotations
+
+from fakes import FakeEmbedder
+
+from rag.generate.evidence import MAX_CHARS, select_evidence
+from rag.jsonview import supporting_text
+from rag.types import Chunk, Hit
+
+PAGE_OFFSET = 500  # each passage starts 500 characters into its page
+
+
+def hits(*texts: str) -> list[Hit]:
+    return [
+        Hit(Chunk(f"c{i}", f"d{i}", f"doc{i}.pdf", i + 2, PAGE_OFFSET, PAGE_OFFSET + len(t), t), 1.0, "hybrid")
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_the_answering_sentence_comes_first_with_its_passage_number_page_and_exact_offsets():
+    sources = hits(
+        "Penguins live in the southern hemisphere. They cannot fly at all.",
+        "Bananas are yellow when ripe. Solana orders transactions with Proof of History timestamps.",
+    )
+    quotes = select_evidence("How does Solana order transactions?", sources, FakeEmbedder(64))
+    best = quotes[0]
+    assert supporting_text(best) == "Solana orders transactions with Proof of History timestamps."
+    assert (best.n, best.document, best.page) == (2, "doc1.pdf", 3)
+    text = sources[1].chunk.text
+    assert text[best.span_start - PAGE_OFFSET : best.span_end - PAGE_OFFSET] == supporting_text(best)
+
+
+def test_at_most_limit_quotes_and_a_sentence_repeated_by_overlapping_chunks_only_once():
+    same = "Solana orders transactions with Proof of History timestamps."
+    sources = hits(same + " Validators vote on blocks.", "Leaders rotate every few slots. " + same)
+    quotes = select_evidence("How does Solana order transactions?", sources, FakeEmbedder(64), limit=2)
+    assert len(quotes) == 2
+    assert [supporting_text(q) for q in quotes].count(same) == 1
+
+
+def test_running_headers_short_fragments_and_empty_input_are_not_evidence():
+    sources = hits("Apple Inc. | Q1 2023 Form 10-Q | 5\n\nTable 3.\n\nApple revenue grew in the quarter.")
+    quotes = select_evidence("Apple Inc. Q1 2023 revenue", sources, FakeEmbedder(64))
+    assert [supporting_text(q) for q in quotes] == ["Apple revenue grew in the quarter."]
+    assert select_evidence("anything", [], FakeEmbedder(64)) == ()
+
+
+def test_a_run_on_table_line_is_cut_at_a_word_boundary_with_matching_offsets():
+    row = "Total net sales were " + " ".join(f"${n},000 in period {n}" for n in range(100, 160))
+    quote = select_evidence("total net sales", hits(row), FakeEmbedder(64))[0]
+    shown = supporting_text(quote)
+    assert len(shown) <= MAX_CHARS and row.startswith(shown) and not shown.endswith(" ")
+    assert quote.span_end - quote.span_start == len(shown)

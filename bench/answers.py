@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N questions of each set (0 = all)")
     parser.add_argument("--covid", type=int, default=50)
     parser.add_argument("--sec", action="store_true", help="add the SEC 10-Q sets (ingests 20 filings once)")
+    parser.add_argument("--sets", default="", help="only these sets, comma-separated (default: all built)")
     parser.add_argument("--retrieval-only", action="store_true", help="calibrate abstention without the LLM")
     parser.add_argument("--cache", action="store_true", help="only measure prompt-cache reuse (3 questions)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/answers.json"))
@@ -336,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[Row]] = {}
     started = time.time()
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    wanted = [name for name in args.sets.split(",") if name] or list(sets)
     for name, (questions, library, settings) in sets.items():
+        if name not in wanted:
+            continue
         chosen = questions[: args.limit] if args.limit else questions
         log = args.out.with_suffix(".rows.jsonl")
         results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only, log)

@@ -19,7 +19,10 @@ FRENCH = {"le", "la", "les", "des", "est", "une", "un", "et", "du", "en", "de", 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, real_embedder):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("instructions"), max_new_tokens=160, temperature=0.0)
+    # A small prompt budget keeps the five real answers to ~8 s each; the instructions are what is tested.
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("instructions"), max_new_tokens=120, temperature=0.0, prompt_budget=300
+    )
     library = Library.open(settings, real_embedder)
     assert all(o.ok for o in library.ingest(sorted(SAMPLE_DIR.iterdir())))
     from rag.generate.registry import load_generator

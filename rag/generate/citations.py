@@ -97,11 +97,8 @@ def is_refusal(text: str) -> bool:
     return NOT_FOUND.lower().rstrip(".") in text.lower() or bool(_REFUSALS.search(text))
 
 
-def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str = "") -> CitationCheck:
-    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags.
-
-    Numbers and names the `question` itself states ("Apple's Q2 2023 10-Q") need no passage to state them.
-    """
+def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationCheck:
+    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags."""
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
@@ -117,7 +114,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
         valid = [n for n in numbers if 1 <= n <= len(sources)]
-        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question)
+        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources)
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
@@ -132,11 +129,12 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
 
 
-def missing_facts(sentence: str, passages: Sequence[Hit], question: str = "") -> tuple[str, ...]:
+def missing_facts(sentence: str, passages: Sequence[Hit]) -> tuple[str, ...]:
     """The numbers and names `sentence` states that none of `passages` does (their text, header or file name).
 
-    A name the `question` uses needs no passage ("In Apple's Q2 2023 10-Q, …" is the person's own framing); a
-    number does: "Was it trained for 10 days?" must not be confirmed by repeating the 10.
+    Names the question used are checked too (measured, session 6): letting them pass took SEC questions asked of
+    the other companies' filings from 0.75 refused to 0.40 ("Apple's revenue was … [1]" citing a Microsoft
+    filing), for no fewer wrong refusals of answerable ones.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
     up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
@@ -145,15 +143,15 @@ def missing_facts(sentence: str, passages: Sequence[Hit], question: str = "") ->
     haystack = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
     stated = numbers_stated(haystack)
     missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
-    missing += [name for name in sorted(names(claim)) if not mentions(f"{question} {haystack}", name)]
+    missing += [name for name in sorted(names(claim)) if not mentions(haystack, name)]
     return tuple(missing)
 
 
-def _check_facts(check: SentenceCheck, sources: Sequence[Hit], question: str) -> SentenceCheck:
+def _check_facts(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
     """A supported sentence whose numbers or names its cited passages do not state is not supported after all."""
     if not check.supported or not check.cited:
         return check
-    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited], question)
+    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited])
     return replace(check, supported=False, missing=missing) if missing else check
 
 

@@ -119,7 +119,7 @@ def answer(
     yield Quoted(quotes)
     pieces: list[str] = []
     yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
-    check = cite("".join(pieces).strip(), prompt.sources, library.embedder, question=query)
+    check = cite("".join(pieces).strip(), prompt.sources, library.embedder)
     result = _finish(question, query, check, prompt.sources, signals, settings, timings)
     result.timings["total"] = time.perf_counter() - started
     yield Done(dataclasses.replace(result, dropped=prompt.dropped, evidence=quotes))

@@ -69,21 +69,12 @@ def answer_json(result: Answer) -> dict[str, Any]:
 
 
 def citation_json(c: Citation) -> dict[str, Any]:
-    """Return one citation: `text` is the supporting sentence, `passage` the whole chunk."""
-    return {
-        "n": c.n,
-        "document": c.document,
-        "page": c.page,
-        "text": supporting_text(c),
-        "score": round(float(c.score), 4),
-        "span_start": c.span_start,
-        "span_end": c.span_end,
-        "passage": c.chunk.text,
-    }
+    """Return one citation: the evidence fields (`text` is the supporting sentence) and `passage`, the whole chunk."""
+    return {**evidence_json(c), "passage": c.chunk.text}
 
 
 def evidence_json(q: Citation) -> dict[str, Any]:
-    """Return one quoted sentence shown before the answer (`rag.generate.evidence`)."""
+    """Return one quoted span: [n], document, page, the sentence, its score and page offsets."""
     return {
         "n": q.n,
         "document": q.document,

@@ -86,11 +86,14 @@ def _fold(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def content_terms(text: str) -> set[str]:
+def content_terms(text: str, split_hyphens: bool = False) -> set[str]:
     """Return the distinct non-stopword terms of `text` (single letters dropped, numbers kept).
 
     A stopword is recognised before folding: "this" and "does" are stopwords, not the terms "thi" and "doe".
+    `split_hyphens` adds the parts of hyphenated words, so "rank 8" meets "rank-8" and "SARS CoV 2" "SARS-CoV-2".
     """
+    if split_hyphens:
+        return content_terms(text) | content_terms(text.replace("-", " "))
     return {
         _fold(word)
         for word in WORD.findall(text.lower())

@@ -52,7 +52,7 @@ def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> Sent
         return SentenceScores({})
     vectors = np.asarray(embedder.encode([query] + [span.text for _, span in spans]), dtype=np.float32)
     cosines = vectors[1:] @ vectors[0]
-    wanted = _terms(query)
+    wanted = content_terms(query, split_hyphens=True)
     return SentenceScores(
         {
             (hit.chunk.chunk_id, span.start): W_DENSE * float(cosines[i]) + W_TERMS * _term_share(wanted, hit, span)
@@ -114,10 +114,5 @@ def _term_share(wanted: set[str], hit: Hit, span: Span) -> float:
     """Share of the query's content terms in the sentence or its passage's context header."""
     if not wanted:
         return 0.0
-    have = _terms(span.text) | _terms(hit.chunk.context)
+    have = content_terms(span.text, split_hyphens=True) | content_terms(hit.chunk.context, split_hyphens=True)
     return len(wanted & have) / len(wanted)
-
-
-def _terms(text: str) -> set[str]:
-    """Content terms with hyphenated words also split, so "rank 8" meets "rank-8" and "SARS CoV 2" "SARS-CoV-2"."""
-    return content_terms(text) | content_terms(text.replace("-", " "))

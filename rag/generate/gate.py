@@ -2,9 +2,10 @@
 
 `measure` scores what retrieval found (best dense similarity, query-term coverage, dense/lexical agreement, the
 question's names found in the passages); below `PRE_GATE` the model is not asked at all, which saves the whole
-prefill; nor when the best sentence of the passages scores below `EVIDENCE_GATE` (topical passages that do not
-hold the answer: the case a retrieval-level score cannot see). After generation, `decide` combines that confidence with the share of the answer's sentences a
-passage supports, and the model's own "not in the passages" verdict.
+prefill; nor when `no_sentence_answers` (the best sentence of the passages scores below `EVIDENCE_GATE`: topical
+passages that do not hold the answer, the case a retrieval-level score cannot see). After generation, `decide`
+combines that confidence with the share of the answer's sentences a passage supports, and the model's own "not
+in the passages" verdict.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck
 from rag.text import content_terms, mentions, names, strip_markers
-from rag.types import Hit
+from rag.types import Citation, Hit
 
 PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, ~82% unanswerable)
 # Below this score of the best quoted sentence (rag.generate.evidence) the model is not asked either: the passages
@@ -62,6 +63,11 @@ def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Signals:
     dense = vectors[1:] @ vectors[0]
     agreement = 1.0 if int(np.argmax(dense)) == int(np.argmax(lexical)) else 0.0
     return Signals(float(dense.max()), coverage, agreement, found)
+
+
+def no_sentence_answers(quotes: Sequence[Citation]) -> bool:
+    """True when even the best-scoring sentence (`rag.generate.evidence`, best first) does not meet the question."""
+    return not quotes or quotes[0].score < EVIDENCE_GATE
 
 
 def decide(check: CitationCheck, signals: Signals, threshold: float) -> bool:

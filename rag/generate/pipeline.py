@@ -24,7 +24,7 @@ from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
-from rag.generate.gate import EVIDENCE_GATE, PRE_GATE, Signals, decide, measure
+from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers
 from rag.generate.generator import Generator, Message
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.search.options import check_query
@@ -113,7 +113,7 @@ def answer(
     timings["prompt_tokens"] = float(prompt.tokens)
     quotes = select_evidence(query, prompt.sources, library.embedder, scores=scores)
     timings["evidence"] = time.perf_counter() - started
-    if not quotes or quotes[0].score < EVIDENCE_GATE:  # on the subject, but no sentence meets the question
+    if no_sentence_answers(quotes):  # on the subject, but no sentence meets the question
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped)
         return
     yield Quoted(quotes)

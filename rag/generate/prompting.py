@@ -159,13 +159,10 @@ def best_sentences(
     order = sorted(range(len(spans)), key=lambda i: (-score[i], i))
     if any(score):  # sentences without a query term only cost prefill time
         order = [i for i in order if score[i]]
-    # One count for the passage, shared out by length: a count per sentence is an HTTP call to llama.cpp each
-    # (measured 1.3-3 s per question at 50-80 sentences), for an estimate that only has to fit a soft budget.
-    per_char = count_tokens(text) / max(len(text), 1)
     chosen: list[int] = []
     used = 0
     for i in order:
-        cost = max(1, round(per_char * len(spans[i].text))) + 1
+        cost = count_tokens(spans[i].text) + 1
         if used + cost <= budget:
             chosen.append(i)
             used += cost

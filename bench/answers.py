@@ -71,6 +71,8 @@ class Row:
     cited_right: int = 0
     confidence: float = 0.0
     evidence_top: float = 0.0  # the best quoted sentence's score (rag.generate.evidence)
+    logprob_mean: float = 0.0  # the answer tokens' mean log-probability (llama.cpp), when the model ran
+    logprob_min: float = 0.0
     timings: dict = field(default_factory=dict)
 
 
@@ -193,6 +195,7 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
         else:
             events = answer(q.question, library, generator, settings=settings, documents=documents)
             row = score(q, [e for e in events if isinstance(e, Done)][0].answer)
+            _model_stats(row, generator)
         rows.append(row)
         with log.open("a") as f:  # partial results survive an interrupted run
             f.write(json.dumps(asdict(row)) + "\n")
@@ -202,6 +205,18 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
             flush=True,
         )
     return rows
+
+
+def _model_stats(row: Row, generator) -> None:
+    """Add llama.cpp's own numbers for the request that produced `row` (when the model ran)."""
+    if "prompt_tokens" not in row.timings or "first_token" not in row.timings:
+        return
+    logprobs = getattr(generator, "last_logprobs", [])
+    if logprobs:
+        row.logprob_mean, row.logprob_min = statistics.mean(logprobs), min(logprobs)
+    for key in ("prompt_n", "cache_n", "prompt_ms"):
+        if key in getattr(generator, "last_timings", {}):
+            row.timings["llm_" + key] = generator.last_timings[key]
 
 
 def summarize(rows: list[Row]) -> dict:
@@ -295,6 +310,8 @@ def make_report(base: Settings, args: argparse.Namespace, results: dict[str, lis
             "generator": base.generator,
             "top_k": base.top_k,
             "prompt_budget": base.prompt_budget,
+            "prompt_packing": base.prompt_packing,
+            "temperature": base.temperature,
             "max_new_tokens": base.max_new_tokens,
             "threads": base.resolved_threads,
             "limit": args.limit,

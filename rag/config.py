@@ -136,6 +136,8 @@ class Settings:
     max_new_tokens: int = 384
     temperature: float = 0.1
     prompt_budget: int = 700  # tokens of passages in the prompt (prefill dominates CPU latency)
+    # what fills the budget: whole passages in rank order, or the best sentences of all passages (packing.py)
+    prompt_packing: Literal["passages", "sentences"] = "passages"
     query_rewrite: Literal["heuristic", "llm"] = "heuristic"  # follow-ups: a rule (free) or one short model call
     system_prompt: str = ""  # your answer instructions (language, length, format), added to the built-in rules
     openai_base_url: str = "http://127.0.0.1:8080/v1"

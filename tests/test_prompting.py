@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from rag.config import Settings
+from rag.generate.evidence import SentenceScores
 from rag.generate.followups import is_followup, rewrite_query
 from rag.generate.generator import Message
-from rag.generate.prompting import (
-    INSTRUCTIONS,
-    NOT_FOUND,
-    best_sentences,
-    build_messages,
-    content_terms,
-    history_messages,
-    pack_passages,
-)
+from rag.generate.packing import best_sentences, pack_passages, pack_sentences
+from rag.generate.prompting import INSTRUCTIONS, NOT_FOUND, build_messages, history_messages
+from rag.text import content_terms, sentence_spans
 from rag.types import Answer, Chunk, Hit
 
 
@@ -89,6 +84,36 @@ def test_sentence_scores_choose_what_a_trimmed_passage_keeps():
     dogs_first = {"Dogs bark loudly.": 0.9, "Cats purr when happy.": 0.5, "Cats sleep a lot.": 0.1}
     excerpt = best_sentences(text, content_terms("cats"), 10, words, rank=lambda span: dogs_first[span.text])
     assert excerpt.text == "Dogs bark loudly. Cats purr when happy."  # by score, then in document order
+
+
+def test_sentence_packing_takes_the_best_sentences_of_all_passages_and_drops_passages_with_none():
+    first = "The fee per signature is 5000 lamports. Validators vote every slot. Blocks are produced quickly."
+    hits = [hit(first, n=0), hit("Unrelated text about weather today.", n=1), hit("Fees are burned by half.", n=2)]
+    liked = {"The fee per signature is 5000 lamports.": 0.9, "Fees are burned by half.": 0.7}
+    scores = SentenceScores(
+        {(h.chunk.chunk_id, s.start): liked.get(s.text, 0.1) for h in hits for s in sentence_spans(h.chunk.text)}
+    )
+    # Header "[n] report.pdf, page 1" = 4 words + 4; each sentence costs its words + 1.
+    packing = pack_sentences(hits, 8 + 8 + 8 + 6, words, scores)
+    assert [(p.n, p.hit.chunk.chunk_id, p.text, p.trimmed) for p in packing.passages] == [
+        (1, "c0-1", "The fee per signature is 5000 lamports.", True),
+        (2, "c2-1", "Fees are burned by half.", False),
+    ]
+    assert packing.dropped == ("c1-1",) and packing.tokens == 30
+    whole = pack_sentences(hits, 1000, words, scores)  # everything fits: passages whole, in rank order
+    assert [p.text for p in whole.passages] == [h.chunk.text for h in hits] and not any(p.trimmed for p in whole.passages)
+
+
+def test_build_messages_packs_sentences_when_asked(tmp_path):
+    text = " ".join(f"Filler sentence {i} says little." for i in range(20)) + " Gamma is third."
+    hits = [hit(text, n=0)]
+    spans = sentence_spans(text)
+    scores = SentenceScores({("c0-1", s.start): 1.0 if "Gamma" in s.text else 0.0 for s in spans})
+    settings = Settings(data_dir=tmp_path, prompt_packing="sentences", prompt_budget=48)  # 5 sentences fit
+    prompt = build_messages("which is third?", hits, [], settings, words, scores)
+    kept = prompt.passages[0].text
+    assert kept.startswith("Filler sentence 0 says little.") and kept.endswith("… Gamma is third.")
+    assert prompt.passages[0].trimmed and "Filler sentence 19" not in prompt.messages[0].content
 
 
 def test_history_keeps_recent_turns_without_old_markers(tmp_path):

@@ -40,6 +40,7 @@ class LlamaCppGenerator(LazyGenerator):
         # absent when the request was cancelled) and how many chunks it streamed before it ended or was stopped.
         self.last_timings: dict[str, float] = {}
         self.last_chunks = 0
+        self.last_logprobs: list[float] = []  # each generated token's log-probability (a confidence signal)
 
     def _load(self) -> None:
         import httpx
@@ -89,18 +90,20 @@ class LlamaCppGenerator(LazyGenerator):
         return count
 
     def _stream(self, messages: list[Message], max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
-        return self._run({**chat_request(messages, max_tokens, temperature, stop), "cache_prompt": True})
+        request = chat_request(messages, max_tokens, temperature, stop)
+        return self._run({**request, "cache_prompt": True, "logprobs": True, "top_logprobs": 1})
 
     def _run(self, request: dict) -> Iterator[str]:
         """Run one request on a worker thread; yield text deltas; cancel when the consumer stops."""
         chunks: queue.Queue = queue.Queue()
         cancel = threading.Event()
-        self.last_timings, self.last_chunks = {}, 0
+        self.last_timings, self.last_chunks, self.last_logprobs = {}, 0, []
 
         def on_chunk(chunk: dict) -> bool:
             self.last_chunks += 1
             if isinstance(chunk, dict) and isinstance(chunk.get("timings"), dict):
                 self.last_timings = chunk["timings"]
+            self.last_logprobs.extend(_logprobs(chunk))
             chunks.put(chunk)
             return cancel.is_set()  # True tells llama.cpp to stop generating
 
@@ -120,6 +123,14 @@ class LlamaCppGenerator(LazyGenerator):
         finally:
             cancel.set()
             worker.join(timeout=30)
+
+
+def _logprobs(chunk: object) -> list[float]:
+    """The log-probabilities of the tokens in one streamed chunk (none when llama.cpp sent none)."""
+    if not isinstance(chunk, dict) or not chunk.get("choices"):
+        return []
+    content = (chunk["choices"][0].get("logprobs") or {}).get("content") or []
+    return [float(t["logprob"]) for t in content if isinstance(t, dict) and "logprob" in t]
 
 
 def _deltas(item: object, name: str) -> Iterator[str]:

@@ -8,13 +8,14 @@ delimiters are neutralised inside passage text so a document cannot close its ow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.config import Settings
 from rag.generate.evidence import SentenceScores
 from rag.generate.generator import Message
-from rag.text import Span, content_terms, sentence_spans, strip_markers
+from rag.generate.packing import MIN_SHARE, CountTokens, Passage, pack
+from rag.text import strip_markers
 from rag.types import Answer, Hit
 
 NOT_FOUND = "I could not find this in your documents."
@@ -32,37 +33,8 @@ Rules:
 USER_RULE = "The user's instructions, which replace rule 5 (rules 1-4 still apply)"
 HISTORY_TURNS = 2  # earlier question/answer pairs kept for follow-ups
 HISTORY_CHARS = 400  # per earlier answer: enough for "it"/"that" to resolve, cheap to prefill
-MIN_SHARE = 48  # tokens a lower-ranked passage keeps for its best sentences before we drop it
 
-CountTokens = Callable[[str], int]
 HistoryItem = Message | Answer
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One numbered passage as the model sees it. `trimmed` when only its best sentences fit."""
-
-    n: int
-    hit: Hit
-    text: str
-    trimmed: bool = False
-
-
-@dataclass(frozen=True)
-class Packing:
-    """What fitted into the passage budget."""
-
-    passages: tuple[Passage, ...]
-    dropped: tuple[str, ...]  # chunk ids that did not fit at all
-    tokens: int
-
-
-@dataclass(frozen=True)
-class Excerpt:
-    """A passage cut down to its best sentences, and what it costs."""
-
-    text: str
-    tokens: int
 
 
 @dataclass(frozen=True)
@@ -93,7 +65,7 @@ def build_messages(
     fit whole; without them, the sentences with most of the question's terms are kept.
     """
     budget = min(settings.prompt_budget, settings.n_ctx - settings.max_new_tokens - 400)
-    packing = pack_passages(question, hits, max(budget, MIN_SHARE), count_tokens, scores)
+    packing = pack(question, hits, max(budget, MIN_SHARE), count_tokens, scores, settings.prompt_packing)
     passages = packing.passages
     own = " ".join(settings.system_prompt.split())
     rules = INSTRUCTIONS + (f"\n6. {USER_RULE}: {own}" if own else "")
@@ -112,67 +84,6 @@ def format_passage(passage: Passage) -> str:
     hit = passage.hit
     text = passage.text.replace("<<<", "‹‹‹").replace(">>>", "›››")  # a document cannot end its own quote
     return f"[{passage.n}] {hit.document}, page {hit.page}\n<<<\n{text}\n>>>"
-
-
-def pack_passages(
-    question: str, hits: Sequence[Hit], budget: int, count_tokens: CountTokens, scores: SentenceScores | None = None
-) -> Packing:
-    """Fit hits into `budget` tokens in rank order; returns the passages, the dropped chunk ids and tokens used.
-
-    Each passage may use what is left minus MIN_SHARE for every passage after it, so a long top
-    passage is trimmed to its best sentences instead of crowding out the rest.
-    """
-    terms = content_terms(question)
-    passages: list[Passage] = []
-    dropped: list[str] = []
-    used = 0
-    for i, hit in enumerate(hits):
-        header = count_tokens(f"[{len(passages) + 1}] {hit.document}, page {hit.page}") + 4
-        allowance = budget - used - MIN_SHARE * (len(hits) - i - 1) - header
-        full = count_tokens(hit.chunk.text)
-        if full <= allowance or (full <= budget - used - header and i == len(hits) - 1):
-            text, cost, trimmed = hit.chunk.text, full, False
-        elif allowance >= MIN_SHARE // 2:
-            rank = (lambda span, hit=hit: scores.get(hit, span)) if scores else None
-            excerpt = best_sentences(hit.chunk.text, terms, allowance, count_tokens, rank)
-            text, cost, trimmed = excerpt.text, excerpt.tokens, True
-        else:
-            text, cost = "", 0
-        if not text.strip():
-            dropped.append(hit.chunk.chunk_id)
-            continue
-        passages.append(Passage(len(passages) + 1, hit, text, trimmed))
-        used += cost + header
-    return Packing(tuple(passages), tuple(dropped), used)
-
-
-def best_sentences(
-    text: str, terms: set[str], budget: int, count_tokens: CountTokens, rank: Callable[[Span], float] | None = None
-) -> Excerpt:
-    """Return the highest-scoring sentences of `text` that fit `budget`, in document order, joined by " … ".
-
-    Sentences are scored by `rank`, or else by the query terms they contain (ties favour earlier ones);
-    sentences with none of the terms are left out unless no sentence has any.
-    """
-    spans = sentence_spans(text)
-    score = [rank(span) if rank else len(terms & content_terms(span.text)) for span in spans]
-    order = sorted(range(len(spans)), key=lambda i: (-score[i], i))
-    if any(score):  # sentences without a query term only cost prefill time
-        order = [i for i in order if score[i]]
-    chosen: list[int] = []
-    used = 0
-    for i in order:
-        cost = count_tokens(spans[i].text) + 1
-        if used + cost <= budget:
-            chosen.append(i)
-            used += cost
-    chosen.sort()
-    pieces: list[str] = []
-    for j, i in enumerate(chosen):
-        if j and chosen[j - 1] != i - 1:
-            pieces.append("…")
-        pieces.append(spans[i].text)
-    return Excerpt(" ".join(pieces), used)
 
 
 def history_messages(history: Sequence[HistoryItem]) -> list[Message]:

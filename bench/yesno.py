@@ -1,0 +1,121 @@
+"""Yes/no stance: does the answer say yes when the documents say yes, and no when they say otherwise?
+
+    python bench/yesno.py --shared ../shared --work /tmp/yesno-bench
+
+The set (`bench/data/yesno.jsonl`, 48 questions, 24 "yes" / 24 "no") was written by hand for this bench from
+the shared documents and the sample knowledge base: each question has the verbatim sentence that decides it,
+and every "no" is contradicted by its sentence (another number, entity or property), never merely unmentioned.
+All its documents go into ONE library (Solana survey, the Transformer paper, four COVID-QA articles as .txt, the
+sample knowledge base), so retrieval has to find the right document as a user's would.
+
+A reply's stance: "yes"/"no" when its first word says so; otherwise "no" when its first sentence is negated
+(not, no, never, neither, n't), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
+per answer and per source, and writes every row to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.config import Settings  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.generate.pipeline import Done, answer  # noqa: E402
+from rag.generate.registry import load_generator  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SET = REPO / "bench/data/yesno.jsonl"
+NEGATION = re.compile(r"\b(not|no|never|neither|nor|none|cannot)\b|n't\b", re.IGNORECASE)
+
+
+def stance(text: str, abstained: bool) -> str:
+    """Return "yes", "no" or "refused" for a reply (module docstring)."""
+    if abstained:
+        return "refused"
+    words = re.findall(r"[A-Za-z']+", text)
+    first = words[0].lower() if words else ""
+    if first in ("yes", "no"):
+        return first
+    sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    return "no" if NEGATION.search(sentence) else "yes"
+
+
+def documents(rows: list[dict], shared: Path, work: Path) -> list[Path]:
+    """Every file the set's questions come from; COVID-QA articles are written out as .txt under `work`."""
+    paths: set[Path] = {REPO / "assets/kb"}
+    articles = {r["article"] for r in rows if "article" in r}
+    for r in rows:
+        if r["root"] == "shared" and "article" not in r:
+            paths.add(shared / r["document"])
+    if articles:
+        data = json.loads((shared / "eval/covid_qa/200423_covidQA.json").read_text())["data"]
+        folder = work / "covid_articles"
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in data:
+            paragraph = item["paragraphs"][0]
+            if paragraph["document_id"] in articles:
+                path = folder / f"covid_{paragraph['document_id']}.txt"
+                path.write_text(paragraph["context"])
+                paths.add(path)
+    return sorted(paths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/yesno-bench"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/yesno.json"))
+    args = parser.parse_args(argv)
+    if not (args.shared / "eval").is_dir():
+        print(f"shared data not found at {args.shared}; pass --shared PATH", file=sys.stderr)
+        return 2
+    from rag.library import Library
+
+    rows = [json.loads(line) for line in SET.read_text().splitlines() if line.strip()]
+    settings = Settings.from_env().replace(data_dir=args.work / "library")
+    embedder = load_embedder(settings)
+    library = Library.open(settings, embedder)
+    for outcome in library.ingest(documents(rows, args.shared, args.work)):
+        if not outcome.ok:
+            raise SystemExit(f"ingest failed: {outcome.message}")
+    generator = load_generator(settings)
+    started, results = time.perf_counter(), []
+    for i, row in enumerate(rows, 1):
+        final = [e for e in answer(row["question"], library, generator) if isinstance(e, Done)][0].answer
+        said = stance(final.text, final.abstained)
+        results.append({**row, "reply": final.text, "stance": said, "right": said == row["answer"]})
+        print(f"  {i}/{len(rows)} {row['id']} want={row['answer']} said={said} | {final.text[:90]!r}", flush=True)
+    wall = round(time.perf_counter() - started, 1)
+    report = {"settings": settings.to_dict(), "summary": summary(results), "wall_s": wall, "rows": results}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report["summary"], indent=1))
+    return 0
+
+
+def summary(results: list[dict]) -> dict:
+    """Accuracy overall, by the right answer and by source; refusal and explicit yes/no shares."""
+
+    def accuracy(group: list[dict]) -> float:
+        return round(statistics.mean(r["right"] for r in group), 3) if group else 0.0
+
+    sources = sorted({r["id"].split("-")[0] for r in results})
+    return {
+        "n": len(results),
+        "accuracy": accuracy(results),
+        "accuracy_yes": accuracy([r for r in results if r["answer"] == "yes"]),
+        "accuracy_no": accuracy([r for r in results if r["answer"] == "no"]),
+        "refused": round(statistics.mean(r["stance"] == "refused" for r in results), 3),
+        "by_source": {s: accuracy([r for r in results if r["id"].startswith(s + "-")]) for s in sources},
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

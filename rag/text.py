@@ -195,7 +195,7 @@ def mentions(text: str, name: str) -> bool:
 
 def numbers(text: str) -> dict[str, str]:
     """Return the numbers written in `text` with digits, normalised → as written: {"14000": "14,000", "1.3": "1.30"}."""
-    return {_normal_number(m.group()): m.group().rstrip(".") for m in _NUMBER.finditer(text)}
+    return {_normal_number(m.group()): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
 
 
 def numbers_stated(text: str) -> set[str]:
@@ -205,5 +205,5 @@ def numbers_stated(text: str) -> set[str]:
 
 
 def _normal_number(raw: str) -> str:
-    digits = raw.replace(",", "").rstrip(".")
+    digits = raw.replace(",", "").rstrip(".")  # "2020," (a list's comma) is 2020
     return digits.rstrip("0").rstrip(".") if "." in digits else digits

@@ -93,13 +93,18 @@ class FakeGenerator:
     Each call takes the next of `replies` while there are any; after that it quotes the first sentence of the
     passage sharing most content words with the question and cites it ("<sentence> [n]"), or says NOT_FOUND when
     no passage shares a word. Replies stream word by word, after `first_delay_s` (a real model's prefill) and
-    with `delay_s` between words. count_tokens counts words.
+    with `delay_s` between words; `heartbeats` "" pieces come first, each after `heartbeat_s`, as llama.cpp's
+    backend sends while it reads the prompt. count_tokens counts words.
     """
 
     name = "fake"
 
-    def __init__(self, *replies: str, delay_s: float = 0.0, first_delay_s: float = 0.0) -> None:
+    def __init__(
+        self, *replies: str, delay_s: float = 0.0, first_delay_s: float = 0.0, heartbeats: int = 0,
+        heartbeat_s: float = 0.0,
+    ) -> None:  # fmt: skip
         self.replies = list(replies)
+        self.heartbeats, self.heartbeat_s = heartbeats, heartbeat_s
         self.delay_s = delay_s
         self.first_delay_s = first_delay_s
         self.calls: list[GeneratorCall] = []
@@ -127,6 +132,9 @@ class FakeGenerator:
         try:
             if self.first_delay_s:
                 time.sleep(self.first_delay_s)
+            for _ in range(self.heartbeats):
+                time.sleep(self.heartbeat_s)
+                yield ""
             for i, word in enumerate(reply.split(" ")):
                 if self.delay_s:
                     time.sleep(self.delay_s)

@@ -187,6 +187,16 @@ def test_sources_arrive_before_the_first_token_and_the_answer_cites_them(tmp_pat
     assert "Search query" in trace["content"]
 
 
+def test_the_wait_for_the_first_word_is_counted_in_seconds(tmp_path):
+    engine = make_engine(tmp_path, generator=FakeGenerator(heartbeats=2, heartbeat_s=0.6))
+    updates = list(respond(engine, "How does multi-head attention work?", [], None, ChatOptions(), "s"))
+    waiting = [u for u in updates if u.waited]
+    assert len(waiting) == 2 and waiting[0].waited < waiting[1].waited and not waiting[0].text
+    reply = str(waiting[1].history[-1]["content"])
+    assert "From your documents" in reply and "reading the passages, 1 s" in reply
+    assert updates[-1].answer is not None and not updates[-1].answer.abstained
+
+
 def test_unrelated_question_abstains(tmp_path):
     engine = make_engine(tmp_path)
     final = list(respond(engine, "Which volcano erupted in Iceland?", [], None, ChatOptions(), "s"))[-1]

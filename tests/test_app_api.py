@@ -10,7 +10,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AuthenticationError
 
 from tests.browser import make_engine, serve
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 BROKEN_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF garbage"
 
@@ -18,7 +18,8 @@ BROKEN_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrail
 @pytest.fixture(scope="module")
 def local_app(tmp_path_factory):
     """One served app for the local-mode tests (starting one costs ~3 s); each test cleans up what it adds."""
-    with serve(make_engine(tmp_path_factory.mktemp("local"))) as url:
+    generator = FakeGenerator(heartbeats=1)  # one "still reading the prompt" beat before each reply
+    with serve(make_engine(tmp_path_factory.mktemp("local"), generator=generator)) as url:
         yield url
 
 
@@ -63,6 +64,8 @@ def test_ask_streams_sources_first_then_tokens_then_the_cited_answer(local_app):
     statuses = [p["status"] for p in parts]
     assert statuses[0] == "retrieved" and "streaming" in statuses and statuses[-1] == "done"
     assert statuses.index("evidence") < statuses.index("streaming")  # the documents' own words come first
+    assert statuses.index("evidence") < statuses.index("waiting") < statuses.index("streaming")
+    assert parts[statuses.index("waiting")]["waited_s"] >= 0 and parts[statuses.index("waiting")]["answer"] == ""
     assert parts[0]["sources"] and parts[0]["answer"] == ""
     quote = parts[statuses.index("evidence")]["evidence"][0]
     assert quote["document"] == "01-transformers.md" and quote["text"] and {"n", "page"} <= set(quote)

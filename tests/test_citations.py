@@ -113,3 +113,32 @@ def test_names_and_numbers_must_be_in_a_cited_passage_even_when_the_question_giv
     page = [Hit(Chunk("c", "d", "2023 Q2 MSFT.pdf", 4, 0, 40, "Revenue increased 8% to $56.2 billion."), 1.0)]
     assert missing_facts("In Q2 2023 the revenue of Apple was $56.2 billion [1].", page) == ("Apple",)  # wrong firm
     assert missing_facts("Yes, it took 10 days [1].", page) == ("10",)  # "Did it take 10 days?" is not confirmed
+    asked = "Did Apple report revenue of $60 billion in 10 days?"
+    assert missing_facts("Yes, it took 10 days [1].", page, asked) == ("10",)  # a yes must find its facts
+
+
+def test_a_name_the_question_used_may_be_repeated_when_some_passage_mentions_it():
+    from rag.generate.citations import cite
+
+    paper = [
+        Hit(Chunk("a", "d", "paper.pdf", 1, 0, 40, "The Transformer relies on attention alone."), 1.0),
+        Hit(Chunk("b", "d", "paper.pdf", 7, 0, 40, "The base models were trained for 100,000 steps."), 0.9),
+    ]
+    question = "Were the base Transformer models trained for 100,000 steps?"
+    check = cite("Yes, the base Transformer models were trained for 100,000 steps [2].", paper, None, question)
+    assert check.sentences[0].missing == () and check.citations[0].n == 2
+    filing = [Hit(Chunk("c", "d", "2023 Q2 MSFT.pdf", 4, 0, 40, "Revenue increased 8% to $56.2 billion."), 1.0)]
+    wrong_firm = cite("The revenue of Apple was $56.2 billion [1].", filing, None, "What was Apple's revenue?")
+    assert wrong_firm.sentences[0].missing == ("Apple",)  # no passage mentions Apple: still not stated
+
+
+def test_a_denial_may_repeat_the_figures_and_names_it_denies():
+    from rag.generate.citations import is_denial, missing_facts
+
+    page = [Hit(Chunk("c", "d", "paper.pdf", 3, 0, 60, "The encoder is a stack of N = 6 identical layers."), 1.0)]
+    question = "Does the Transformer encoder use 8 layers?"
+    assert missing_facts("No, the encoder uses 6 layers, not 8 [1].", page, question) == ()
+    assert missing_facts("The encoder does not use 8 layers [1].", page, question) == ()
+    assert missing_facts("No, it uses 12 layers [1].", page, question) == ("12",)  # only the question's own facts
+    assert missing_facts("No, it uses 8 layers in Google's version [1].", page) == ("8", "Google")  # no question
+    assert is_denial("No, it is six.") and is_denial("It isn't eight.") and not is_denial("Notably, it is six.")

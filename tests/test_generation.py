@@ -46,6 +46,25 @@ def test_load_generator_is_shared_and_loads_lazily_once(tmp_path, monkeypatch):
     assert loads == ["smollm2-135m"]
 
 
+def test_llamacpp_sends_heartbeats_while_the_prompt_is_read_and_keeps_log_probabilities(tmp_path, monkeypatch):
+    import time
+
+    from rag.generate import llamacpp
+
+    class SlowServer:  # llama.cpp's callback API: nothing while it prefills, then OpenAI-style chunks
+        def handle_chat_completions(self, request, on_chunk):
+            time.sleep(0.25)
+            on_chunk({"choices": [{"delta": {"content": "Hi"}, "logprobs": {"content": [{"logprob": -0.5}]}}]})
+            on_chunk({"choices": [{"delta": {}}], "timings": {"prompt_n": 12, "cache_n": 3}})
+
+    monkeypatch.setattr(llamacpp, "HEARTBEAT_S", 0.05)
+    gen = llamacpp.LlamaCppGenerator(small(tmp_path), "slow", lambda: tmp_path / "x.gguf")
+    gen._server = SlowServer()
+    pieces = list(gen._run({"stream": True}))
+    assert pieces[0] == "" and pieces.count("") >= 2 and "".join(pieces) == "Hi" and pieces[-1] == "Hi"
+    assert gen.last_logprobs == [-0.5] and gen.last_timings == {"prompt_n": 12, "cache_n": 3}
+
+
 def test_openai_key_never_shows_in_repr(tmp_path):
     settings = Settings(data_dir=tmp_path, generator="openai", openai_api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(settings)

@@ -8,7 +8,7 @@ from fakes import FakeEmbedder, FakeGenerator, FakeLibrary
 from rag.config import Settings
 from rag.errors import QueryError
 from rag.generate.gate import EVIDENCE_GATE, PRE_GATE, measure
-from rag.generate.pipeline import Done, Quoted, Retrieved, Token, answer
+from rag.generate.pipeline import Done, Quoted, Retrieved, Token, Waiting, answer
 from rag.generate.prompting import NOT_FOUND
 from rag.text import names as entities
 
@@ -32,6 +32,19 @@ def test_events_come_in_order_and_the_answer_is_cited():
     assert result.sources == events[0].hits
     assert {"retrieve", "first_token", "total"} <= set(result.timings)
     assert result.timings["retrieve"] <= result.timings["first_token"] <= result.timings["total"]
+
+
+def test_while_the_model_reads_the_prompt_waiting_events_say_how_long_and_leave_the_answer_alone():
+    gen = FakeGenerator("Solana orders transactions with Proof of History [1].", heartbeats=2, heartbeat_s=0.01)
+    events = run("How does Solana order transactions?", gen)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:4] == ["Retrieved", "Quoted", "Waiting", "Waiting"] and kinds[4] == "Token"
+    first, second = events[2], events[3]
+    assert 0 < first.seconds <= second.seconds and first.prompt_tokens > 0
+    result = events[-1].answer
+    assert "".join(e.text for e in events if isinstance(e, Token)) == "Solana orders transactions with Proof of History [1]."
+    assert result.text.startswith("Solana orders transactions") and result.timings["first_token"] >= second.seconds
+    assert not any(isinstance(e, Waiting) for e in events[5:])
 
 
 def test_the_documents_own_sentence_is_shown_before_the_first_token_and_kept_with_the_answer():

@@ -116,6 +116,20 @@ def test_build_messages_packs_sentences_when_asked(tmp_path):
     assert prompt.passages[0].trimmed and "Filler sentence 19" not in prompt.messages[0].content
 
 
+def test_a_yes_no_question_is_asked_to_start_with_yes_or_no(tmp_path):
+    from rag.generate.prompting import YES_NO_FORM, is_yes_no
+
+    assert is_yes_no("Does Solana rotate leaders?") and is_yes_no("  is it open source?")
+    assert not is_yes_no("How does Solana rotate leaders?") and not is_yes_no("Dose of the drug?")
+    settings = Settings(data_dir=tmp_path)
+    asked = build_messages("Does it use 8 layers?", [hit("It uses 6 layers.")], [], settings, words)
+    assert YES_NO_FORM in asked.messages[-1].content
+    open_question = build_messages("How many layers?", [hit("It uses 6 layers.")], [], settings, words)
+    assert YES_NO_FORM not in open_question.messages[-1].content
+    own = build_messages("Does it?", [hit("x")], [], settings.replace(system_prompt="Answer in French."), words)
+    assert YES_NO_FORM not in own.messages[-1].content  # the person's own instructions come first
+
+
 def test_history_keeps_recent_turns_without_old_markers(tmp_path):
     old = Answer("What is PoH?", "What is PoH?", "PoH is a clock [1][2].", (), ())
     turns = history_messages([Message("user", "very old"), Message("assistant", "x"), old])

@@ -18,7 +18,7 @@ from rag.jsonview import answer_json as rag_answer_json
 from rag.jsonview import document_json, evidence_json, hit_json, outcome_json
 from rag.types import FileOutcome
 
-from .chat import ChatOptions, respond
+from .chat import ChatOptions, ChatUpdate, respond
 from .engine import Engine
 from .errors import shows_errors, streams_errors
 from .uploads import Upload, check_limits, ingest_live
@@ -64,8 +64,9 @@ class Api:
         mode: str = "",
         request: gr.Request = None,  # type: ignore[assignment]  # Gradio fills it in
     ) -> Iterator[dict]:
-        """Stream an answer: {status: retrieved, sources}, {status: evidence, evidence}, {status: streaming, answer},
-        then {status: done, ...} (the `python -m rag ask --json` object)."""
+        """Stream an answer: {status: retrieved, sources}, {status: evidence, evidence}, then about once a second
+        {status: waiting, waited_s} while the model reads the passages, {status: streaming, answer}, then
+        {status: done, ...} (the `python -m rag ask --json` object)."""
         defaults = ChatOptions.defaults(self.engine.settings)
         options = replace(defaults, retrieval=mode or defaults.retrieval, top_k=top_k or defaults.top_k)
         turns = [dict(m) for m in history or []]
@@ -73,9 +74,10 @@ class Api:
             if update.answer is not None:
                 yield answer_json(update.answer)
             elif update.views:
-                status = "streaming" if update.text else "evidence" if update.evidence else "retrieved"
+                status = _status(update)
                 evidence = [evidence_json(q) for q in update.evidence]
-                yield {"status": status, "answer": update.text, "evidence": evidence, "sources": _views(update)}
+                part = {"status": status, "answer": update.text, "evidence": evidence, "sources": _views(update)}
+                yield part | ({"waited_s": round(update.waited, 1)} if status == "waiting" else {})
 
     @shows_errors
     def search(
@@ -103,6 +105,15 @@ class Api:
 def answer_json(answer: Any) -> dict[str, Any]:
     """Return the finished answer like `python -m rag ask --json` does, plus the status."""
     return {**rag_answer_json(answer), "status": "done"}
+
+
+def _status(update: ChatUpdate) -> str:
+    """Which stage of an answer a streamed update shows (see `Api.ask`)."""
+    if update.text:
+        return "streaming"
+    if update.waited:
+        return "waiting"
+    return "evidence" if update.evidence else "retrieved"
 
 
 def _views(update: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.generate.generator import Message
-from rag.generate.pipeline import Done, Quoted, Retrieved, Token, answer
+from rag.generate.pipeline import Done, Quoted, Retrieved, Token, Waiting, answer
 from rag.types import Answer, Citation
 
 from .engine import Engine, SessionSearch
@@ -76,6 +76,7 @@ class ChatUpdate:
     note: str = ""
     text: str = ""  # the answer so far, raw (the chat shows it escaped)
     evidence: tuple[Citation, ...] = ()  # the documents' sentences shown above the answer
+    waited: float = 0.0  # seconds since the question, while the model reads the passages (before its first word)
     answer: Answer | None = None
 
 
@@ -115,8 +116,12 @@ def respond(
             yield ChatUpdate([*shown, trace], views, note="Retrieved passages; writing the answer…")
         elif isinstance(event, Quoted):
             quotes, quoted = event.evidence, evidence_markdown(event.evidence)
-            reply = {"role": "assistant", "content": quoted + "*Writing the answer…*"}
+            reply = {"role": "assistant", "content": quoted + waiting_markdown(0)}
             yield ChatUpdate([*shown, trace, reply], views, note="Retrieved passages; writing the answer…", evidence=quotes)
+        elif isinstance(event, Waiting):  # the model is reading the prompt: show that time passes
+            reply = {"role": "assistant", "content": quoted + waiting_markdown(event.seconds)}
+            yield ChatUpdate([*shown, trace, reply], views, note="Writing the answer…", evidence=quotes,
+                             waited=event.seconds)  # fmt: skip
         elif isinstance(event, Token):
             text += event.text
             reply = {"role": "assistant", "content": quoted + chat_markdown(text)}
@@ -124,6 +129,11 @@ def respond(
         elif isinstance(event, Done):
             release_freed_memory()  # an answer's buffers (prompt, embeddings, citation checks) are free now
             yield _finished(shown, event.answer, how or library.describe_search(settings))
+
+
+def waiting_markdown(seconds: float) -> str:
+    """The line shown where the answer will be, while the model reads the passages."""
+    return f"*Writing the answer… reading the passages, {seconds:.0f} s*" if seconds >= 1 else "*Writing the answer…*"
 
 
 def _finished(shown: list[ChatMessage], answer: Answer, how: str) -> ChatUpdate:

@@ -49,6 +49,8 @@ _REFUSALS = re.compile(
     re.IGNORECASE,
 )
 
+_DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class SentenceCheck:
@@ -97,9 +99,13 @@ def is_refusal(text: str) -> bool:
     return NOT_FOUND.lower().rstrip(".") in text.lower() or bool(_REFUSALS.search(text))
 
 
-def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationCheck:
-    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags."""
+def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str = "") -> CitationCheck:
+    """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags.
+
+    `question` lets a denial repeat what it denies: "No, it has 6 layers, not 8 [1]" need not find 8.
+    """
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
+    grounded = _grounded_names(question, sources)
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
     ]
@@ -114,7 +120,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
         valid = [n for n in numbers if 1 <= n <= len(sources)]
-        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources)
+        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded)
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
@@ -129,29 +135,51 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None) -> CitationChe
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
 
 
-def missing_facts(sentence: str, passages: Sequence[Hit]) -> tuple[str, ...]:
+def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:
+    """The question's names that some passage mentions: the answer may repeat them whichever passage it cites."""
+    everything = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in sources)
+    return frozenset(name for name in names(question) if mentions(everything, name))
+
+
+def missing_facts(
+    sentence: str, passages: Sequence[Hit], question: str = "", grounded: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     """The numbers and names `sentence` states that none of `passages` does (their text, header or file name).
 
     Names the question used are checked too (measured, session 6): letting them pass took SEC questions asked of
     the other companies' filings from 0.75 refused to 0.40 ("Apple's revenue was … [1]" citing a Microsoft
     filing), for no fewer wrong refusals of answerable ones.
 
+    A denial ("No, …", "… is not …") may repeat the question's numbers and names: it says they are not so. Any
+    sentence may repeat a `grounded` name: one the question used and some passage mentions ("Transformer" asked of
+    the Transformer paper, cited to a page that says "the model"); a name no passage mentions ("Apple" asked of
+    Microsoft's filings) is still missing.
+
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
     up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
     """
     claim = strip_markers(sentence)
     haystack = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
+    if question and is_denial(claim):
+        haystack += " " + question
     stated = numbers_stated(haystack)
     missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
-    missing += [name for name in sorted(names(claim)) if not mentions(haystack, name)]
+    missing += [name for name in sorted(names(claim)) if name not in grounded and not mentions(haystack, name)]
     return tuple(missing)
 
 
-def _check_facts(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
+def is_denial(sentence: str) -> bool:
+    """Return True when `sentence` answers "no" or negates what it states ("No, …", "… does not …")."""
+    return bool(_DENIAL.search(sentence))
+
+
+def _check_facts(
+    check: SentenceCheck, sources: Sequence[Hit], question: str = "", grounded: frozenset[str] = frozenset()
+) -> SentenceCheck:
     """A supported sentence whose numbers or names its cited passages do not state is not supported after all."""
     if not check.supported or not check.cited:
         return check
-    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited])
+    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited], question, grounded)
     return replace(check, supported=False, missing=missing) if missing else check
 
 

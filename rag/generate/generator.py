@@ -45,7 +45,11 @@ class Generator(Protocol):
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float, stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        """Yield the reply's text pieces as they are produced; raise GenerationError when the backend fails."""
+        """Yield the reply's text pieces as they are produced; raise GenerationError when the backend fails.
+
+        A backend may yield "" (HEARTBEAT) while it is still reading the prompt, so a caller can show that it
+        waits; "" is never part of the reply.
+        """
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -55,6 +59,10 @@ class Generator(Protocol):
     def close(self) -> None:
         """Free the model; it loads again if used after this."""
         ...
+
+
+HEARTBEAT = ""  # yielded by `stream` while the prompt is still being read (see Generator.stream)
+HEARTBEAT_S = 1.0  # at most this long between heartbeats
 
 
 def complete(generator: Generator, messages: Sequence[Message], max_tokens: int, stop: Sequence[str] = ()) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelLoadError
-from rag.generate.generator import LazyGenerator, Message, chat_request, delta_text
+from rag.generate.generator import HEARTBEAT, HEARTBEAT_S, LazyGenerator, Message, chat_request, delta_text
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +118,22 @@ class LlamaCppGenerator(LazyGenerator):
         worker = threading.Thread(target=work, name=f"llama-{self.name}", daemon=True)
         worker.start()
         try:
-            while (item := chunks.get()) is not _DONE:
+            while (item := _next(chunks)) is not _DONE:
+                if item is None:  # nothing yet: llama.cpp is still reading the prompt
+                    yield HEARTBEAT
+                    continue
                 yield from _deltas(item, self.name)
         finally:
             cancel.set()
             worker.join(timeout=30)
+
+
+def _next(chunks: queue.Queue) -> object:
+    """The next chunk from the worker, or None when none came within HEARTBEAT_S."""
+    try:
+        return chunks.get(timeout=HEARTBEAT_S)
+    except queue.Empty:
+        return None
 
 
 def _logprobs(chunk: object) -> list[float]:

@@ -3,6 +3,7 @@
     for event in answer("How does Solana order transactions?", library, generator):
         if isinstance(event, Retrieved): show(event.hits)      # before the first token
         elif isinstance(event, Quoted): show(event.evidence)   # the best sentences, verbatim, in ~0.1 s
+        elif isinstance(event, Waiting): show(f"{event.seconds:.0f} s")  # the model is reading the prompt
         elif isinstance(event, Token): print(event.text, end="")
         elif isinstance(event, Done): final = event.answer     # text may differ from the tokens:
                                                                # markers are corrected, or we abstained
@@ -25,7 +26,7 @@ from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers
-from rag.generate.generator import Generator, Message
+from rag.generate.generator import HEARTBEAT, Generator, Message
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.search.options import check_query
 from rag.types import Answer, Chunk, Citation, Hit
@@ -65,6 +66,15 @@ class Quoted:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """The model is still reading the prompt (`prompt_tokens` of passages); `seconds` since the question. Sent
+    about once a second before the first token, so a person sees the wait is progressing."""
+
+    seconds: float
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
 class Token:
     """A piece of the answer text as the model produces it."""
 
@@ -78,7 +88,7 @@ class Done:
     answer: Answer
 
 
-Event = Retrieved | Quoted | Token | Done
+Event = Retrieved | Quoted | Waiting | Token | Done
 
 
 def answer(
@@ -89,7 +99,7 @@ def answer(
     settings: Settings | None = None,
     documents: Sequence[str] | None = None,
 ) -> Iterator[Event]:
-    """Yield Retrieved, then Quoted and Token events (unless the passages cannot answer), and one Done.
+    """Yield Retrieved, then Quoted, Waiting and Token events (unless the passages cannot answer), and one Done.
 
     `settings` (default: the library's) sets the passages, the prompt and the answer's length and temperature;
     `documents` limits the search to those document names/ids. Raises QueryError for an empty or over-long
@@ -119,7 +129,7 @@ def answer(
     yield Quoted(quotes)
     pieces: list[str] = []
     yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
-    check = cite("".join(pieces).strip(), prompt.sources, library.embedder)
+    check = cite("".join(pieces).strip(), prompt.sources, library.embedder, question)
     result = _finish(question, query, check, prompt.sources, signals, settings, timings)
     result.timings["total"] = time.perf_counter() - started
     yield Done(dataclasses.replace(result, dropped=prompt.dropped, evidence=quotes))
@@ -140,12 +150,17 @@ def _generate(
     started: float,
     pieces: list[str],
     timings: dict[str, float],
-) -> Iterator[Token]:
-    """Stream the model's reply as Token events, collecting the text in `pieces` and the timings."""
+) -> Iterator[Waiting | Token]:
+    """Stream the model's reply as Token events (Waiting while it reads the prompt), collecting the text in
+    `pieces` and the timings."""
     stream = generator.stream(messages, max_tokens=settings.max_new_tokens, temperature=settings.temperature)
     # closing(): if our caller stops early (a Stop button), the model stops generating too.
     with closing(stream):
         for piece in stream:
+            if piece == HEARTBEAT:
+                if not pieces:
+                    yield Waiting(time.perf_counter() - started, int(timings.get("prompt_tokens", 0)))
+                continue
             if not pieces:
                 timings["first_token"] = time.perf_counter() - started
             pieces.append(piece)

@@ -8,6 +8,7 @@ delimiters are neutralised inside passage text so a document cannot close its ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,16 @@ HISTORY_TURNS = 2  # earlier question/answer pairs kept for follow-ups
 HISTORY_CHARS = 400  # per earlier answer: enough for "it"/"that" to resolve, cheap to prefill
 
 HistoryItem = Message | Answer
+# A question a person answers with yes or no: the model is asked to say which first, and to say no when the
+# passages state another number, name or property (unprompted, it leaned "yes": issue 14).
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may|might|must)\b",
+    re.IGNORECASE,
+)
+YES_NO_FORM = (
+    "Start with Yes or No as the passages decide it: No when they state a different number, name or property "
+    "than the question. Then give the passage's fact in one or two sentences"
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +84,15 @@ def build_messages(
     messages = [Message("system", system), *history_messages(history)]
     numbers = f"[1]-[{len(passages)}]" if len(passages) > 1 else "[1]"
     # Said again beside the question: a small model follows what it read last.
-    form = own if own else "Answer in at most three sentences"
+    form = own or (YES_NO_FORM if is_yes_no(question) else "Answer in at most three sentences")
     reminder = f"({form.rstrip('.')}. Only from passages {numbers}, citing them like [1].)"
     messages.append(Message("user", f"{question.strip()}\n\n{reminder}"))
     return Prompt(tuple(messages), passages, packing.dropped, packing.tokens)
+
+
+def is_yes_no(question: str) -> bool:
+    """Return True for a question that starts like a yes/no question ("Does …", "Is …", "Can …")."""
+    return bool(_YES_NO.match(question))
 
 
 def format_passage(passage: Passage) -> str:

@@ -198,6 +198,13 @@ def numbers(text: str) -> dict[str, str]:
     return {_normal_number(m.group()): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
 
 
+def figures(text: str) -> dict[str, str]:
+    """The numbers `text` gives, in digits or as the words two to twenty: normalised → as written
+    ({"3": "three", "14000": "14,000"}). "one" is left out: "one of the types" is not a count."""
+    spelled = {_NUMBER_WORDS[w]: w for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS and w not in ("zero", "one")}
+    return spelled | numbers(text)
+
+
 def numbers_stated(text: str) -> set[str]:
     """The numbers a passage states: its digits, and the number words one to twenty ("three" → "3")."""
     spelled = {_NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS}

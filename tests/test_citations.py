@@ -132,6 +132,18 @@ def test_a_name_the_question_used_may_be_repeated_when_some_passage_mentions_it(
     assert wrong_firm.sentences[0].missing == ("Apple",)  # no passage mentions Apple: still not stated
 
 
+def test_a_yes_asserts_the_questions_figures_so_a_cited_passage_must_state_them():
+    from rag.generate.citations import cite
+
+    page = [Hit(Chunk("c", "d", "paper.txt", 1, 0, 60, "The assays were validated in five laboratories."), 1.0)]
+    three = "Were the assays validated in three laboratories?"
+    check = cite("Yes, the assays were validated in laboratories [1].", page, None, three)
+    assert check.sentences[0].missing == ("three",) and not check.sentences[0].supported
+    five = "Were the assays validated in five laboratories?"
+    assert cite("Yes, the assays were validated in laboratories [1].", page, None, five).sentences[0].missing == ()
+    assert cite("No, in five laboratories [1].", page, None, three).sentences[0].missing == ()  # a denial
+
+
 def test_a_denial_may_repeat_the_figures_and_names_it_denies():
     from rag.generate.citations import is_denial, missing_facts
 

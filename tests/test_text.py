@@ -103,6 +103,9 @@ def test_numbers_and_names_a_claim_rests_on():
     assert numbers("It cost $14,000 per day, 1.30 billion, in 2019.") == {"14000": "14,000", "1.3": "1.30", "2019": "2019"}
     assert numbers_stated("three GPUs for 3.5 days") == {"3", "3.5"}
     assert numbers("in January 2020, 41 cases") == {"2020": "2020", "41": "41"}  # a list's comma is not the number's
+    from rag.text import figures
+
+    assert figures("Is one of the three labs 1,200 km away?") == {"3": "three", "1200": "1,200"}
     assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}
     assert mentions("proof-of-history", "History") and not mentions("who knows", "WHO")
     # A number glued to letters belongs to a name, whole: no "10" of "10-Q", no "201" of "2019-nCoV".

@@ -24,6 +24,7 @@ from rag.text import (
     MARKER,
     Span,
     content_terms,
+    figures,
     mentions,
     names,
     numbers,
@@ -49,6 +50,7 @@ _REFUSALS = re.compile(
     re.IGNORECASE,
 )
 
+_YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
 _DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
 
 
@@ -102,7 +104,8 @@ def is_refusal(text: str) -> bool:
 def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str = "") -> CitationCheck:
     """Check `text` against `sources` (numbered from 1); returns the cleaned text, citations and flags.
 
-    `question` lets a denial repeat what it denies: "No, it has 6 layers, not 8 [1]" need not find 8.
+    `question` lets a denial repeat what it denies: "No, it has 6 layers, not 8 [1]" need not find 8; and makes a
+    "Yes" answer to "Was it validated in three laboratories?" need a cited passage that states three.
     """
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
     grounded = _grounded_names(question, sources)
@@ -127,12 +130,27 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
             if check.supported and (n not in best_for or match.score > best_for[n][0]):
                 best_for[n] = (match.score, match.span)
         pieces.append(_render(span.text, check))
+    checks = _confirmed_figures(checks, sources, question)
     citations = tuple(
         _citation(n, sources[n - 1], score, span) for n, (score, span) in sorted(best_for.items(), key=lambda kv: kv[0])
     )
     unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
     refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
+
+
+def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:
+    """A reply that starts "Yes" asserts the question's figures: a passage it cites must state each one, or its
+    first sentence is unsupported with those figures missing (which turns the answer into a refusal that names
+    them). Unprompted, the model said "Yes" and then gave the passage's other figure ("five laboratories")."""
+    if not question or not checks or not _YES.match(checks[0].text):
+        return checks
+    cited = {n for check in checks for n in check.cited}
+    stated = numbers_stated(" ".join(f"{sources[n - 1].chunk.context} {sources[n - 1].chunk.text}" for n in cited))
+    missing = tuple(written for value, written in sorted(figures(question).items()) if value not in stated)
+    if not missing:
+        return checks
+    return [replace(checks[0], supported=False, missing=checks[0].missing + missing), *checks[1:]]
 
 
 def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:

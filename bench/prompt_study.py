@@ -30,6 +30,7 @@ from rag.config import Settings  # noqa: E402
 from rag.generate.citations import is_refusal  # noqa: E402
 from rag.generate.generator import Message, complete  # noqa: E402
 from rag.generate.pipeline import Done, answer  # noqa: E402
+from rag.jsonview import supporting_text  # noqa: E402
 from rag.text import sentence_spans, strip_markers  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
@@ -45,7 +46,7 @@ def verify(generator, result: Answer) -> tuple[bool, float]:
     claims = [s.text for s in sentence_spans(result.text) if not is_refusal(s.text)]
     if result.abstained or not claims or not result.citations:
         return True, 0.0
-    passage = " ".join(c.text for c in result.citations)
+    passage = " ".join(supporting_text(c) for c in result.citations)
     question = f"Passage: {passage}\n\nClaim: {strip_markers(claims[0])}\n\nIs the claim stated by the passage?"
     started = time.perf_counter()
     reply = complete(generator, [Message("system", VERIFY_SYSTEM), Message("user", question)], max_tokens=3)

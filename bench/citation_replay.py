@@ -1,6 +1,7 @@
 """Replay citation rules on a finished bench/answers.py run: would citing differently raise citation precision?
 
-    RAG_EMBED_DTYPE=float32 python bench/citation_replay.py RUN.rows.jsonl   # same settings as the run
+    RAG_EMBED_DTYPE=float32 python bench/citation_replay.py \
+        bench/results/2026-12-05-session7/answers-B-sentences350.json [SHARED]   # with the run's settings
 
 For each answered solana / COVID-QA row, the same passages are retrieved and packed again (deterministic), the
 answer's sentences are scored against them (`rag.generate.citations._support_matrix`) and each rule's kept
@@ -49,8 +50,12 @@ def kept_citations(rule: Any, cited: list[int], scores: list[Any]) -> set[int]:
 
 
 def main() -> None:
-    with open(sys.argv[1]) as f:
-        rows = [json.loads(line) for line in f]
+    with open(sys.argv[1]) as f:  # a run's report (.json) or its row log (.rows.jsonl)
+        text = f.read()
+    if sys.argv[1].endswith(".jsonl"):
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        rows = [row for group in json.loads(text)["rows"].values() for row in group]
     shared = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[2] / "shared"
     base = Settings.from_env()
     embedder = load_embedder(base)

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> dict:
                 ok = verbatim or result.abstained
             else:
                 ok, spent = verify(generator, result)
-                seconds.append(spent) if spent else None
+                if spent:
+                    seconds.append(spent)
             direct = score(q, result)
             rows["direct"].append(direct)
             rows["checked"].append(direct if ok else refused_row(direct))

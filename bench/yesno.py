@@ -9,7 +9,7 @@ All its documents go into ONE library (Solana survey, the Transformer paper, fou
 sample knowledge base), so retrieval has to find the right document as a user's would.
 
 A reply's stance: "yes"/"no" when its first word says so; otherwise "no" when its first sentence is negated
-(not, no, never, neither, n't), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
+(`rag.generate.citations.is_denial`: not, never, neither, n't…), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
 per answer and per source, and writes every row to JSON.
 """
 
@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
+from rag.generate.citations import is_denial  # noqa: E402
 from rag.generate.pipeline import Done, answer  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SET = REPO / "bench/data/yesno.jsonl"
-NEGATION = re.compile(r"\b(not|no|never|neither|nor|none|cannot)\b|n't\b", re.IGNORECASE)
 
 
 def stance(text: str, abstained: bool) -> str:
@@ -44,7 +44,7 @@ def stance(text: str, abstained: bool) -> str:
     if first in ("yes", "no"):
         return first
     sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-    return "no" if NEGATION.search(sentence) else "yes"
+    return "no" if is_denial(sentence) else "yes"
 
 
 def documents(rows: list[dict], shared: Path, work: Path) -> list[Path]:

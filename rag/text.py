@@ -195,22 +195,26 @@ def mentions(text: str, name: str) -> bool:
 
 def numbers(text: str) -> dict[str, str]:
     """Return the numbers written in `text` with digits, normalised → as written: {"14000": "14,000", "1.3": "1.30"}."""
+    # "in 2020, 41 cases": the list's comma is not part of what was written
     return {_normal_number(m.group()): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
 
 
 def figures(text: str) -> dict[str, str]:
     """The numbers `text` gives, in digits or as the words two to twenty: normalised → as written
     ({"3": "three", "14000": "14,000"}). "one" is left out: "one of the types" is not a count."""
-    spelled = {_NUMBER_WORDS[w]: w for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS and w not in ("zero", "one")}
-    return spelled | numbers(text)
+    return _spelled(text, skip=("zero", "one")) | numbers(text)
 
 
 def numbers_stated(text: str) -> set[str]:
     """The numbers a passage states: its digits, and the number words one to twenty ("three" → "3")."""
-    spelled = {_NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS}
-    return set(numbers(text)) | spelled
+    return set(numbers(text)) | set(_spelled(text))
+
+
+def _spelled(text: str, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Number words up to twenty in `text`, as digits → as written ({"3": "three"})."""
+    return {_NUMBER_WORDS[w]: w for w in WORD.findall(text.lower()) if w in _NUMBER_WORDS and w not in skip}
 
 
 def _normal_number(raw: str) -> str:
-    digits = raw.replace(",", "").rstrip(".")  # "2020," (a list's comma) is 2020
+    digits = raw.replace(",", "").rstrip(".")
     return digits.rstrip("0").rstrip(".") if "." in digits else digits

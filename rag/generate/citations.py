@@ -145,8 +145,8 @@ def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], ques
     them). Unprompted, the model said "Yes" and then gave the passage's other figure ("five laboratories")."""
     if not question or not checks or not _YES.match(checks[0].text):
         return checks
-    cited = {n for check in checks for n in check.cited}
-    stated = numbers_stated(" ".join(f"{sources[n - 1].chunk.context} {sources[n - 1].chunk.text}" for n in cited))
+    cited = sorted({n for check in checks for n in check.cited})
+    stated = numbers_stated(_stated_by([sources[n - 1] for n in cited]))
     missing = tuple(written for value, written in sorted(figures(question).items()) if value not in stated)
     if not missing:
         return checks
@@ -155,8 +155,13 @@ def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], ques
 
 def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:
     """The question's names that some passage mentions: the answer may repeat them whichever passage it cites."""
-    everything = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in sources)
+    everything = _stated_by(sources)
     return frozenset(name for name in names(question) if mentions(everything, name))
+
+
+def _stated_by(passages: Sequence[Hit]) -> str:
+    """All that `passages` state, for the fact checks: each one's file name, context header and text."""
+    return " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
 
 
 def missing_facts(
@@ -177,7 +182,7 @@ def missing_facts(
     up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
     """
     claim = strip_markers(sentence)
-    haystack = " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
+    haystack = _stated_by(passages)
     if question and is_denial(claim):
         haystack += " " + question
     stated = numbers_stated(haystack)

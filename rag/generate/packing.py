@@ -1,6 +1,6 @@
 """What of the passages goes into the prompt: the retrieved passages cut to a token budget.
 
-Prefill dominates the wait for the first word on a CPU (≈ prompt tokens ÷ 74 tokens/s here), so the budget is
+Prefill dominates the wait for the first word on a CPU (≈ prompt tokens ÷ 68-74 tokens/s on 2 cores here), so the budget is
 the speed lever and what fills it is the quality lever. Two ways to fill it (`Settings.prompt_packing`):
 - "passages": in rank order, whole passages while they fit; a passage that does not fit keeps its best
   sentences, leaving MIN_SHARE tokens for each passage after it.
@@ -59,7 +59,8 @@ def pack(
     scores: SentenceScores | None = None,
     how: str = "passages",
 ) -> Packing:
-    """Fit `hits` (best first) into `budget` tokens by whole passages or by best sentences (module docstring)."""
+    """Fit `hits` (best first) into `budget` tokens by whole passages or by best sentences (module docstring);
+    "sentences" needs `scores` and falls back to "passages" without them."""
     if how == "sentences" and scores is not None:
         return pack_sentences(hits, budget, count_tokens, scores)
     return pack_passages(question, hits, budget, count_tokens, scores)

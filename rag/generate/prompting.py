@@ -72,8 +72,9 @@ def build_messages(
 ) -> Prompt:
     """Return the prompt for `question` over `hits` (best first), packed into `settings.prompt_budget` tokens.
 
-    `scores` (from `rag.generate.evidence.score_sentences`) choose the sentences kept from a passage that does not
-    fit whole; without them, the sentences with most of the question's terms are kept.
+    `scores` (from `rag.generate.evidence.score_sentences`) choose the sentences that fill the budget
+    (`settings.prompt_packing`, `rag.generate.packing`); without them, whole passages are packed in rank order and
+    a passage that does not fit keeps the sentences with most of the question's terms.
     """
     budget = min(settings.prompt_budget, settings.n_ctx - settings.max_new_tokens - 400)
     packing = pack(question, hits, max(budget, MIN_SHARE), count_tokens, scores, settings.prompt_packing)

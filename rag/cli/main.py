@@ -1,4 +1,4 @@
-"""`python -m rag COMMAND`: ingest, search, list, delete, ask, eval.
+"""`python -m rag COMMAND`: ingest, search, list, delete, ask, eval, migrate.
 
 Each command lives in a module that exposes `register(subparsers)`; this file only assembles them and
 turns a `RagError` into a one-line message and exit code 1. Usage errors exit 2 (argparse's convention).
@@ -11,12 +11,12 @@ import argparse
 import logging
 import sys
 
-from rag.cli import ask, index_commands
+from rag.cli import ask, index_commands, migrate_command
 from rag.errors import RagError
 from rag.evaluate import command as eval_command
 
 # Modules that add sub-commands; each defines register(subparsers) and sets `func` on its parser.
-COMMAND_MODULES = (index_commands, eval_command, ask)
+COMMAND_MODULES = (index_commands, eval_command, ask, migrate_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -231,8 +231,9 @@ class CrashAt:
 
 @pytest.mark.parametrize("qdrant", ["qdrant-edge", "qdrant-client-local"])
 @pytest.mark.parametrize("crash", [("document", "upsert"), ("page", "upsert"), ("chunk", "delete")])
-def test_a_write_cut_short_is_never_half_seen_and_is_settled_on_reopen(qdrant, crash, tmp_path, embedder):
+def test_a_write_cut_short_is_never_half_seen_and_is_settled_on_reopen(qdrant, crash, tmp_path, embedder, monkeypatch):
     """Before the document point is written the old document stands whole; after it, the new one does."""
+    monkeypatch.setattr("rag.index.backends.SERVER_WRITE_GRACE_S", 0.0)  # a server waits 10 min before settling
     settings = settings_for(qdrant, tmp_path / "idx")
     index = open_index(settings, embedder.name, embedder.dim)
     old = put(index, embedder, "zoo.txt", ZOO)
@@ -258,3 +259,41 @@ def test_a_write_cut_short_is_never_half_seen_and_is_settled_on_reopen(qdrant, c
         assert len(leftovers) == len(expected) + (1 if committed else 2)  # chunks + pages, no intent
     finally:
         again.close()
+
+
+class OtherReplicaWritesFirst:
+    """While this replica's put is between its passages and its commit, another replica puts the same file."""
+
+    def __init__(self, index, document, chunks, vectors) -> None:
+        self.index, self.engine, self.other = index, index.engine, (document, chunks, vectors)
+
+    def upsert(self, points) -> None:
+        if any(p.payload["kind"] == "document" for p in points) and self.other:
+            other, self.other = self.other, None
+            self.index.engine = self.engine
+            self.index.put(*other)  # the other replica's whole write, start to finish
+            self.index.engine = self
+        self.engine.upsert(points)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+@pytest.mark.parametrize("qdrant", ["qdrant-edge", "qdrant-client-local"])
+def test_two_replicas_writing_one_file_leave_one_whole_copy(qdrant, tmp_path, embedder):
+    """The other writer's cleanup must not delete passages this writer has written but not yet committed."""
+    index = open_index(settings_for(qdrant, tmp_path / "idx"), embedder.name, embedder.dim)
+    index.grace_s = 600.0  # as on a shared server
+    try:
+        document, chunks = make_doc("zoo.txt", ZOO)
+        vectors = embedder.encode([c.indexed_text for c in chunks])
+        real = index.engine
+        index.engine = OtherReplicaWritesFirst(index, document, chunks[:2], vectors[:2])
+        index.put(document, chunks, vectors)
+        index.engine = real
+        [info] = index.documents()
+        assert info.chunks == 3 and len(index.neighbours(info.doc_id, 0, 9)) == 3  # the last commit, whole
+        assert sorted(texts(index.dense_search(embedder.vector("x"), 9))) == sorted(p for pg in ZOO for p in pg)
+        assert list(index.engine.scroll(Where("intent"))) == []
+    finally:
+        index.close()

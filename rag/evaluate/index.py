@@ -114,6 +114,7 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         evalset.kind,
         evalset.name,
         embedder_name,
+        settings.index,  # each backend keeps its own copy (and a Qdrant server one collection per set)
         settings.embed_dtype,
         settings.chunk_tokens,
         settings.chunk_overlap,
@@ -196,6 +197,9 @@ def prepared_index(
         paths = write_sources(evalset.sources, texts)
         kept = index_location(evalset, settings, embedder_name, cache_dir)
         data_dir = kept or Path(tmp) / "index"
+        if settings.index == "qdrant":  # one collection per set on a server, not the library's own
+            key = cache_key(evalset, settings, embedder_name)
+            settings = settings.replace(qdrant_collection=f"{settings.qdrant_collection}-eval-{key}")
         index = open_index(settings.replace(data_dir=data_dir))
         try:
             info = _reuse(data_dir) or _build(index, evalset, paths, data_dir, kept is not None)

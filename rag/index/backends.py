@@ -19,6 +19,9 @@ from rag.index.local import LocalIndex
 from rag.index.vectors import AnnOptions
 
 BACKENDS = ("local", "qdrant-edge", "qdrant")
+# On a shared server another replica may be writing when this one opens: its unfinished write is only treated
+# as a crash's leftover after this long (a document's write takes seconds; embedding happens before it starts).
+SERVER_WRITE_GRACE_S = 600.0
 _PACKAGES = {
     "qdrant-edge": ("qdrant_edge", "qdrant-edge-py==0.9.0"),
     "qdrant": ("qdrant_client", "qdrant-client==1.20.0"),
@@ -45,7 +48,7 @@ def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = ClientEngine(settings.qdrant_url, settings.qdrant_collection, dim, settings.qdrant_api_key)
     where = f"the Qdrant collection {settings.qdrant_collection!r} at {settings.qdrant_url}"
-    return QdrantIndex.open(engine, settings.data_dir, embedder_name, dim, where)
+    return QdrantIndex.open(engine, settings.data_dir, embedder_name, dim, where, grace_s=SERVER_WRITE_GRACE_S)
 
 
 def describe(settings: Settings) -> str:

@@ -42,14 +42,19 @@ def point_id(*parts: object) -> str:
 class QdrantIndex:
     """The contract over one Qdrant `Engine`. Use `QdrantIndex.open`; safe to call from several threads."""
 
-    def __init__(self, engine: Engine, data_dir: Path, dim: int, where: str) -> None:
+    def __init__(self, engine: Engine, data_dir: Path, dim: int, where: str, grace_s: float = 0.0) -> None:
         self.engine, self.data_dir, self.dim, self.where = engine, Path(data_dir), dim, where
+        # How long another writer's intent counts as alive: 0 for an embedded shard (one process holds it), longer
+        # on a shared server, where another replica may be mid-write when this one opens.
+        self.grace_s = grace_s
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, engine: Engine, data_dir: Path, embedder_name: str, dim: int, where: str) -> QdrantIndex:
+    def open(
+        cls, engine: Engine, data_dir: Path, embedder_name: str, dim: int, where: str, grace_s: float = 0.0
+    ) -> QdrantIndex:
         """Check the manifest (or write it), finish interrupted writes; raises IndexMismatchError on another embedder."""
-        index = cls(engine, data_dir, dim, where)
+        index = cls(engine, data_dir, dim, where, grace_s)
         try:
             index._check_manifest(embedder_name)
             index._recover()
@@ -85,6 +90,8 @@ class QdrantIndex:
         """Make the batch durable (Edge writes its segments; a server acknowledged each write already)."""
         with self._lock:
             self.engine.flush()
+            if self.grace_s:  # on a shared server, settle what a crashed replica left (cheap: intents are few)
+                self._recover()
 
     def write_note(self, key: str, value: str) -> None:
         with self._lock:
@@ -214,11 +221,14 @@ class QdrantIndex:
         self.engine.upsert([NewPoint(point_id("intent", doc_id, version), payload)])
 
     def _finish(self, doc_id: str, name: str, version: str) -> None:
-        """After the commit (or a crash before it): drop what is not the document's current version."""
+        """After the commit (or a crash before it): drop what is not the document's current version, except what
+        another writer (a replica putting the same file right now) is still writing under a live intent."""
         current = self._document(doc_id)
-        keep = current["version"] if current else "<none>"
+        keep = {current["version"]} if current else set()
+        keep |= {i.payload["version"] for i in self.engine.scroll(Where("intent", doc_ids=(doc_id,)))
+                 if i.payload["version"] != version and not self._stale(i)}  # fmt: skip
         for kind in ("chunk", "page"):
-            self.engine.delete(Where(kind, doc_ids=(doc_id,), version_not=keep))
+            self.engine.delete(Where(kind, doc_ids=(doc_id,), version_not=tuple(sorted(keep)) or ("<none>",)))
         if current is not None and current["version"] == version and name:
             for other in self.engine.scroll(Where("document", names=(name,))):
                 if other.payload["doc_id"] != doc_id:  # the same name with other bytes: replaced
@@ -226,11 +236,14 @@ class QdrantIndex:
                     self._finish(other.payload["doc_id"], "", "")
         self.engine.delete_ids([point_id("intent", doc_id, version)])
 
-    def _recover(self, older_than_s: float = 0.0) -> None:
-        """Finish or undo writes a crash interrupted (their intents are still there)."""
-        now = time.time()
+    def _stale(self, intent: Record) -> bool:
+        """An intent older than the grace period belongs to a writer that died (or never finished)."""
+        return time.time() - intent.payload["started_at"] >= self.grace_s
+
+    def _recover(self) -> None:
+        """Finish or undo writes a crash interrupted (their intents are still there, older than the grace period)."""
         for intent in list(self.engine.scroll(Where("intent"))):
-            if now - intent.payload["started_at"] >= older_than_s:
+            if self._stale(intent):
                 self._finish(intent.payload["doc_id"], intent.payload["name"], intent.payload["version"])
 
     def _check_manifest(self, embedder_name: str) -> None:

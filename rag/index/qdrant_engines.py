@@ -32,14 +32,15 @@ PAGE_SIZE = 256  # points per upsert / scroll request
 
 @dataclass(frozen=True)
 class Where:
-    """A filter: `kind` of point, optionally only these documents / chunks / ordinals / names, not `version_not`."""
+    """A filter: `kind` of point, optionally only these documents / chunks / ordinals / names, none of the versions
+    in `version_not`."""
 
     kind: str
     doc_ids: tuple[str, ...] | None = None
     chunk_ids: tuple[str, ...] | None = None
     names: tuple[str, ...] | None = None
     ordinals: tuple[int, int] | None = None  # inclusive range
-    version_not: str | None = None
+    version_not: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class EdgeEngine:
             must.append(q.FieldCondition(key="ordinal", range=q.RangeFloat(gte=low, lte=high)))
         must_not = None
         if where.version_not is not None:
-            must_not = [q.FieldCondition(key="version", match=q.MatchValue(where.version_not))]
+            must_not = [q.FieldCondition(key="version", match=q.MatchAny(any=list(where.version_not)))]
         return q.Filter(must=must, must_not=must_not)
 
     def _point(self, point: NewPoint) -> Any:
@@ -258,7 +259,7 @@ class ClientEngine:
             must.append(m.FieldCondition(key="ordinal", range=m.Range(gte=where.ordinals[0], lte=where.ordinals[1])))
         must_not = None
         if where.version_not is not None:
-            must_not = [m.FieldCondition(key="version", match=m.MatchValue(value=where.version_not))]
+            must_not = [m.FieldCondition(key="version", match=m.MatchAny(any=list(where.version_not)))]
         return m.Filter(must=must, must_not=must_not)
 
     def _point(self, point: NewPoint) -> Any:

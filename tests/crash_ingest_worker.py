@@ -38,7 +38,9 @@ WORDS = ("amber", "basalt", "cedar", "delta", "ember", "fjord", "garnet", "harbo
 
 
 def settings_for(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, threads=1, parse_timeout_s=60)
+    """The backend under test comes from FOOTNOTE_CRASH_INDEX (default local), so the killed child uses it too."""
+    index = os.environ.get("FOOTNOTE_CRASH_INDEX", "local")
+    return Settings(data_dir=data_dir, threads=1, parse_timeout_s=60, index=index)  # type: ignore[arg-type]
 
 
 def open_library(data_dir: Path) -> Library:
@@ -105,6 +107,8 @@ def check_index(data_dir: Path, expected: Expected) -> Counts:
     - BM25 holds exactly the chunk rows, every present document is found by its unique word and an absent
       one is not (dense search is covered by the FAISS id check: FakeEmbedder's hashed buckets collide).
     """
+    if settings_for(data_dir).index != "local":
+        return check_qdrant_index(data_dir, expected)
     database = data_dir / "index.sqlite3"
     if database.exists():  # a kill before the Library created its folder leaves nothing but a fresh open to check
         with sqlite3.connect(database) as conn:
@@ -141,6 +145,37 @@ def check_index(data_dir: Path, expected: Expected) -> Counts:
         litter += list((data_dir / "files").glob(".copy-*"))
         kept = {p.name.split(".")[0] for p in (data_dir / "files").glob("*") if not p.name.startswith(".")}
         return Counts(len(docs), len(rows), len(faiss_ids), len(bm25_rows), len(litter), len(kept - set(present)))
+
+
+def check_qdrant_index(data_dir: Path, expected: Expected) -> Counts:
+    """The same invariants on a Qdrant backend, through its points: after the open settled any interrupted write,
+    every document is whole, no chunk or page point is left from another version, no intent remains, and BM25
+    (sparse vectors) finds exactly the present documents by their unique words."""
+    from rag.index.qdrant_engines import Where
+
+    with open_library(data_dir) as library:
+        index = library.index
+        docs = {d.name: (d.doc_id, d.pages, d.chunks) for d in index.documents()}
+        for name, info in docs.items():
+            assert info == expected.docs[name], (name, info, expected.docs[name])
+        versions = {r.payload["doc_id"]: r.payload["version"] for r in index.engine.scroll(Where("document"))}
+        points = {kind: list(index.engine.scroll(Where(kind))) for kind in ("chunk", "page", "intent")}
+        assert points["intent"] == [], "an interrupted write was not settled on open"
+        for kind in ("chunk", "page"):
+            stray = [r.payload["doc_id"] for r in points[kind] if versions.get(r.payload["doc_id"]) != r.payload["version"]]
+            assert stray == [], f"{len(stray)} {kind} points of a missing or replaced version"
+        for doc_id, pages, chunks in docs.values():
+            assert len(index.neighbours(doc_id, 0, 10_000)) == chunks
+            assert all(index.page_text(doc_id, n) is not None for n in range(1, pages + 1)), doc_id
+        for name, marker in expected.markers.items():
+            hits = library.search(marker, 1, mode="bm25")
+            found = bool(hits) and hits[0].document == name and marker in hits[0].chunk.text
+            assert found == (name in docs), (name, hits[:1])
+        litter = list((data_dir / "files").glob(".copy-*"))
+        kept = {p.name.split(".")[0] for p in (data_dir / "files").glob("*") if not p.name.startswith(".")}
+        present = {doc_id for doc_id, _, _ in docs.values()}
+        n = len(points["chunk"])
+        return Counts(len(docs), n, n, n, len(litter), len(kept - present))
 
 
 @dataclass(frozen=True)

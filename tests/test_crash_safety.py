@@ -20,6 +20,7 @@ import pytest
 from tests import crash_ingest_worker as worker
 
 TRIALS = 20
+EDGE_TRIALS = 10
 GROUP = 5  # trials per data dir before a completing run and a fresh dir (fresh dirs hit index creation)
 
 
@@ -107,3 +108,44 @@ def test_a_kill_between_the_manifest_rows_of_a_new_index_leaves_one_that_opens(c
     run = worker.run(tmp_path / "data", docs, None, extra=("--kill-at", f"manifest:{rows}"))
     assert run.killed, run
     worker.check_index(tmp_path / "data", expected)
+
+
+# The same trials on Qdrant Edge: its write-ahead log under SIGKILL, and our versioned writes on top of it.
+EDGE_KILL_POINTS = {
+    "between a document's passages and its commit": "rag.index.qdrant:QdrantIndex._document_point:2",
+    "between the commit and the cleanup": "rag.index.qdrant_engines:EdgeEngine.delete:3",
+    "while flushing the shard": "rag.index.qdrant_engines:EdgeEngine.flush:1",
+}
+
+
+@pytest.fixture
+def on_edge(monkeypatch):
+    monkeypatch.setenv("FOOTNOTE_CRASH_INDEX", "qdrant-edge")
+
+
+@pytest.mark.parametrize("spec", list(EDGE_KILL_POINTS.values()), ids=list(EDGE_KILL_POINTS))
+def test_qdrant_edge_killed_at_a_chosen_point_opens_whole_and_completes(corpus, tmp_path, spec, on_edge):
+    docs, expected, _ = corpus
+    run = worker.run(tmp_path / "data", docs, None, cycles=1, extra=("--kill-at", spec))
+    assert run.killed, run
+    counts = worker.check_index(tmp_path / "data", expected)
+    print(f"\n{spec}: {counts}")
+    _complete(tmp_path / "data", docs, expected)
+
+
+def test_qdrant_edge_random_sigkills_never_leave_a_half_written_document(corpus, tmp_path, on_edge):
+    docs, expected, whole = corpus
+    seed = int(os.environ.get("FOOTNOTE_CRASH_SEED", time.time_ns() % 1_000_000))
+    rng = random.Random(seed)
+    killed, phases = 0, Counter()
+    for trial in range(EDGE_TRIALS):
+        data_dir = tmp_path / f"data{trial // GROUP}"
+        run = worker.run(data_dir, docs, rng.uniform(0.0, whole * 0.8), cycles=1, after_open=True)
+        counts = worker.check_index(data_dir, expected)
+        killed += run.killed
+        phases[worker.phase(run.last_line)] += 1
+        print(f"  edge trial {trial}: in {worker.phase(run.last_line):9s} docs={counts.documents} chunks={counts.chunks}")
+        if trial % GROUP == GROUP - 1:
+            _complete(data_dir, docs, expected)
+    print(f"seed {seed}: killed {killed}/{EDGE_TRIALS}; phases {dict(phases)}")
+    assert killed >= EDGE_TRIALS // 2

@@ -113,8 +113,8 @@ def test_a_kill_between_the_manifest_rows_of_a_new_index_leaves_one_that_opens(c
 # The same trials on Qdrant Edge: its write-ahead log under SIGKILL, and our versioned writes on top of it.
 EDGE_KILL_POINTS = {
     "between a document's passages and its commit": "rag.index.qdrant:QdrantIndex._document_point:2",
-    "between the commit and the cleanup": "rag.index.qdrant_engines:EdgeEngine.delete:3",
-    "while flushing the shard": "rag.index.qdrant_engines:EdgeEngine.flush:1",
+    "between the commit and the cleanup": "rag.index.qdrant_edge:EdgeEngine.delete:3",
+    "while flushing the shard": "rag.index.qdrant_edge:EdgeEngine.flush:1",
 }
 
 

@@ -35,7 +35,8 @@ def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:
         return LocalIndex.open(settings.data_dir, embedder_name, dim, ann)
     _require(settings.index)
     from rag.index.qdrant import QdrantIndex
-    from rag.index.qdrant_engines import ClientEngine, EdgeEngine
+    from rag.index.qdrant_edge import EdgeEngine
+    from rag.index.qdrant_server import ClientEngine
 
     if settings.index == "qdrant-edge":
         folder = settings.data_dir / "qdrant-edge"

@@ -42,7 +42,8 @@ def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:
         folder = settings.data_dir / "qdrant-edge"
         with writing("create the index", settings.data_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        return QdrantIndex.open(EdgeEngine(folder, dim), settings.data_dir, embedder_name, dim, str(settings.data_dir))
+        engine = EdgeEngine(folder, dim, search_threads=settings.resolved_threads)
+        return QdrantIndex.open(engine, settings.data_dir, embedder_name, dim, str(settings.data_dir))
     if not settings.qdrant_url:
         raise ConfigError("RAG_INDEX=qdrant needs RAG_QDRANT_URL (e.g. http://localhost:6333), the server to use")
     with writing("create the data folder", settings.data_dir):

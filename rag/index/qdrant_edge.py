@@ -35,7 +35,7 @@ _EDGE_LOCK = threading.Lock()
 class EdgeEngine(_Translate):
     """One Qdrant Edge shard in `folder`, shared by every `EdgeEngine` of this process on the same folder."""
 
-    def __init__(self, folder: Path, dim: int) -> None:
+    def __init__(self, folder: Path, dim: int, search_threads: int = 1) -> None:
         import qdrant_edge as q
 
         self.q = self.m = q
@@ -46,20 +46,33 @@ class EdgeEngine(_Translate):
         with _EDGE_LOCK:
             shard, users = _EDGE_OPEN.get(self.folder, (None, 0))
             if shard is None:
-                shard = self._open(dim)
+                shard = self._open(dim, search_threads)
             _EDGE_OPEN[self.folder] = (shard, users + 1)
         self.shard = shard
 
-    def _open(self, dim: int) -> Any:
+    def _open(self, dim: int, search_threads: int) -> Any:
         q = self.q
+        # Its search pool defaults to one thread per CPU, per shard: public mode opens a shard per visitor.
+        config = q.EdgeConfig(
+            vectors={DENSE: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine)},
+            sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+            max_search_threads=search_threads,
+        )
         try:
-            if (self.folder / "wal").exists():
+            if not (self.folder / "wal").exists():
+                shard = q.EdgeShard.create(str(self.folder), config)
+                self._index_fields(shard)
+                return shard
+            try:
+                shard = q.EdgeShard.load(str(self.folder), config)
+            except Exception as error:
+                if "WouldBlock" in str(error):
+                    raise
+                # Built for another vector size: open it as it is, so the manifest check names both embedders.
                 return q.EdgeShard.load(str(self.folder))
-            config = q.EdgeConfig(
-                vectors={DENSE: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine)},
-                sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
-            )
-            shard = q.EdgeShard.create(str(self.folder), config)
+            if not shard.info().payload_schema:  # a crash right after creating it, before the field indexes
+                self._index_fields(shard)
+            return shard
         except Exception as error:  # the Rust side raises plain Exception; say what a person can do
             if "WouldBlock" in str(error):
                 raise IndexError_(
@@ -67,11 +80,13 @@ class EdgeEngine(_Translate):
                     "one at a time); stop that process, or share one index through a Qdrant server (RAG_INDEX=qdrant)"
                 ) from error
             raise IndexError_(f"cannot open the Qdrant Edge index in {self.folder}: {error}") from error
+
+    def _index_fields(self, shard: Any) -> None:
+        q = self.q
         for field in KEYWORD_FIELDS:
             shard.update(q.UpdateOperation.create_field_index(field, q.PayloadSchemaType.Keyword))
         for field in INTEGER_FIELDS:
             shard.update(q.UpdateOperation.create_field_index(field, q.PayloadSchemaType.Integer))
-        return shard
 
     def upsert(self, points: Sequence[NewPoint]) -> None:
         for start in range(0, len(points), PAGE_SIZE):

@@ -230,6 +230,9 @@ def test_public_sessions_on_qdrant_edge_are_private_and_a_shared_server_is_refus
         assert sorted(d.name for d in alice.documents()) == ["alice.txt", "sample.txt"]
         assert [d.name for d in bob.documents()] == ["sample.txt"]
         assert all("blue door" not in h.chunk.text for h in bob.search("secret blue door"))
+        assert "llamas" in bob.search("llamas")[0].chunk.text  # the sample, seeded without copying shard files
+        used = sum(f.stat().st_blocks * 512 for f in pool.root.rglob("*") if f.is_file())  # not the sparse size
+        assert used < 50e6, used  # a copied shard would be ~200 MB each
     finally:
         pool.close()
     with pytest.raises(ConfigError, match="qdrant-edge for public mode"):

@@ -49,6 +49,21 @@ def small_disk(tmp_path) -> Iterator[Path]:
 
 
 @pytest.fixture
+def edge_disk(tmp_path) -> Iterator[Path]:
+    """A 300 MB tmpfs: room for a Qdrant Edge shard (~15 MB used, its log preallocated), unmounted afterwards."""
+    target = tmp_path / "edge-disk"
+    target.mkdir()
+    try:
+        _mount("-t", "tmpfs", "-o", "size=300m", "tmpfs", str(target))
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {exc}")
+    try:
+        yield target
+    finally:
+        _umount(target)
+
+
+@pytest.fixture
 def bind_view(small_disk, tmp_path) -> Iterator[tuple[Path, Path]]:
     """(the disk, the same dir through a bind mount that `make_read_only` can flip to read-only)."""
     view = tmp_path / "view"
@@ -70,8 +85,9 @@ def make_read_only(view: Path) -> None:
         pytest.skip(f"cannot remount {view} read-only: {exc.stderr.strip()}")
 
 
-def open_library(data_dir: Path) -> Library:
-    return Library.open(Settings(data_dir=data_dir, threads=1, parse_timeout_s=60), FakeEmbedder())
+def open_library(data_dir: Path, index: str = "local") -> Library:
+    settings = Settings(data_dir=data_dir, threads=1, parse_timeout_s=60, index=index)  # type: ignore[arg-type]
+    return Library.open(settings, FakeEmbedder())
 
 
 def seed(library: Library, folder: Path) -> dict[str, object]:
@@ -183,3 +199,28 @@ def test_the_disk_full_message_names_the_cause(small_disk, tmp_path):
         library.ingest([big])
     library.close()
     assert "full" in str(caught.value) and "cannot rollback" not in str(caught.value), str(caught.value)
+
+
+def test_qdrant_edge_on_a_nearly_full_disk_says_so_instead_of_dying(edge_disk, tmp_path):
+    """Measured: with the disk full, opening an Edge index killed the process with SIGBUS (memory-mapped files);
+    now opening and writing are refused with a message while under 100 MB are free, and nothing is lost."""
+    data = edge_disk / "data"
+    library = open_library(data, "qdrant-edge")
+    before = seed(library, tmp_path / "seed")
+    library.close()
+    fill(edge_disk, leave_kb=40_000)
+    with pytest.raises(IndexWriteError, match="MB free"):
+        open_library(data, "qdrant-edge")
+    (edge_disk / "filler.bin").unlink()
+    library = open_library(data, "qdrant-edge")
+    fill(edge_disk, leave_kb=40_000)  # the disk fills while the app runs
+    note = tmp_path / "new.txt"
+    note.write_text("A new note about tides that cannot be stored.")
+    with pytest.raises(IndexWriteError, match="MB free"):  # as on local files: the ingest stops and says why
+        library.ingest([note])
+    assert observe(library) == before
+    library.close()
+    (edge_disk / "filler.bin").unlink()
+    reopened = open_library(data, "qdrant-edge")
+    assert observe(reopened) == before and reopened.ingest([note])[0].status == "indexed"
+    reopened.close()

@@ -6,6 +6,7 @@ shares the shard (refcounted), as a second `Library` on one data dir shares SQLi
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexError_
+from rag.errors import IndexError_, IndexWriteError
 from rag.index.qdrant_engines import (
     DENSE,
     INTEGER_FIELDS,
@@ -28,6 +29,8 @@ from rag.index.qdrant_engines import (
 )  # fmt: skip
 from rag.index.sparse import SparseTerms
 
+# Measured: a full disk made opening an Edge index die with SIGBUS; its write-ahead log alone preallocates 64 MB.
+MIN_FREE_BYTES = 100_000_000
 _EDGE_OPEN: dict[Path, tuple[Any, int]] = {}  # shard folder -> (shard, users) within this process
 _EDGE_LOCK = threading.Lock()
 
@@ -52,6 +55,7 @@ class EdgeEngine(_Translate):
 
     def _open(self, dim: int, search_threads: int) -> Any:
         q = self.q
+        self._check_space()
         # Its search pool defaults to one thread per CPU, per shard: public mode opens a shard per visitor.
         config = q.EdgeConfig(
             vectors={DENSE: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine)},
@@ -89,6 +93,7 @@ class EdgeEngine(_Translate):
             shard.update(q.UpdateOperation.create_field_index(field, q.PayloadSchemaType.Integer))
 
     def upsert(self, points: Sequence[NewPoint]) -> None:
+        self._check_space()
         for start in range(0, len(points), PAGE_SIZE):
             batch = [self._point(p) for p in points[start : start + PAGE_SIZE]]
             self._call(self.shard.update, self.q.UpdateOperation.upsert_points(batch))
@@ -146,4 +151,27 @@ class EdgeEngine(_Translate):
                 raise IndexError_(
                     f"the index in {self.folder.parent} was closed (the session ended); reload the page or reopen it"
                 )
-            return method(*args)
+            try:
+                return method(*args)
+            except Exception as error:
+                if type(error) is not Exception:  # the Rust side raises plain Exception; anything else is a bug
+                    raise
+                if method.__name__ in ("update", "flush"):
+                    raise IndexWriteError(
+                        f"could not write the index in {self.folder.parent}: {error}. Free disk space or use a "
+                        "writable --data-dir; what was indexed before is kept"
+                    ) from error
+                raise IndexError_(f"the Qdrant Edge index in {self.folder.parent} failed: {error}") from error
+
+    def _check_space(self) -> None:
+        """Refuse to open (or write) with almost no free disk: Qdrant Edge maps its files into memory, and a
+        mapped write the disk cannot hold kills the process with SIGBUS instead of raising an error."""
+        try:
+            free = shutil.disk_usage(self.folder).free
+        except OSError:
+            return
+        if free < MIN_FREE_BYTES:
+            raise IndexWriteError(
+                f"the disk holding {self.folder.parent} has {free / 1e6:.0f} MB free; the Qdrant Edge index needs "
+                f"at least {MIN_FREE_BYTES / 1e6:.0f} MB to open and write. Free disk space (nothing indexed is lost)"
+            )

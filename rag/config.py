@@ -98,7 +98,8 @@ class Settings:
     model_cache_dir: Path | None = None  # where the GGUF is assembled; None = ~/.cache/footnote/models
     # --- index backend (rag/index/): this disk (SQLite + FAISS + bm25s), Qdrant's engine in this process
     # (data_dir/qdrant-edge), or a Qdrant server / cluster at qdrant_url (several app replicas share one index) ---
-    index: Literal["local", "qdrant-edge", "qdrant"] = "local"
+    # "auto": Qdrant Edge, except in a data dir that already holds a local index (made before it was the default)
+    index: Literal["auto", "local", "qdrant-edge", "qdrant"] = "auto"
     qdrant_url: str = ""  # e.g. http://qdrant:6333 (RAG_INDEX=qdrant); a path = qdrant-client's local stand-in
     qdrant_api_key: str = dataclasses.field(default="", repr=False)  # never printed
     qdrant_collection: str = "footnote"  # the server collection holding this library

@@ -67,7 +67,7 @@ def snapshot(library: Library) -> dict[str, object]:
     names = [d.name for d in seeds]
     return {
         "documents": [_info_key(d) for d in seeds],
-        "chunks": {d.name: library.index.store.neighbours(d.doc_id, 0, 10_000) for d in seeds},
+        "chunks": {d.name: library.index.neighbours(d.doc_id, 0, 10_000) for d in seeds},
         "pages": {d.name: library.page_text(d.doc_id, 1) for d in seeds},
         # Dense scores do not depend on other documents (BM25's IDF does), so they must not move at all.
         "dense": {q: [(h.chunk.chunk_id, h.score) for h in library.search(q, 3, names, "dense")] for q in SEED_QUERIES},

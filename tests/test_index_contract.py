@@ -297,3 +297,22 @@ def test_two_replicas_writing_one_file_leave_one_whole_copy(qdrant, tmp_path, em
         assert list(index.engine.scroll(Where("intent"))) == []
     finally:
         index.close()
+
+
+def test_auto_is_qdrant_edge_but_keeps_an_existing_local_index(tmp_path, embedder):
+    """Upgrading must not hide a library: a data dir with local files keeps them until `migrate` moves it."""
+    from rag.index.backends import resolve
+
+    fresh = Settings(data_dir=tmp_path / "fresh")
+    assert Settings().index == "auto" and resolve(fresh).index == "qdrant-edge"
+    old = Settings(data_dir=tmp_path / "old", index="local")
+    index = open_index(old, embedder.name, embedder.dim)
+    put(index, embedder, "zoo.txt", ZOO)
+    index.close()
+    auto = old.replace(index="auto")
+    assert resolve(auto).index == "local"
+    reopened = open_index(auto, embedder.name, embedder.dim)
+    assert [d.name for d in reopened.documents()] == ["zoo.txt"]
+    reopened.close()
+    open_index(old.replace(index="qdrant-edge"), embedder.name, embedder.dim).close()  # after a migration
+    assert resolve(auto).index == "qdrant-edge"

@@ -90,6 +90,7 @@ def test_cli_migrate_then_search_on_the_new_backend(tmp_path, monkeypatch, capsy
     docs.mkdir()
     (docs / "fruit.txt").write_text("Apples are red.\n\nBananas are yellow and sweet.\n")
     data = str(tmp_path / "data")
+    monkeypatch.setenv("RAG_INDEX", "local")
     assert main(["ingest", str(docs), "--data-dir", data, "--quiet"]) == 0
     assert main(["migrate", "--to", "qdrant-edge", "--data-dir", data, "--quiet"]) == 0
     assert "1 documents copied" in capsys.readouterr().out

@@ -119,7 +119,7 @@ def test_ann_settings_parse_from_the_environment():
 
 
 def test_library_passes_the_ann_settings_to_its_vector_cache(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", threads=1, ann_threshold=1234, ann_nprobe=8)
+    settings = Settings(data_dir=tmp_path / "data", threads=1, ann_threshold=1234, ann_nprobe=8, index="local")
     with Library.open(settings, FakeEmbedder(dim=DIM)) as library:
         assert library.index.store._vectors.ann == AnnOptions(1234, 8)
 

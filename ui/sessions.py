@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.index.backends import open_index
+from rag.index.backends import open_index, resolve
 from rag.index.migrate import migrate
 from rag.library import Library
 
@@ -106,7 +106,7 @@ class SessionLibraries:
         shard files are mostly preallocated space (~200 MB apparent even when nearly empty), a fresh shard with
         the template's documents copied in, vectors and all (`rag.index.migrate`: ~30 passages, milliseconds)."""
         settings = self.settings.replace(data_dir=folder)
-        if settings.index == "local":
+        if resolve(settings).index == "local":
             shutil.copytree(self.template, folder, dirs_exist_ok=True)
             return Library.open(settings, self.embedder)
         library = Library.open(settings, self.embedder)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rag import embedding
 from rag.cli.common import add_data_dir, settings_for
 from rag.errors import ConfigError
-from rag.index.backends import BACKENDS, describe, open_index
+from rag.index.backends import BACKENDS, describe, open_index, resolve
 from rag.index.migrate import MigrationStep, migrate
 
 
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    source = settings.replace(index=args.source or settings.index)
+    source = resolve(settings.replace(index=args.source or settings.index))
     target = settings.replace(index=args.to)
     if args.to_data_dir:
         target = target.replace(data_dir=Path(args.to_data_dir).expanduser())

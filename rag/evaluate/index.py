@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.evaluate.records import EvalSet, Source
+from rag.index.backends import resolve
 from rag.ingest.loaders import load_document
 from rag.types import FileOutcome, Hit, IngestProgress, Page
 
@@ -114,7 +115,7 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         evalset.kind,
         evalset.name,
         embedder_name,
-        settings.index,  # each backend keeps its own copy (and a Qdrant server one collection per set)
+        resolve(settings.replace(data_dir=Path("/nonexistent"))).index,  # each backend keeps its own copy (and a Qdrant server one collection per set)
         settings.embed_dtype,
         settings.chunk_tokens,
         settings.chunk_overlap,

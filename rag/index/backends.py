@@ -1,7 +1,9 @@
 """Open the index backend `Settings.index` names: the one place that knows which backends exist.
 
-- `local`: SQLite + FAISS + bm25s files in data_dir (`rag.index.local`).
-- `qdrant-edge`: Qdrant's engine in this process, its shard in data_dir/qdrant-edge (`rag.index.qdrant`).
+- `qdrant-edge` (the default): Qdrant's engine in this process, its shard in data_dir/qdrant-edge
+  (`rag.index.qdrant` over `rag.index.qdrant_edge`);
+- `local`: SQLite + FAISS + bm25s files in data_dir (`rag.index.local`); "auto" keeps using it where a data dir
+  already holds one;
 - `qdrant`: one collection (`RAG_QDRANT_COLLECTION`) on the Qdrant server or cluster at `RAG_QDRANT_URL`;
   a folder path instead of a URL opens qdrant-client's local mode, a slow pure-Python stand-in for tests.
 Kept copies of the originals (page pictures) stay in data_dir/files whichever backend holds the index.
@@ -28,8 +30,18 @@ _PACKAGES = {
 }
 
 
+def resolve(settings: Settings) -> Settings:
+    """`settings` with `index` made concrete: "auto" is Qdrant Edge, or the local files a data dir already holds
+    (an index built before Edge was the default keeps working; `python -m rag migrate --to qdrant-edge` moves it)."""
+    if settings.index != "auto":
+        return settings
+    local = (settings.data_dir / "index.sqlite3").exists() and not (settings.data_dir / "qdrant-edge").exists()
+    return settings.replace(index="local" if local else "qdrant-edge")
+
+
 def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:
     """Open (or create) the index of `settings`; raises IndexMismatchError if another embedder built it."""
+    settings = resolve(settings)
     if settings.index == "local":
         ann = AnnOptions(settings.ann_threshold, settings.ann_nprobe)
         return LocalIndex.open(settings.data_dir, embedder_name, dim, ann)
@@ -54,7 +66,8 @@ def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:
 
 
 def describe(settings: Settings) -> str:
-    """Where the index lives, for messages and `python -m rag info` (never the API key)."""
+    """Where the index lives, for messages (never the API key)."""
+    settings = resolve(settings)
     if settings.index == "local":
         return f"local files in {settings.data_dir}"
     if settings.index == "qdrant-edge":

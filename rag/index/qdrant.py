@@ -168,12 +168,6 @@ class QdrantIndex:
     def close(self) -> None:
         self.engine.close()
 
-    def __enter__(self) -> QdrantIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ---- internals ---------------------------------------------------------------------------------------
     def _search(self, using: str, query: Any, k: int, doc_ids: Sequence[str] | None, method: str) -> list[Hit]:
         if k <= 0 or (doc_ids is not None and not doc_ids):
@@ -253,10 +247,13 @@ class QdrantIndex:
             self.engine.upsert([NewPoint(point_id("manifest"), payload)])
             return
         manifest = found[0].payload
+        on_disk = self.where == str(self.data_dir)
+        hint = ("Use another --data-dir or delete it to rebuild" if on_disk
+                else "Use another RAG_QDRANT_COLLECTION or delete that collection to rebuild")  # fmt: skip
         if manifest.get("embedder") != embedder_name or manifest.get("dim") != self.dim:
             raise IndexMismatchError(
                 f"the index in {self.where} was built with {manifest.get('embedder')} ({manifest.get('dim')} dims); "
-                f"you are using {embedder_name} ({self.dim} dims). Use another index or delete it to rebuild"
+                f"you are using {embedder_name} ({self.dim} dims). {hint}"
             )
 
 

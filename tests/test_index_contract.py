@@ -316,3 +316,15 @@ def test_auto_is_qdrant_edge_but_keeps_an_existing_local_index(tmp_path, embedde
     reopened.close()
     open_index(old.replace(index="qdrant-edge"), embedder.name, embedder.dim).close()  # after a migration
     assert resolve(auto).index == "qdrant-edge"
+
+
+def test_an_unreachable_qdrant_server_is_a_clear_error_and_the_key_never_shows(tmp_path):
+    from rag.index.backends import describe
+
+    key = "qd-secret-7f3a9c1e5b2d"
+    settings = Settings(data_dir=tmp_path, index="qdrant", qdrant_url="http://127.0.0.1:9", qdrant_api_key=key)
+    with pytest.raises(IndexError_) as caught:
+        open_index(settings, "m", 8)
+    message = str(caught.value)
+    assert "http://127.0.0.1:9" in message and "RAG_QDRANT_URL" in message and key not in message
+    assert key not in repr(settings) and "qdrant_api_key" not in settings.to_dict() and key not in describe(settings)

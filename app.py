@@ -25,7 +25,7 @@ go_offline()  # before gradio and huggingface_hub read their environment at impo
 import gradio as gr  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
-from rag.errors import RagError  # noqa: E402
+from rag.errors import ConfigError, RagError  # noqa: E402
 from rag.generate.registry import PRESETS  # noqa: E402
 from rag.ingest.loaders import KINDS  # noqa: E402
 from rag.search.options import MODES  # noqa: E402
@@ -199,6 +199,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument("--public", action="store_true", default=None, help="a private temporary library per visitor")
     mode.add_argument("--local", dest="public", action="store_false", help="one shared, persistent library")
     parser.add_argument("--no-sample", action="store_true", help="do not load the sample library into an empty one")
+    parser.add_argument("--mcp", action="store_true", default=None,
+                        help="also serve search, ask and list_documents as MCP tools (FOOTNOTE_MCP)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     return parser.parse_args(argv)
 
@@ -209,12 +211,26 @@ def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
     if args.data_dir:
         settings = settings.replace(data_dir=Path(args.data_dir).expanduser())
     app = AppSettings.from_env()
-    flags = {"host": args.host, "port": args.port, "share": args.share, "public": args.public}
+    flags = {"host": args.host, "port": args.port, "share": args.share, "public": args.public, "mcp": args.mcp}
     app = app.replace(**{k: v for k, v in flags.items() if v is not None})
     if args.auth:
         app = app.replace(auth=parse_auth(args.auth))
     if args.no_sample:
         app = app.replace(sample_dir=None)
+    if app.mcp and app.public:
+        # Gradio's MCP server calls the app through one client of its own: in public mode every assistant would
+        # share that one visitor library. Until each MCP client gets its own, MCP serves the local library only.
+        raise ConfigError(
+            "MCP (--mcp / FOOTNOTE_MCP) serves the one shared library of local mode; in public mode every MCP "
+            "client would share one visitor library. Run with --local, or without --mcp"
+        )
+    if app.mcp and app.auth:
+        # Measured: Gradio's MCP routes answer without the login that guards the page and the API, so with --auth
+        # they would hand the library (delete included) to anyone who can reach the port.
+        raise ConfigError(
+            "--mcp cannot be combined with --auth / FOOTNOTE_AUTH: Gradio's MCP endpoints do not check the login. "
+            "Serve MCP on a trusted network or loopback without --auth, or put an authenticating proxy in front"
+        )
     return settings, app
 
 
@@ -228,12 +244,14 @@ def launch(demo: gr.Blocks, app: AppSettings, block: bool = True) -> str:
     _, url, share_url = demo.launch(
         server_name=app.host, server_port=app.port, share=app.share, auth=app.auth, ssr_mode=False,
         css=CSS, prevent_thread_lock=True, quiet=True, show_error=True,
-        max_file_size=f"{app.max_upload_mb:g}mb" if app.public else None,
+        max_file_size=f"{app.max_upload_mb:g}mb" if app.public else None, mcp_server=app.mcp,
     )  # fmt: skip
     if app.share and not share_url:
         logger.warning("no public share link could be created (offline?); serving locally at %s", url)
     if block:
         say(f"open {url} in a browser" + (f" (public link: {share_url})" if share_url else "") + "; Ctrl-C stops")
+        if app.mcp:
+            say(f"MCP tools at {url.rstrip('/')}/gradio_api/mcp/ (streamable HTTP) and .../gradio_api/mcp/sse (SSE)")
         demo.block_thread()
     return url
 

@@ -45,7 +45,14 @@ class Api:
 
     @shows_errors
     def upload(self, files: list[gr.FileData], request: gr.Request) -> list[dict]:
-        """Index files into your library; returns one {name, status, message, pages, chunks, doc_id} per file."""
+        """Add files (PDF, Markdown, text, HTML, Word) to the user's library so search and ask can use them.
+
+        Returns one {name, status, message, pages, chunks, doc_id} per file; status is indexed, unchanged,
+        replaced or failed (message says why and what to do).
+
+        Args:
+            files: the files to index.
+        """
         library = self.engine.library(request.session_hash)
         accepted, refused = check_limits(uploads_from(files), len(library.documents()), self.engine.app)
         outcomes: list[FileOutcome] = []
@@ -64,9 +71,22 @@ class Api:
         mode: str = "",
         request: gr.Request = None,  # type: ignore[assignment]  # Gradio fills it in
     ) -> Iterator[dict]:
-        """Stream an answer: {status: retrieved, sources}, {status: evidence, evidence}, then about once a second
-        {status: waiting, waited_s} while the model reads the passages, {status: streaming, answer}, then
-        {status: done, ...} (the `python -m rag ask --json` object)."""
+        """Answer a question from the user's own documents, citing the pages it used.
+
+        The answer is written by a local model from passages of the indexed documents only; each claim carries a
+        marker [n] pointing to citations[n] (document, page, quoted sentence). When the documents do not hold the
+        answer it says so ("abstained": true) instead of guessing; "unsupported" lists sentences no passage backs.
+        Streams {status: retrieved, sources}, {status: evidence, evidence}, {status: waiting, waited_s} about once a
+        second while the model reads, {status: streaming, answer}, then {status: done, answer, citations, sources,
+        abstained, unsupported} (the `python -m rag ask --json` object).
+
+        Args:
+            question: the question, in plain words, as the user would ask it.
+            documents: only these documents (names or doc_ids from list_documents); empty for all of them.
+            history: earlier turns as [{role, content}] so a follow-up ("and in 2021?") is understood.
+            top_k: how many passages the model reads (0 = the library's default, 5).
+            mode: "hybrid" (default), "dense" or "bm25".
+        """
         defaults = ChatOptions.defaults(self.engine.settings)
         options = replace(defaults, retrieval=mode or defaults.retrieval, top_k=top_k or defaults.top_k)
         turns = [dict(m) for m in history or []]
@@ -87,18 +107,35 @@ class Api:
         documents: list[str] | None = None,
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> list[dict]:
-        """Return the best passages for `query`: [{document, page, score, text, ...}], best first."""
+        """Search the user's documents for passages about a query; no model writes anything.
+
+        Returns the best passages, best first, each {document, page, score, text, start, end, chunk_id}: `page` is
+        the 1-based page the text is on and `start`/`end` are character offsets into that page's text.
+
+        Args:
+            query: what to look for, in plain words or keywords.
+            k: how many passages to return (default 5).
+            documents: only these documents (names or doc_ids from list_documents); empty for all of them.
+        """
         library = self.engine.library(request.session_hash)
         return [hit_json(h) for h in library.search(query, k=k or None, documents=documents or None)]
 
     @shows_errors
     def list_documents(self, request: gr.Request) -> list[dict]:
-        """Return the documents in your library: [{doc_id, name, kind, pages, chunks, added_at}]."""
+        """List the documents in the user's library, oldest first.
+
+        Returns [{doc_id, name, kind, pages, chunks, added_at, warnings}]; a name or doc_id restricts search and
+        ask to that document.
+        """
         return [document_json(d) for d in self.engine.library(request.session_hash).documents()]
 
     @shows_errors
     def delete(self, document: str, request: gr.Request) -> dict:
-        """Remove a document by name or doc_id; returns what was removed."""
+        """Remove one document from the user's library (its passages, pages and kept copy); returns what was removed.
+
+        Args:
+            document: its name or doc_id, as list_documents shows it.
+        """
         return document_json(self.engine.library(request.session_hash).delete(document))
 
 

@@ -34,6 +34,8 @@ class AppSettings:
     max_session_files: int = 20  # public mode: documents one session may hold
     chat_concurrency: int = 1  # answers generated at once (one LLM on a small CPU)
     search_concurrency: int = 2  # API searches and listings served at once (they share the CPU with answers)
+    # Serve the API endpoints as MCP tools (Gradio's MCP server) for assistants and editors; local mode only.
+    mcp: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:

@@ -73,6 +73,7 @@ def test_ask_streams_sources_first_then_tokens_then_the_cited_answer(local_app):
     assert final["abstained"] is False
     assert final["citations"][0]["document"] == "01-transformers.md" and final["citations"][0]["page"] == 1
     assert "[1]" in final["answer"]
+    assert "[^1]" in final["markdown"] and "[^1]: 01-transformers.md, page 1:" in final["markdown"]
     assert {"retrieve", "total"} <= set(final["timings"])
 
 

@@ -53,6 +53,14 @@ def test_ask_streams_tokens_then_lists_sources(fake_stack, capsys, tmp_path):
     assert 'not supported by the passages: "Cats purr."' in out
 
 
+def test_ask_markdown_prints_real_footnotes(fake_stack, capsys, tmp_path):
+    assert main(["ask", "How does Solana order transactions?", "--markdown", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## How does Solana order transactions?\n\nSolana orders transactions with Proof of History[^1].")
+    assert '\n[^1]: sol.pdf, page 4: "Solana orders transactions with Proof of History' in out
+    assert "> ⚠ Not supported by the cited passages: Cats purr." in out and "From your documents" not in out
+
+
 def test_ask_without_question_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["ask"])

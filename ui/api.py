@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.export import answer_markdown
 from rag.jsonview import answer_json as rag_answer_json
 from rag.jsonview import document_json, evidence_json, hit_json, outcome_json
 from rag.types import FileOutcome
@@ -140,8 +141,9 @@ class Api:
 
 
 def answer_json(answer: Any) -> dict[str, Any]:
-    """Return the finished answer like `python -m rag ask --json` does, plus the status."""
-    return {**rag_answer_json(answer), "status": "done"}
+    """Return the finished answer like `python -m rag ask --json` does, plus the status and the answer as Markdown
+    with real footnotes (`rag.export`)."""
+    return {**rag_answer_json(answer), "status": "done", "markdown": answer_markdown(answer)}
 
 
 def _status(update: ChatUpdate) -> str:

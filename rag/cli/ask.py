@@ -1,6 +1,7 @@
 """`python -m rag ask "question"`: a grounded answer from the indexed documents, streamed, with sources.
 
 python -m rag ask "How does Solana order transactions?"
+python -m rag ask "..." --markdown # the answer with real footnotes: [^1]: file, page, "the quoted sentence"
 python -m rag ask "..." --json     # {answer, abstained, query, citations[{n, document, page, text, score}],
                                    #  unsupported, evidence[{n, document, page, text}], sources,
                                    #  timings{retrieve, evidence, first_token, total, ...}}
@@ -15,6 +16,7 @@ import sys
 from typing import Any
 
 from rag.cli.common import add_data_dir, open_library, settings_for
+from rag.export import answer_markdown
 from rag.generate.pipeline import Done, Quoted, Token, answer
 from rag.generate.registry import load_generator
 from rag.jsonview import answer_json, supporting_text
@@ -30,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--generator", default=None, help="model preset or spec (default: $RAG_GENERATOR)")
     ask.add_argument("--max-tokens", type=int, default=None, help="answer length cap (default: $RAG_MAX_NEW_TOKENS)")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    ask.add_argument("--markdown", action="store_true", help="print the answer as Markdown with real footnotes")
     add_data_dir(ask)
     ask.set_defaults(func=run_ask)
 
@@ -50,9 +53,10 @@ def run_ask(args: argparse.Namespace) -> int:
     result: Answer | None = None
     try:
         for event in answer(args.question, library, generator, settings=settings, documents=args.document):
-            if isinstance(event, Quoted) and not args.json:
+            quiet = args.json or args.markdown
+            if isinstance(event, Quoted) and not quiet:
                 print_evidence(event.evidence)
-            elif isinstance(event, Token) and not args.json:
+            elif isinstance(event, Token) and not quiet:
                 print(event.text, end="", flush=True)
             elif isinstance(event, Done):
                 result = event.answer
@@ -61,6 +65,8 @@ def run_ask(args: argparse.Namespace) -> int:
     assert result is not None  # answer() always ends with Done
     if args.json:
         print(json.dumps(answer_json(result), ensure_ascii=False, indent=2))
+    elif args.markdown:
+        print(answer_markdown(result), end="")
     else:
         print_sources(result)
     return 0

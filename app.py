@@ -69,6 +69,7 @@ class Page:
     page_image: Any = None
     views: Any = None
     timer: Any = None
+    feedback_note: Any = None
 
 
 def _sidebar(page: Page, engine: Engine) -> None:
@@ -108,11 +109,16 @@ def _settings_panel(page: Page, engine: Engine) -> None:
 def _chat_column(page: Page) -> None:
     page.chatbot = gr.Chatbot(
         label="Chat", elem_id="chatbot", height=520, buttons=["copy", "copy_all"], latex_delimiters=[],
+        feedback_options=("Like", "Dislike"),
         placeholder="Ask about your documents. Answers cite their sources as [1], [2]…",
     )  # fmt: skip
     with gr.Row():
         page.msg = gr.Textbox(placeholder="Ask a question…", show_label=False, submit_btn=True, elem_id="msg", scale=8)
         page.stop = gr.Button("Stop", elem_id="stop", scale=1, min_width=60)
+    page.feedback_note = gr.Textbox(
+        placeholder="A note to go with your 👍/👎 (optional), e.g. what was wrong", show_label=False,
+        elem_id="feedback-note", max_lines=2,
+    )  # fmt: skip
     page.examples = gr.Examples([[q] for q in EXAMPLES], inputs=[page.msg], label="Try the sample library")
 
 
@@ -172,6 +178,7 @@ def _wire(demo: gr.Blocks, page: Page, h: Handlers, engine: Engine) -> None:
     page.chatbot.clear(h.clear, None, [page.sources, page.cite_pick, page.page_image, page.views],
                        api_visibility="private")  # fmt: skip
     page.stop.click(None, None, None, cancels=[asked, example, retried], api_visibility="private")
+    page.chatbot.like(h.rate, [page.feedback_note], [page.feedback_note], api_visibility="private")
     page.cite_pick.input(h.pick, [page.cite_pick, page.views], [page.sources, page.page_image],
                          api_visibility="private")  # fmt: skip
     _api(Api(engine), engine.app)

@@ -12,11 +12,13 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import RagError
+from rag.feedback import record
 
 from .api import uploads_from
 from .chat import ChatOptions, last_question, respond
 from .engine import Engine
 from .errors import info, mistake, shows_errors, streams_errors
+from .feedback import RatedAnswers
 from .render import documents_html, outcomes_html, sources_html
 from .uploads import check_limits, ingest_live
 from .views import SourceView
@@ -27,6 +29,7 @@ class Handlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._rated = RatedAnswers()  # finished answers by session and message, for 👍/👎
 
     # ---- documents -------------------------------------------------------------------------------------
     def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
@@ -115,10 +118,26 @@ class Handlers:
                 yield box, update.history, panel, *(reset or (gr.skip(), gr.skip())), update.views
                 reset, box = None, gr.skip()
                 continue
+            self._rated.remember(request.session_hash, len(update.history) - 1, update.answer)
             first = update.views[0].n if update.views else None
             picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
             image = self._image(update.views, first, request)
             yield box, update.history, sources_html(update.views, first, update.note), picker, image, update.views
+
+    @shows_errors
+    def rate(self, note: str, like: gr.LikeData, request: gr.Request) -> str:
+        """👍/👎 on an answer: stored with its question, citations and passages (`rag.feedback`); clears the note."""
+        if not isinstance(like.liked, bool):  # a rating taken back, or a choice we do not offer
+            return note
+        index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
+        answer = self._rated.find(request.session_hash, int(index))
+        if answer is None:
+            raise mistake("Rate the answer itself (the message with the citations), once it has finished.")
+        library = self.engine.library(request.session_hash)
+        files = {c.chunk.doc_id: library.index.document_file(c.chunk.doc_id) for c in answer.citations}
+        record(library.settings.data_dir, answer, like.liked, note or "", files)
+        info("Thanks: your rating is saved with this library (python -m rag eval --dataset feedback:DATA_DIR).")
+        return ""
 
     @shows_errors
     def pick(self, n: int | None, views: list[SourceView], request: gr.Request) -> tuple[str, Any]:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from rag.evaluate.feedback import read_feedback
 from rag.evaluate.records import (
     AnswerSpan,
     DatasetError,
@@ -32,7 +33,7 @@ from rag.evaluate.records import (
 )
 from rag.evaluate.smart import read_smart
 
-KINDS = ("beir", "squad", "llamaindex", "docugami", "pages", "smart")
+KINDS = ("beir", "squad", "llamaindex", "docugami", "pages", "smart", "feedback")
 
 
 def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, split: str = "test") -> EvalSet:
@@ -52,6 +53,7 @@ def read_dataset(spec: str, docs: Path | None = None, limit: int | None = None, 
         "docugami": lambda: read_docugami(path),
         "pages": lambda: read_pages(path, docs or path.parent),
         "smart": lambda: read_smart(path),
+        "feedback": lambda: read_feedback(path),
     }
     evalset = readers[kind]()
     if limit is not None:

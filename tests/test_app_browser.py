@@ -283,3 +283,23 @@ def test_picking_a_source_number_brings_it_up_with_its_page(browser, app_url):
     second.click()
     expect(page.locator("#sources .fn-selected")).to_have_attribute("data-n", number, timeout=TIMEOUT)
     expect(page.locator("#page-image")).to_contain_text(f"agents-primer.pdf, page {page_number}")
+
+
+def test_a_thumbs_up_with_a_note_is_saved_with_the_answer_it_rates(browser, served):
+    from rag.feedback import ratings
+
+    url, engine, _ = served
+    page = open_page(browser, url)
+    ask(page, "What does LoRA learn instead of a full weight update?")
+    wait_for_answer(page)
+    page.locator("#feedback-note textarea").fill("right page, clear")
+    page.locator("#chatbot button[aria-label=Like]").last.click()
+    data_dir = engine.settings.data_dir
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while not ratings(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rated = ratings(data_dir)[-1]
+    assert (rated.question, rated.liked, rated.note) == ("What does LoRA learn instead of a full weight update?",
+                                                         True, "right page, clear")  # fmt: skip
+    assert rated.passages and rated.passages[0].document == "03-fine-tuning.md" and rated.passages[0].file
+    expect(page.locator("#feedback-note textarea")).to_have_value("", timeout=TIMEOUT)  # the note was used up

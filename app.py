@@ -32,6 +32,7 @@ from rag.search.options import MODES  # noqa: E402
 from ui.api import Api  # noqa: E402
 from ui.chat import ChatOptions  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
+from ui.conversations import conversations_panel, wire_conversations  # noqa: E402
 from ui.engine import Engine  # noqa: E402
 from ui.handlers import Handlers  # noqa: E402
 from ui.render import CSS, sources_html  # noqa: E402
@@ -70,6 +71,14 @@ class Page:
     views: Any = None
     timer: Any = None
     feedback_note: Any = None
+    conv_search: Any = None
+    conv_pick: Any = None
+    conv_new: Any = None
+    conv_delete: Any = None
+    conv_title: Any = None
+    conv_rename: Any = None
+    conv_export: Any = None
+    conv_file: Any = None
 
 
 def _sidebar(page: Page, engine: Engine) -> None:
@@ -83,6 +92,7 @@ def _sidebar(page: Page, engine: Engine) -> None:
         with gr.Row():
             page.doc_remove = gr.Dropdown(label="Remove a document", choices=[], elem_id="doc-remove", scale=3)
             page.remove = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=60)
+    conversations_panel(page)
     _settings_panel(page, engine)
 
 
@@ -179,6 +189,7 @@ def _wire(demo: gr.Blocks, page: Page, h: Handlers, engine: Engine) -> None:
                        api_visibility="private")  # fmt: skip
     page.stop.click(None, None, None, cancels=[asked, example, retried], api_visibility="private")
     page.chatbot.like(h.rate, [page.feedback_note], [page.feedback_note], api_visibility="private")
+    wire_conversations(demo, page, h.conversations, [asked, example, retried])
     page.cite_pick.input(h.pick, [page.cite_pick, page.views], [page.sources, page.page_image],
                          api_visibility="private")  # fmt: skip
     _api(Api(engine), engine.app)

@@ -303,3 +303,42 @@ def test_a_thumbs_up_with_a_note_is_saved_with_the_answer_it_rates(browser, serv
                                                          True, "right page, clear")  # fmt: skip
     assert rated.passages and rated.passages[0].document == "03-fine-tuning.md" and rated.passages[0].file
     expect(page.locator("#feedback-note textarea")).to_have_value("", timeout=TIMEOUT)  # the note was used up
+
+
+def test_a_conversation_survives_a_restart_and_exports_with_footnotes(browser, tmp_path):
+    from rag.conversations import Conversations
+
+    question = "What does LoRA learn instead of a full weight update?"
+    with serve(make_engine(tmp_path)) as url:
+        page = open_page(browser, url)
+        ask(page, question)
+        wait_for_answer(page)
+        page.locator("#conversations").get_by_text("Conversations").first.click()
+        expect(page.locator("#conv-list")).to_contain_text(question[:40], timeout=TIMEOUT)
+        page.locator("#conv-title textarea").fill("LoRA notes")
+        page.locator("#conv-rename").click()
+        expect(page.locator("#conv-list")).to_contain_text("LoRA notes", timeout=TIMEOUT)
+        page.close()
+    with serve(make_engine(tmp_path)) as url:  # the app restarted on the same data dir
+        page = open_page(browser, url)
+        page.locator("#conversations").get_by_text("Conversations").first.click()
+        page.locator("#conv-search textarea").fill("lora")
+        page.locator("#conv-list label", has_text="LoRA notes").click()
+        expect(page.locator("#chatbot [data-testid=user]")).to_have_text(question, timeout=TIMEOUT)
+        expect(page.locator("#chatbot [data-testid=bot]").last).to_contain_text("[1]", timeout=TIMEOUT)
+        expect(page.locator("#sources")).to_contain_text("03-fine-tuning.md", timeout=TIMEOUT)
+        page.locator("#conv-export").click()
+        link = page.locator("#conv-file a").first
+        expect(link).to_be_visible(timeout=TIMEOUT)
+        with page.expect_download() as download:
+            link.click()
+        text = Path(download.value.path()).read_text()
+        assert text.startswith("# LoRA notes") and "[^1]" in text and "[^1]: 03-fine-tuning.md, page 1:" in text
+        ask(page, "And what is QLoRA?")  # a follow-up continues the reopened conversation
+        store = Conversations(tmp_path / "data")
+        deadline = time.monotonic() + TIMEOUT / 1000
+        while store.listing()[0].turns < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        page.close()
+    (saved,) = store.listing()
+    assert (saved.title, saved.turns) == ("LoRA notes", 2)

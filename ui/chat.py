@@ -151,6 +151,14 @@ def _finished(shown: list[ChatMessage], answer: Answer, how: str) -> ChatUpdate:
     return ChatUpdate([*shown, trace, reply], views, note=note, text=answer.text, answer=answer)
 
 
+def replay(answers: Sequence[Answer]) -> ChatUpdate:
+    """The chat of a saved conversation, as it looked when each answer finished; views are the last answer's."""
+    update = ChatUpdate([])
+    for saved in answers:
+        update = _finished([*update.history, {"role": "user", "content": saved.question}], saved, "")
+    return update
+
+
 def _trace(content: str, hits: Sequence[Any], status: str, title: str = "") -> ChatMessage:
     title = title or f"{TRACE_TITLE} ({len(hits)} passages)"
     return {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}

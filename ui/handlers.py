@@ -16,6 +16,7 @@ from rag.feedback import record
 
 from .api import uploads_from
 from .chat import ChatOptions, last_question, respond
+from .conversations import ConversationHandlers
 from .engine import Engine
 from .errors import info, mistake, shows_errors, streams_errors
 from .feedback import RatedAnswers
@@ -30,6 +31,7 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._rated = RatedAnswers()  # finished answers by session and message, for 👍/👎
+        self.conversations = ConversationHandlers(engine)  # each finished answer is saved in the tab's conversation
 
     # ---- documents -------------------------------------------------------------------------------------
     def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
@@ -119,6 +121,7 @@ class Handlers:
                 reset, box = None, gr.skip()
                 continue
             self._rated.remember(request.session_hash, len(update.history) - 1, update.answer)
+            self.conversations.record(request.session_hash, update.answer)
             first = update.views[0].n if update.views else None
             picker = gr.update(choices=[(v.label, v.n) for v in update.views], value=first)
             image = self._image(update.views, first, request)
@@ -148,7 +151,9 @@ class Handlers:
         """The page was closed: drop its private library (public mode)."""
         self.engine.release(request.session_hash)
 
-    def clear(self) -> tuple[Any, ...]:
+    def clear(self, request: gr.Request) -> tuple[Any, ...]:
+        """The chat's Clear button: an empty chat, and the next answer starts a new conversation."""
+        self.conversations.forget(request.session_hash)
         return sources_html([]), gr.update(choices=[], value=None), gr.update(value=None, visible=False), []
 
     def _image(self, views: list[SourceView], n: int | None, request: gr.Request) -> Any:

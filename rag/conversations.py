@@ -102,6 +102,15 @@ class Conversations:
         with self._connected("rename the conversation") as conn:
             conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation))
 
+    def drop_last(self, conversation: str) -> None:
+        """Remove the conversation's last turn (the chat's Retry and Undo take an answer back)."""
+        with self._connected("update the conversation") as conn:
+            conn.execute(
+                "DELETE FROM turns WHERE conversation = ? AND position = "
+                "(SELECT MAX(position) FROM turns WHERE conversation = ?)",
+                (conversation, conversation),
+            )
+
     def delete(self, conversation: str) -> None:
         with self._connected("delete the conversation") as conn:
             conn.execute("DELETE FROM turns WHERE conversation = ?", (conversation,))

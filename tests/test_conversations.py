@@ -48,3 +48,42 @@ def test_list_search_rename_delete(tmp_path):
     with pytest.raises(ConversationNotFoundError):
         store.answers(a)
     assert store.add_turn(a, answer("again?")) != a  # a deleted conversation is not written into: a new one
+    store.add_turn(b, answer("Second?"))
+    store.drop_last(b)  # Retry / Undo took the answer back
+    assert [x.question for x in store.answers(b)] == ["What is LoRA?"]
+
+
+def test_retry_takes_back_only_the_answer_that_was_saved(tmp_path):
+    from types import SimpleNamespace
+
+    from tests.browser import make_engine
+    from ui.conversations import ConversationHandlers
+
+    engine = make_engine(tmp_path, sample_dir=None)
+    handlers = ConversationHandlers(engine)
+    handlers.record("s", answer("Q1"))
+    handlers.take_back("s", "Q2")  # Q2 was stopped before its end: never saved, nothing to take back
+    handlers.record("s", answer("Q2"))
+    handlers.take_back("s", "Q2")  # retried: its saved answer goes
+    request = SimpleNamespace(session_hash="s")
+    (saved,) = handlers.store("s").listing()
+    assert [a.question for a in handlers.store("s").answers(saved.id)] == ["Q1"]
+    assert str(engine.library("s").settings.data_dir) in str(handlers.store("s").data_dir)
+    assert handlers.export(request)["value"].endswith("Q1.md")
+    engine.close()
+
+
+def test_public_mode_keeps_conversations_with_the_visitor_and_drops_them_with_the_session(tmp_path):
+    from tests.browser import make_engine
+    from ui.conversations import ConversationHandlers
+
+    engine = make_engine(tmp_path, public=True, sample_dir=None)
+    handlers = ConversationHandlers(engine)
+    handlers.record("alice", answer("Alice's question"))
+    folder = handlers.store("alice").data_dir
+    assert handlers.store("bob").listing() == [] and [c.title for c in handlers.store("alice").listing()] == [
+        "Alice's question"
+    ]
+    engine.release("alice")
+    assert not folder.exists()
+    engine.close()

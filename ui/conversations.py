@@ -41,6 +41,17 @@ class ConversationHandlers:
         with self._lock:
             self._current[session] = self.store(session).add_turn(self._current.get(session), answer)
 
+    def take_back(self, session: str, question: str) -> None:
+        """Retry or Undo removed the answer to `question` from the chat: remove it from the saved conversation too
+        (only if it was saved: an answer stopped before the end never was)."""
+        with self._lock:
+            conversation = self._current.get(session)
+            store = self.store(session)
+            if conversation and any(c.id == conversation for c in store.listing()):
+                saved = store.answers(conversation)
+                if saved and saved[-1].question == question:
+                    store.drop_last(conversation)
+
     def forget(self, session: str) -> None:
         with self._lock:
             self._current.pop(session, None)

@@ -103,10 +103,12 @@ class Handlers:
         before, question = last_question(history, retry_data.index)
         options = ChatOptions(mode, int(k), rerank, expand, model, temperature, int(max_tokens), system or "")
         if question:
+            self.conversations.take_back(request.session_hash, question)  # the new answer replaces the saved one
             yield from self._stream(question, before, documents, options, request)
 
-    def undo(self, history: list[Any], undo_data: gr.UndoData) -> tuple[list[Any], str]:
+    def undo(self, history: list[Any], undo_data: gr.UndoData, request: gr.Request) -> tuple[list[Any], str]:
         before, question = last_question(history, undo_data.index)
+        self.conversations.take_back(request.session_hash, question)
         return before, question
 
     def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,34 +34,32 @@ def _umount(target: Path) -> None:
     subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Iterator[Path]:
-    """A 3 MB tmpfs mounted at tmp_path/disk, unmounted afterwards."""
-    target = tmp_path / "disk"
+@contextmanager
+def _tmpfs(target: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `target` (skips where mounting is not permitted), unmounted afterwards."""
     target.mkdir()
     try:
-        _mount("-t", "tmpfs", "-o", "size=3m", "tmpfs", str(target))
+        _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target))
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {exc}")
     try:
         yield target
     finally:
         _umount(target)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 3 MB tmpfs at tmp_path/disk."""
+    with _tmpfs(tmp_path / "disk", "3m") as disk:
+        yield disk
 
 
 @pytest.fixture
 def edge_disk(tmp_path) -> Iterator[Path]:
-    """A 300 MB tmpfs: room for a Qdrant Edge shard (~15 MB used, its log preallocated), unmounted afterwards."""
-    target = tmp_path / "edge-disk"
-    target.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", "size=300m", "tmpfs", str(target))
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {exc}")
-    try:
-        yield target
-    finally:
-        _umount(target)
+    """A 300 MB tmpfs: room for a Qdrant Edge shard (~15 MB used, its log preallocated)."""
+    with _tmpfs(tmp_path / "edge-disk", "300m") as disk:
+        yield disk
 
 
 @pytest.fixture

@@ -131,16 +131,19 @@ def conversations_panel(page: Any) -> None:
 
 
 def wire_conversations(demo: gr.Blocks, page: Any, c: ConversationHandlers, answers: list[Any]) -> None:
-    """Connect the panel; `answers` are the chat events after which the list refreshes."""
+    """Connect the panel; `answers` are the chat events after which the list refreshes. Every event is named
+    (private): an unnamed handler takes its function's name, and `delete` would push the API's /delete aside."""
     private = {"api_visibility": "private"}
     shown = [page.chatbot, page.sources, page.cite_pick, page.page_image, page.views]
     listed = ([page.conv_search], [page.conv_pick])
     demo.load(c.listing, *listed, **private)
     for event in answers:  # a finished answer was saved: the list shows its conversation
         event.then(c.listing, *listed, **private)
-    page.conv_search.input(c.listing, *listed, **private)
-    page.conv_pick.input(c.open, [page.conv_pick], shown, **private)
-    page.conv_new.click(c.new, None, [*shown, page.conv_pick], **private)
-    page.conv_delete.click(c.delete, None, [*shown, page.conv_pick], **private).then(c.listing, *listed, **private)
-    page.conv_rename.click(c.rename, [page.conv_title], [page.conv_pick, page.conv_title], **private)
-    page.conv_export.click(c.export, None, [page.conv_file], **private)
+    page.conv_search.input(c.listing, *listed, api_name="conv_search", **private)
+    page.conv_pick.input(c.open, [page.conv_pick], shown, api_name="conv_open", **private)
+    page.conv_new.click(c.new, None, [*shown, page.conv_pick], api_name="conv_new", **private)
+    deleted = page.conv_delete.click(c.delete, None, [*shown, page.conv_pick], api_name="conv_delete", **private)
+    deleted.then(c.listing, *listed, **private)
+    page.conv_rename.click(c.rename, [page.conv_title], [page.conv_pick, page.conv_title], api_name="conv_rename",
+                           **private)  # fmt: skip
+    page.conv_export.click(c.export, None, [page.conv_file], api_name="conv_export", **private)

@@ -328,3 +328,19 @@ def test_an_unreachable_qdrant_server_is_a_clear_error_and_the_key_never_shows(t
     message = str(caught.value)
     assert "http://127.0.0.1:9" in message and "RAG_QDRANT_URL" in message and key not in message
     assert key not in repr(settings) and "qdrant_api_key" not in settings.to_dict() and key not in describe(settings)
+
+
+def test_a_second_process_on_an_edge_index_gets_a_message_not_a_crash(tmp_path, embedder):
+    import subprocess
+    import sys
+
+    index = open_index(settings_for("qdrant-edge", tmp_path / "idx"), embedder.name, embedder.dim)
+    try:
+        other = subprocess.run(
+            [sys.executable, "-c", "from rag.index.qdrant_edge import EdgeEngine; from pathlib import Path; "
+             f"EdgeEngine(Path({str(tmp_path / 'idx' / 'qdrant-edge')!r}), 32)"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        index.close()
+    assert other.returncode == 1 and "open in another Footnote process" in other.stderr, other.stderr[-500:]

@@ -235,13 +235,6 @@ def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
         app = app.replace(auth=parse_auth(args.auth))
     if args.no_sample:
         app = app.replace(sample_dir=None)
-    if app.mcp and app.public:
-        # Gradio's MCP server calls the app through one client of its own: in public mode every assistant would
-        # share that one visitor library. Until each MCP client gets its own, MCP serves the local library only.
-        raise ConfigError(
-            "MCP (--mcp / FOOTNOTE_MCP) serves the one shared library of local mode; in public mode every MCP "
-            "client would share one visitor library. Run with --local, or without --mcp"
-        )
     if app.mcp and app.auth:
         # Measured: Gradio's MCP routes answer without the login that guards the page and the API, so with --auth
         # they would hand the library (delete included) to anyone who can reach the port.

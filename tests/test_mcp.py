@@ -56,12 +56,34 @@ def test_mcp_tools_search_ask_and_list_the_library(tmp_path):
     assert final["citations"][0]["document"] and final["citations"][0]["page"] >= 1
 
 
-def test_mcp_is_refused_in_public_mode():
-    import app as footnote_app
-    from rag.errors import ConfigError
+async def _list_with(url: str, headers: dict[str, str]) -> object:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
 
-    with pytest.raises(ConfigError, match="--local"):
-        footnote_app.configure(footnote_app.parse_args(["--mcp", "--public"]))
+    endpoint = f"{url.rstrip('/')}/gradio_api/mcp/"
+    async with streamablehttp_client(endpoint, headers=headers) as (read, write, _), ClientSession(read, write) as s:
+        await s.initialize()
+        return await s.call_tool("list_documents", {})
+
+
+def test_in_public_mode_each_mcp_client_has_its_own_library(tmp_path):
+    """Gradio's MCP server calls every tool through one client of its own; the library is named by a header."""
+    import hashlib
+
+    from ui.api import MCP_LIBRARY_HEADER
+
+    engine = make_engine(tmp_path, public=True, mcp=True, sample_dir=None)
+    alice_secret = "alice-0123456789-secret"
+    note = tmp_path / "alice-notes.txt"
+    note.write_text("Alice's private notes about the blue door.\n")
+    alice = engine.library("mcp-" + hashlib.sha256(alice_secret.encode()).hexdigest()[:32])
+    assert alice.ingest([note])[0].status == "indexed"
+    with serve(engine) as url:
+        seen_by_alice = _json(asyncio.run(_list_with(url, {MCP_LIBRARY_HEADER: alice_secret})))
+        seen_by_bob = _json(asyncio.run(_list_with(url, {MCP_LIBRARY_HEADER: "bob-0123456789-secret"})))
+        anonymous = asyncio.run(_list_with(url, {}))
+    assert [d["name"] for d in seen_by_alice] == ["alice-notes.txt"] and seen_by_bob == []
+    assert anonymous.isError and MCP_LIBRARY_HEADER in anonymous.content[0].text
 
 
 def test_mcp_with_a_login_is_refused_because_gradio_does_not_guard_its_mcp_routes():
@@ -70,3 +92,11 @@ def test_mcp_with_a_login_is_refused_because_gradio_does_not_guard_its_mcp_route
 
     with pytest.raises(ConfigError, match="do not check the login"):
         footnote_app.configure(footnote_app.parse_args(["--mcp", "--auth", "user:secret"]))
+
+
+def test_mcp_is_on_by_default_on_spaces_unless_a_login_is_set():
+    from ui.config import AppSettings
+
+    assert AppSettings.from_env({}).mcp is False
+    assert AppSettings.from_env({"SPACE_ID": "me/footnote"}).mcp is True
+    assert AppSettings.from_env({"SPACE_ID": "me/footnote", "FOOTNOTE_AUTH": "u:p"}).mcp is False

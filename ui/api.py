@@ -7,6 +7,7 @@ library, so in public mode two `Client` objects see different documents. Dicts s
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.errors import RagError
 from rag.export import answer_markdown
 from rag.jsonview import answer_json as rag_answer_json
 from rag.jsonview import document_json, evidence_json, hit_json, outcome_json
@@ -23,6 +25,8 @@ from .chat import ChatOptions, ChatUpdate, respond
 from .engine import Engine
 from .errors import shows_errors, streams_errors
 from .uploads import Upload, check_limits, ingest_live
+
+MCP_LIBRARY_HEADER = "x-footnote-library"
 
 
 def uploads_from(files: list[Any] | None) -> list[Upload]:
@@ -44,6 +48,19 @@ class Api:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def session(self, request: gr.Request) -> str:
+        """Whose library a call works on. Gradio's MCP server calls every tool through one client of its own (one
+        session for all assistants), so in public mode an MCP client names its private library with a header."""
+        if request.headers.get("x-gradio-user") != "mcp" or not self.engine.app.public:
+            return request.session_hash
+        secret = request.headers.get(MCP_LIBRARY_HEADER, "")
+        if len(secret) < 16:
+            raise RagError(
+                f"in public mode each MCP client has a private library: add the header {MCP_LIBRARY_HEADER}: <a "
+                "secret of 16+ characters of your own> to your MCP client's configuration"
+            )
+        return "mcp-" + hashlib.sha256(secret.encode()).hexdigest()[:32]
+
     @shows_errors
     def upload(self, files: list[gr.FileData], request: gr.Request) -> list[dict]:
         """Add files (PDF, Markdown, text, HTML, Word) to the user's library so search and ask can use them.
@@ -54,7 +71,7 @@ class Api:
         Args:
             files: the files to index.
         """
-        library = self.engine.library(request.session_hash)
+        library = self.engine.library(self.session(request))
         accepted, refused = check_limits(uploads_from(files), len(library.documents()), self.engine.app)
         outcomes: list[FileOutcome] = []
         for _rows, final in ingest_live(library, accepted) if accepted else ():
@@ -91,7 +108,7 @@ class Api:
         defaults = ChatOptions.defaults(self.engine.settings)
         options = replace(defaults, retrieval=mode or defaults.retrieval, top_k=top_k or defaults.top_k)
         turns = [dict(m) for m in history or []]
-        for update in respond(self.engine, question, turns, documents, options, request.session_hash):
+        for update in respond(self.engine, question, turns, documents, options, self.session(request)):
             if update.answer is not None:
                 yield answer_json(update.answer)
             elif update.views:
@@ -118,7 +135,7 @@ class Api:
             k: how many passages to return (default 5).
             documents: only these documents (names or doc_ids from list_documents); empty for all of them.
         """
-        library = self.engine.library(request.session_hash)
+        library = self.engine.library(self.session(request))
         return [hit_json(h) for h in library.search(query, k=k or None, documents=documents or None)]
 
     @shows_errors
@@ -128,7 +145,7 @@ class Api:
         Returns [{doc_id, name, kind, pages, chunks, added_at, warnings}]; a name or doc_id restricts search and
         ask to that document.
         """
-        return [document_json(d) for d in self.engine.library(request.session_hash).documents()]
+        return [document_json(d) for d in self.engine.library(self.session(request)).documents()]
 
     @shows_errors
     def delete(self, document: str, request: gr.Request) -> dict:
@@ -137,7 +154,7 @@ class Api:
         Args:
             document: its name or doc_id, as list_documents shows it.
         """
-        return document_json(self.engine.library(request.session_hash).delete(document))
+        return document_json(self.engine.library(self.session(request)).delete(document))
 
 
 def answer_json(answer: Any) -> dict[str, Any]:

@@ -34,14 +34,17 @@ class AppSettings:
     max_session_files: int = 20  # public mode: documents one session may hold
     chat_concurrency: int = 1  # answers generated at once (one LLM on a small CPU)
     search_concurrency: int = 2  # API searches and listings served at once (they share the CPU with answers)
-    # Serve the API endpoints as MCP tools (Gradio's MCP server) for assistants and editors; local mode only.
+    # Serve the API endpoints as MCP tools (Gradio's MCP server) for assistants and editors.
     mcp: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
         """Return settings from FOOTNOTE_HOST/PORT/SHARE/AUTH/PUBLIC/SAMPLE_DIR/SESSION_TTL_S/MAX_UPLOAD_MB/..."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {"public": bool(env.get("SPACE_ID"))}
+        # On Spaces: public mode, and MCP tools too (each MCP client names its own library; see ui/api.py), unless
+        # a login is set (Gradio's MCP routes do not check it, so the two are not combined).
+        on_spaces = bool(env.get("SPACE_ID"))
+        values: dict[str, object] = {"public": on_spaces, "mcp": on_spaces and not env.get("FOOTNOTE_AUTH")}
         if env.get("SPACE_ID"):
             values["host"] = "0.0.0.0"  # Spaces routes traffic to the container, not to localhost
         for field in dataclasses.fields(cls):

@@ -236,11 +236,12 @@ def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
     if args.no_sample:
         app = app.replace(sample_dir=None)
     if app.mcp and app.auth:
-        # Measured: Gradio's MCP routes answer without the login that guards the page and the API, so with --auth
-        # they would hand the library (delete included) to anyone who can reach the port.
+        # Measured: behind --auth, Gradio's MCP server lists the tools without a login, but its own client cannot log
+        # in to call them ("credentials were not provided"): the tools would show and never work.
         raise ConfigError(
-            "--mcp cannot be combined with --auth / FOOTNOTE_AUTH: Gradio's MCP endpoints do not check the login. "
-            "Serve MCP on a trusted network or loopback without --auth, or put an authenticating proxy in front"
+            "--mcp cannot be combined with --auth / FOOTNOTE_AUTH: Gradio's MCP server cannot call the tools behind "
+            "the login (and lists them without it). Serve MCP on loopback or a trusted network without --auth, or "
+            "put an authenticating proxy in front"
         )
     return settings, app
 

@@ -86,11 +86,11 @@ def test_in_public_mode_each_mcp_client_has_its_own_library(tmp_path):
     assert anonymous.isError and MCP_LIBRARY_HEADER in anonymous.content[0].text
 
 
-def test_mcp_with_a_login_is_refused_because_gradio_does_not_guard_its_mcp_routes():
+def test_mcp_with_a_login_is_refused_because_gradio_cannot_call_its_tools_behind_it():
     import app as footnote_app
     from rag.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="do not check the login"):
+    with pytest.raises(ConfigError, match="cannot call the tools behind the login"):
         footnote_app.configure(footnote_app.parse_args(["--mcp", "--auth", "user:secret"]))
 
 

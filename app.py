@@ -25,11 +25,11 @@ go_offline()  # before gradio and huggingface_hub read their environment at impo
 import gradio as gr  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
-from rag.errors import ConfigError, RagError  # noqa: E402
+from rag.errors import RagError  # noqa: E402
 from rag.generate.registry import PRESETS  # noqa: E402
 from rag.ingest.loaders import KINDS  # noqa: E402
 from rag.search.options import MODES  # noqa: E402
-from ui.api import Api  # noqa: E402
+from ui.api import Api, mcp_behind_login  # noqa: E402
 from ui.chat import ChatOptions  # noqa: E402
 from ui.config import AppSettings, parse_auth  # noqa: E402
 from ui.conversations import conversations_panel, wire_conversations  # noqa: E402
@@ -235,14 +235,6 @@ def configure(args: argparse.Namespace) -> tuple[Settings, AppSettings]:
         app = app.replace(auth=parse_auth(args.auth))
     if args.no_sample:
         app = app.replace(sample_dir=None)
-    if app.mcp and app.auth:
-        # Measured: behind --auth, Gradio's MCP server lists the tools without a login, but its own client cannot log
-        # in to call them ("credentials were not provided"): the tools would show and never work.
-        raise ConfigError(
-            "--mcp cannot be combined with --auth / FOOTNOTE_AUTH: Gradio's MCP server cannot call the tools behind "
-            "the login (and lists them without it). Serve MCP on loopback or a trusted network without --auth, or "
-            "put an authenticating proxy in front"
-        )
     return settings, app
 
 
@@ -258,6 +250,8 @@ def launch(demo: gr.Blocks, app: AppSettings, block: bool = True) -> str:
         css=CSS, prevent_thread_lock=True, quiet=True, show_error=True,
         max_file_size=f"{app.max_upload_mb:g}mb" if app.public else None, mcp_server=app.mcp,
     )  # fmt: skip
+    if app.mcp and app.auth:
+        mcp_behind_login(demo, url, app.auth)
     if app.share and not share_url:
         logger.warning("no public share link could be created (offline?); serving locally at %s", url)
     if block:

@@ -7,8 +7,6 @@ import ast
 import asyncio
 import json
 
-import pytest
-
 from tests.browser import make_engine, serve
 
 
@@ -86,17 +84,24 @@ def test_in_public_mode_each_mcp_client_has_its_own_library(tmp_path):
     assert anonymous.isError and MCP_LIBRARY_HEADER in anonymous.content[0].text
 
 
-def test_mcp_with_a_login_is_refused_because_gradio_cannot_call_its_tools_behind_it():
-    import app as footnote_app
-    from rag.errors import ConfigError
+def test_with_a_login_mcp_tool_calls_need_the_same_credentials(tmp_path):
+    """Gradio's MCP server cannot call tools behind the login by itself, and its routes do not ask for it: the app
+    logs its client in and the tools check each call's own credentials."""
+    import base64
 
-    with pytest.raises(ConfigError, match="cannot call the tools behind the login"):
-        footnote_app.configure(footnote_app.parse_args(["--mcp", "--auth", "user:secret"]))
+    engine = make_engine(tmp_path, mcp=True, auth=("user", "pw-4711"))
+    good = "Basic " + base64.b64encode(b"user:pw-4711").decode()
+    with serve(engine) as url:
+        allowed = asyncio.run(_list_with(url, {"Authorization": good}))
+        refused = asyncio.run(_list_with(url, {}))
+        wrong = asyncio.run(_list_with(url, {"Authorization": "Basic " + base64.b64encode(b"user:guess").decode()}))
+    assert "agents-primer.pdf" in [d["name"] for d in _json(allowed)]
+    assert refused.isError and wrong.isError and "Authorization: Basic" in refused.content[0].text
 
 
-def test_mcp_is_on_by_default_on_spaces_unless_a_login_is_set():
+def test_mcp_is_on_by_default_on_spaces():
     from ui.config import AppSettings
 
     assert AppSettings.from_env({}).mcp is False
     assert AppSettings.from_env({"SPACE_ID": "me/footnote"}).mcp is True
-    assert AppSettings.from_env({"SPACE_ID": "me/footnote", "FOOTNOTE_AUTH": "u:p"}).mcp is False
+    assert AppSettings.from_env({"SPACE_ID": "me/footnote", "FOOTNOTE_AUTH": "u:p"}).mcp is True

@@ -7,7 +7,9 @@ library, so in public mode two `Client` objects see different documents. Dicts s
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +29,31 @@ from .errors import shows_errors, streams_errors
 from .uploads import Upload, check_limits, ingest_live
 
 MCP_LIBRARY_HEADER = "x-footnote-library"
+
+
+def mcp_behind_login(demo: gr.Blocks, url: str, auth: tuple[str, str]) -> None:
+    """Let Gradio's MCP server call the tools behind `--auth`: its own client (one per app, made on first use)
+    cannot log in, so it is made here, logged in; every MCP call must then bring the login itself
+    (`check_mcp_login`), since Gradio's MCP routes do not ask for it. Pinned to gradio 6.31 (tests/test_mcp.py)."""
+    from gradio_client import Client
+
+    server = demo.mcp_server_obj
+    if server is None:
+        raise RuntimeError("the MCP server was not started (launch with mcp_server=True first)")
+    server._client_instance = Client(
+        url, auth=auth, headers={"x-gradio-user": "mcp"}, download_files=False, verbose=False,
+        analytics_enabled=False, ssl_verify=False, _skip_components=False,
+    )  # fmt: skip
+
+
+def check_mcp_login(request: gr.Request, auth: tuple[str, str] | None) -> None:
+    """With a login set, an MCP tool call must carry it as HTTP Basic credentials."""
+    if auth is None:
+        return
+    expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
+        raise RagError("this Footnote asks for a login: give your MCP client the header Authorization: Basic "
+                       "<base64 of user:password>")  # fmt: skip
 
 
 def uploads_from(files: list[Any] | None) -> list[Upload]:
@@ -51,7 +78,10 @@ class Api:
     def session(self, request: gr.Request) -> str:
         """Whose library a call works on. Gradio's MCP server calls every tool through one client of its own (one
         session for all assistants), so in public mode an MCP client names its private library with a header."""
-        if request.headers.get("x-gradio-user") != "mcp" or not self.engine.app.public:
+        if request.headers.get("x-gradio-user") != "mcp":
+            return request.session_hash
+        check_mcp_login(request, self.engine.app.auth)
+        if not self.engine.app.public:
             return request.session_hash
         secret = request.headers.get(MCP_LIBRARY_HEADER, "")
         if len(secret) < 16:

@@ -41,10 +41,9 @@ class AppSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
         """Return settings from FOOTNOTE_HOST/PORT/SHARE/AUTH/PUBLIC/SAMPLE_DIR/SESSION_TTL_S/MAX_UPLOAD_MB/..."""
         env = os.environ if environ is None else environ
-        # On Spaces: public mode, and MCP tools too (each MCP client names its own library; see ui/api.py), unless
-        # a login is set (Gradio's MCP routes do not check it, so the two are not combined).
+        # On Spaces: public mode, and MCP tools too (each MCP client names its own library; see ui/api.py).
         on_spaces = bool(env.get("SPACE_ID"))
-        values: dict[str, object] = {"public": on_spaces, "mcp": on_spaces and not env.get("FOOTNOTE_AUTH")}
+        values: dict[str, object] = {"public": on_spaces, "mcp": on_spaces}
         if env.get("SPACE_ID"):
             values["host"] = "0.0.0.0"  # Spaces routes traffic to the container, not to localhost
         for field in dataclasses.fields(cls):

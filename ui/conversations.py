@@ -9,9 +9,7 @@ conversations outlive the app; in public mode it is the visitor's temporary fold
 from __future__ import annotations
 
 import re
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -31,7 +29,6 @@ class ConversationHandlers:
         self.engine = engine
         self._current: dict[str, str | None] = {}  # session -> the conversation its chat continues
         self._lock = threading.Lock()
-        self._exports = Path(tempfile.mkdtemp(prefix="footnote-exports-"))
 
     def store(self, session: str) -> Conversations:
         return Conversations(self.engine.library(session).settings.data_dir)
@@ -109,7 +106,8 @@ class ConversationHandlers:
         store = self.store(request.session_hash)
         title = store.title(conversation)
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", title).strip("-")[:60] or "conversation"
-        path = self._exports / request.session_hash[:16] / f"{name}.md"
+        # In the library's own folder: in public mode it goes with the visitor's session, like the conversation.
+        path = store.data_dir / "exports" / f"{name}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(conversation_markdown(store.answers(conversation), title), encoding="utf-8")
         return gr.update(value=str(path), visible=True)

@@ -16,14 +16,13 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
-from rag.index.files import writing
+from rag.sidecar import transaction
 from rag.types import Answer, Chunk, Citation, Hit
 
 FILE_NAME = "conversations.sqlite3"
@@ -92,8 +91,9 @@ class Conversations:
         return [answer_from_record(json.loads(row[0])) for row in rows]
 
     def title(self, conversation: str) -> str:
-        found = [c.title for c in self.listing() if c.id == conversation]
-        return found[0] if found else ""
+        with self._connected("read the conversation") as conn:
+            row = conn.execute("SELECT title FROM conversations WHERE id = ?", (conversation,)).fetchone()
+        return row[0] if row else ""
 
     def rename(self, conversation: str, title: str) -> None:
         title = " ".join(title.split())[:TITLE_CHARS]
@@ -120,20 +120,8 @@ class Conversations:
     def _exists(conn: sqlite3.Connection, conversation: str) -> bool:
         return conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is not None
 
-    @contextmanager
-    def _connected(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One transaction (committed on success, rolled back on error), the connection closed afterwards."""
-        with writing(what, self.data_dir):
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.data_dir / FILE_NAME, timeout=10)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                with conn:
-                    for statement in SCHEMA:
-                        conn.execute(statement)
-                    yield conn
-            finally:
-                conn.close()
+    def _connected(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.data_dir, FILE_NAME, SCHEMA, what)
 
 
 def answer_record(answer: Answer) -> dict[str, Any]:

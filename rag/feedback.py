@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.index.files import writing
 from rag.jsonview import supporting_text
+from rag.sidecar import transaction
 from rag.types import Answer
 
 FILE_NAME = "feedback.sqlite3"
@@ -58,7 +57,7 @@ def record(data_dir: Path, answer: Answer, liked: bool, note: str = "", files: d
         for c in answer.citations
     ]
     row = (time.time(), answer.question, answer.text, int(liked), note.strip(), json.dumps([vars(p) for p in passages]))
-    with writing("save your feedback", data_dir), _connected(data_dir) as conn:
+    with _connected(data_dir, "save your feedback") as conn:
         cursor = conn.execute(
             "INSERT INTO feedback (created_at, question, answer, liked, note, passages) VALUES (?, ?, ?, ?, ?, ?)", row
         )
@@ -69,7 +68,7 @@ def ratings(data_dir: Path) -> list[Rating]:
     """Every rating in `data_dir`, oldest first ([] when none was ever given)."""
     if not (data_dir / FILE_NAME).exists():
         return []
-    with _connected(data_dir) as conn:
+    with _connected(data_dir, "read the ratings") as conn:
         rows = conn.execute(
             "SELECT id, created_at, question, answer, liked, note, passages FROM feedback ORDER BY id"
         ).fetchall()
@@ -79,14 +78,5 @@ def ratings(data_dir: Path) -> list[Rating]:
     ]
 
 
-@contextmanager
-def _connected(data_dir: Path) -> Iterator[sqlite3.Connection]:
-    """A connection whose statements commit together on success (or roll back), closed afterwards."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(data_dir / FILE_NAME)
-    try:
-        with conn:
-            conn.execute(SCHEMA)
-            yield conn
-    finally:
-        conn.close()
+def _connected(data_dir: Path, what: str) -> AbstractContextManager[sqlite3.Connection]:
+    return transaction(data_dir, FILE_NAME, (SCHEMA,), what)

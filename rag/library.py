@@ -7,7 +7,8 @@
 Files are parsed in a sandboxed worker (`rag.ingest.parsing`), embedded here, and stored one document at a time
 through the index contract (`rag.index.contract.Index`; the backend `Settings.index` names: on this disk each
 document is one SQLite transaction, on Qdrant one versioned write). One bad file never stops a batch; a file
-whose bytes are already indexed is skipped ("unchanged"). The index's derived structures (FAISS, BM25) are brought up to date once per batch.
+whose bytes are already indexed is skipped ("unchanged"). `Index.commit` runs once per batch (local files bring
+FAISS and BM25 up to date there).
 A copy of each original is kept in data_dir/files/<doc_id><ext> so the app can show its pages.
 Several `Library` objects (one per app session) may share one embedder; each is safe to call from threads.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.conversations import Conversations
+from rag.conversations import ConversationNotFoundError, Conversations
 from rag.export import conversation_markdown
 from rag.types import Answer
 
@@ -43,11 +43,15 @@ class ConversationHandlers:
         (only if it was saved: an answer stopped before the end never was)."""
         with self._lock:
             conversation = self._current.get(session)
+            if not conversation:
+                return
             store = self.store(session)
-            if conversation and any(c.id == conversation for c in store.listing()):
+            try:
                 saved = store.answers(conversation)
-                if saved and saved[-1].question == question:
-                    store.drop_last(conversation)
+            except ConversationNotFoundError:  # deleted meanwhile (another tab): nothing to take back
+                return
+            if saved and saved[-1].question == question:
+                store.drop_last(conversation)
 
     def forget(self, session: str) -> None:
         with self._lock:

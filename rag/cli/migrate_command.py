@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from rag import embedding
@@ -40,26 +41,15 @@ def run_migrate(args: argparse.Namespace) -> int:
     if describe(source) == describe(target):
         raise ConfigError(f"the source and the target are the same index ({describe(source)}); pick another --to")
     embedder = embedding.load_embedder(settings)  # only its name and size: the vectors are copied, not recomputed
-    with _opened(source, embedder) as src, _opened(target, embedder) as dst:
+    with (
+        closing(open_index(source, embedder.name, embedder.dim)) as src,
+        closing(open_index(target, embedder.name, embedder.dim)) as dst,
+    ):
         print(f"copying {describe(source)} -> {describe(target)}", file=sys.stderr)
         with _Bar(args.quiet, len(src.documents())) as bar:
             report = migrate(src, dst, bar.step)
     print(f"migrated: {report.copied} documents copied ({report.chunks} passages), {report.skipped} already there")
     return 0
-
-
-class _opened:
-    """Open an index for the `with` block and close it after, even when the other one fails to open."""
-
-    def __init__(self, settings, embedder) -> None:
-        self.settings, self.embedder = settings, embedder
-
-    def __enter__(self):
-        self.index = open_index(self.settings, self.embedder.name, self.embedder.dim)
-        return self.index
-
-    def __exit__(self, *exc: object) -> None:
-        self.index.close()
 
 
 class _Bar:

@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.evaluate.records import EvalSet, Source
-from rag.index.backends import resolve
+from rag.index.backends import DEFAULT_BACKEND
 from rag.ingest.loaders import load_document
 from rag.types import FileOutcome, Hit, IngestProgress, Page
 
@@ -115,7 +115,8 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         evalset.kind,
         evalset.name,
         embedder_name,
-        resolve(settings.replace(data_dir=Path("/nonexistent"))).index,  # each backend keeps its own copy (and a Qdrant server one collection per set)
+        # each backend keeps its own copy ("auto" builds a fresh eval index on the default backend)
+        DEFAULT_BACKEND if settings.index == "auto" else settings.index,
         settings.embed_dtype,
         settings.chunk_tokens,
         settings.chunk_overlap,

@@ -21,6 +21,7 @@ from rag.index.local import LocalIndex
 from rag.index.vectors import AnnOptions
 
 BACKENDS = ("local", "qdrant-edge", "qdrant")
+DEFAULT_BACKEND = "qdrant-edge"  # what RAG_INDEX=auto opens in a data dir that holds no local index
 # On a shared server another replica may be writing when this one opens: its unfinished write is only treated
 # as a crash's leftover after this long (a document's write takes seconds; embedding happens before it starts).
 SERVER_WRITE_GRACE_S = 600.0
@@ -36,7 +37,7 @@ def resolve(settings: Settings) -> Settings:
     if settings.index != "auto":
         return settings
     local = (settings.data_dir / "index.sqlite3").exists() and not (settings.data_dir / "qdrant-edge").exists()
-    return settings.replace(index="local" if local else "qdrant-edge")
+    return settings.replace(index="local" if local else DEFAULT_BACKEND)
 
 
 def open_index(settings: Settings, embedder_name: str, dim: int) -> Index:

@@ -83,7 +83,7 @@ class LocalIndex:
         if info is None or info.doc_id != doc_id:
             return None
         pages = [(n, self.store.page_text(doc_id, n)) for n in range(1, info.pages + 1)]
-        chunks = tuple(self.store.neighbours(doc_id, 0, max(info.chunks, 1) * 2))
+        chunks = tuple(self.store.neighbours(doc_id, 0, info.chunks))  # ordinals 0..chunks-1
         document = Document(
             doc_id, info.name, info.name, info.kind, tuple(Page(n, t) for n, t in pages if t is not None), info.warnings
         )

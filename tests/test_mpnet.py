@@ -155,7 +155,9 @@ def test_rag_embedder_names_mpnet_through_the_registry(tmp_path, monkeypatch):
 
 
 def test_importing_rag_assembles_and_loads_nothing():
-    code = "import rag, sys; print(sorted(m for m in ('rag.mpnet', 'torch', 'sentence_transformers') if m in sys.modules))"
+    code = (
+        "import rag, sys; print(sorted(m for m in ('rag.mpnet', 'torch', 'sentence_transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 

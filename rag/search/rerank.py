@@ -138,15 +138,15 @@ def _idf_shares(wanted: set[str], bags: Sequence[set[str]]) -> np.ndarray:
 
 def mpnet_scores(query: Query, head: Sequence[Hit], sources: Sources) -> Scored:
     """Return the "embed" score of each head hit blended with mpnet's query-passage cosine (module docstring)."""
-    base = np.asarray(embed_scores(query, head, sources).scores, dtype=np.float32)
+    base = embed_scores(query, head, sources).scores
     cosines = embedder_cosines(query, head, sources, reranker_embedder(MPNET_NAME, sources))
     return Scored(tuple(float(s) for s in blend(base, cosines, W_MPNET)), "rerank_mpnet")
 
 
-def blend(base: np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
+def blend(base: Sequence[float] | np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
     """(1 - weight) · base + weight · cosines min-max scaled over the head: the cosines of 20 finalists differ by
     a few hundredths, the base score by up to 1, so unscaled they would barely move the order."""
-    return (1.0 - weight) * base + weight * _minmax(cosines)
+    return (1.0 - weight) * np.asarray(base, dtype=np.float32) + weight * _minmax(cosines)
 
 
 def embedder_cosines(query: Query, head: Sequence[Hit], sources: Sources, model: Any) -> np.ndarray:

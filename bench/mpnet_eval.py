@@ -9,7 +9,8 @@
 unrelated code change does not force a rebuild). Rows, all over that index and the same first `--limit` questions:
 "default" is exactly the app (hybrid fusion with the library's BM25 weight, then the "embed" re-ranker), and
 "mpnet w=W" re-orders the same fused top 20 by (1 - W) · embed score + W · mpnet cosine (min-max over the 20),
-`rag.search.rerank.blend`; W=1 is mpnet alone, W=0 must equal "default". Each passage and query is embedded by
+`rag.search.rerank.blend`; W=1 is mpnet alone, W=0 must equal "default"; "minilm w=1" orders the same 20 by
+the index's own MiniLM cosine alone, to compare the two models as judges of the same finalists. Each passage and query is embedded by
 mpnet once and reused by every row, so rows cost the same and the mpnet time is reported on its own.
 """
 
@@ -34,9 +35,10 @@ class CachedCosines:
         self.queries: dict[str, Any] = {}
         self.seconds = 0.0
 
-    def __call__(self, query: str, head: list[Any]) -> Any:
+    def __call__(self, index: Any, q: Any, head: list[Any]) -> Any:
         import numpy as np
 
+        query = q.text
         missing = [h.chunk for h in head if h.chunk.chunk_id not in self.passages]
         texts = ([query] if query not in self.queries else []) + [c.indexed_text for c in missing]
         if texts:
@@ -49,7 +51,12 @@ class CachedCosines:
         return np.stack([self.passages[h.chunk.chunk_id] for h in head]) @ self.queries[query]
 
 
-def strategy(weight: float, cosines: CachedCosines) -> Any:
+def minilm_cosines(index: Any, q: Any, head: list[Any]) -> Any:
+    """The library's own (MiniLM) cosines from its stored vectors: the same judge without a second model."""
+    return index.sources.index.vectors_of([h.chunk.chunk_id for h in head]) @ q.vector
+
+
+def strategy(weight: float, cosines: Any) -> Any:
     """(index, query, depth) -> hits: the app's fused list, its top 20 re-ordered by the blend at `weight`."""
     from rag.search.options import Query, check_query
     from rag.search.rerank import blend, embed_scores
@@ -62,7 +69,7 @@ def strategy(weight: float, cosines: CachedCosines) -> Any:
         head, tail = fused[: options.rerank_depth], fused[options.rerank_depth :]
         q = Query(text, index.sources.embedder.encode([text])[0])
         base = embed_scores(q, head, index.sources).scores
-        scores = blend(base, cosines(text, head), weight) if weight > 0 else base
+        scores = blend(base, cosines(index, q, head), weight) if weight > 0 else base
         order = sorted(range(len(head)), key=lambda i: -scores[i])
         return ([replace(head[i], score=float(scores[i])) for i in order] + tail)[:depth]
 
@@ -94,6 +101,7 @@ def main() -> None:
     weights = [float(w) for w in args.weights.split(",")]
     configs = [RunConfig("default", "default")]
     configs += [RunConfig(f"mpnet w={w:g}", "hybrid", strategy(w, cosines)) for w in weights]
+    configs.append(RunConfig("minilm w=1", "hybrid", strategy(1.0, minilm_cosines)))  # the judge mpnet replaces
     evalset = read_dataset(args.dataset, None, args.limit)
     ks = tuple(int(k) for k in args.k.split(","))
     started = time.perf_counter()

@@ -116,6 +116,12 @@ class Settings:
     )
     chunk_overlap: int = 48  # tokens shared by neighbouring passages
     chunk_context: bool = True  # index each passage with a header: file name, document title, heading path
+    pdf_tables: bool = True  # PDF tables as one sentence per row that names its column headers (rag/ingest/tables.py)
+    # scanned PDF pages read by Tesseract where it is installed ("auto"), or never ("off"): rag/ingest/ocr.py
+    ocr: Literal["auto", "off"] = "auto"
+    ocr_languages: str = "eng"  # Tesseract language packs, e.g. "eng+deu" (apt install tesseract-ocr-deu)
+    ocr_dpi: int = 200  # resolution the page is drawn at for OCR
+    ocr_page_timeout_s: float = 60.0  # one page's OCR may take this long; the file's time limit grows with each page
     # --- loading limits ---
     max_file_mb: float = 200.0
     max_pages: int = 5000
@@ -220,6 +226,8 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "max_pages": (1, None),
     "parse_timeout_s": (0.1, None),
     "parse_memory_mb": (64, None),
+    "ocr_dpi": (50, 600),
+    "ocr_page_timeout_s": (1.0, None),
     "top_k": (1, None),
     "candidates": (1, None),
     "ann_threshold": (0, None),

@@ -116,7 +116,11 @@ class Library:
             return
         with ParseWorker(self.settings, self.embedder.tokenizer_file) as worker:
             report(IngestProgress(items[todo[0]].name, "reading", todo[0], len(items)))
-            results = worker.parse_many([(items[i].path, items[i].name) for i in todo])
+            def on_ocr(position: int, done: int, total: int) -> None:
+                i = todo[position]
+                report(IngestProgress(items[i].name, "ocr", i, len(items), done, total))
+
+            results = worker.parse_many([(items[i].path, items[i].name) for i in todo], on_ocr=on_ocr)
             for position, (_, _, result) in enumerate(results):
                 yield result
                 if position + 1 < len(todo):

@@ -12,6 +12,7 @@ whose text needed the fallback reader are never sent at all (`Library.renderable
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -183,4 +184,21 @@ def _span_rects(pdf_page: Any, span: str) -> list[tuple[float, float, float, flo
             start = match[0]
             count = min(len(span), textpage.count_chars() - start)
             return [textpage.get_rect(i) for i in range(textpage.count_rects(start, count))]
-    return []
+    return _figure_rects(textpage, span)
+
+
+def _figure_rects(textpage: Any, span: str) -> list[tuple[float, float, float, float]]:
+    """The figures of a table passage where the page prints them.
+
+    A table's rows are stored as sentences that name their column headers (`rag.ingest.tables`), words the page
+    does not print in that order; their figures it does ("5,931"), so those are highlighted.
+    """
+    rects = []
+    for figure in dict.fromkeys(_FIGURE.findall(span)):
+        match = textpage.search(figure, match_case=True, match_whole_word=True).get_next()
+        if match:
+            rects += [textpage.get_rect(i) for i in range(textpage.count_rects(*match))]
+    return rects
+
+
+_FIGURE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+")  # "5,931", "0.27": specific enough to find

@@ -122,7 +122,8 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class IngestProgress:
-    """A progress report: `stage` is one of reading, chunking, embedding, indexing, done, failed."""
+    """A progress report: `stage` is one of reading, ocr (scanned pages: done/total pages), chunking, embedding,
+    indexing, done, failed."""
 
     name: str
     stage: str

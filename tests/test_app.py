@@ -241,6 +241,9 @@ def test_progress_descriptions_and_fractions():
     assert describe(p) == "embedding 26/52 passages"
     assert fraction(p) == pytest.approx((1 + 0.35 + 0.55 * 0.5) / 2)
     assert fraction(IngestProgress("a.pdf", "done", 1, 2, 1, 1)) == 1.0
+    scan = IngestProgress("scan.pdf", "ocr", 0, 1, 3, 5)  # a scanned PDF's pages, read one by one
+    assert describe(scan) == "reading scanned pages by OCR: 3/5"
+    assert fraction(scan) == pytest.approx(0.25 * 3 / 5)
 
 
 def test_public_mode_limits_size_and_count(tmp_path):

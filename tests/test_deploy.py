@@ -147,3 +147,11 @@ def test_every_referenced_file_exists_or_is_documented_as_yours(services):
     model = next(w for w in services["llm"]["command"] if w.startswith("/models/"))
     assert f"deploy/models/{model.removeprefix('/models/')}" in readme
     assert "have not been run here" in readme and "tests/test_deploy.py" in readme
+
+
+def test_debian_packages_are_installed_wherever_the_app_is():
+    """packages.txt (read by Hugging Face Spaces) is also what scripts/run, scripts/test and the image install."""
+    packages = (ROOT / "packages.txt").read_text().split()
+    assert packages == ["tesseract-ocr"]  # one name per line, nothing else: Spaces hands each line to apt
+    for installer in ("scripts/run", "scripts/test", "deploy/Dockerfile"):
+        assert "xargs -a packages.txt" in (ROOT / installer).read_text(), installer

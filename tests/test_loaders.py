@@ -121,11 +121,11 @@ def test_pdf_pages_without_text_are_kept_and_reported(tmp_path):
     doc = load_document(write(tmp_path, "mixed.pdf", make_pdf(["", "Some text here.", "", ""])), SETTINGS)
     assert [p.number for p in doc.pages] == [1, 2, 3, 4]
     assert doc.pages[0].text == "" and doc.pages[1].text == "Some text here."
-    assert doc.warnings == ("3 of 4 pages have no text — scanned? OCR is not enabled",)
+    assert doc.warnings == ("3 of 4 pages have no text (blank: no text and no picture to read by OCR)",)
 
 
 def test_pdf_without_any_text_is_no_text_error(tmp_path):
-    with pytest.raises(NoTextError, match=r"blank\.pdf: has no text on any of its 2 pages — scanned\? OCR"):
+    with pytest.raises(NoTextError, match=r"blank\.pdf: has no text on any of its 2 pages \(blank: no text and no pic"):
         load_document(write(tmp_path, "blank.pdf", make_pdf(["", ""])), SETTINGS)
 
 
@@ -203,11 +203,11 @@ def test_a_pipe_or_folder_is_refused_without_reading_it(tmp_path):
             load_document(tmp_path / name, SETTINGS)
 
 
-def test_scanned_pages_with_only_a_header_line_are_reported(shared_dir):
+def test_scanned_pages_with_only_a_header_line_are_reported_when_ocr_is_off(shared_dir):
     path = shared_dir / "pdfs/real_world/llama_agents/court_orders/dr_a_order.pdf"  # 5 scans, an ECF line each
-    doc = load_document(path, SETTINGS)
+    doc = load_document(path, SETTINGS.replace(ocr="off"))
     assert doc.pages[0].text.startswith("Case 1:21-cv-01009")
-    assert doc.warnings == ("5 of 5 pages have little or no text — scanned? OCR is not enabled",)
+    assert doc.warnings == ("5 of 5 pages have little or no text — scanned? OCR is off (RAG_OCR=off)",)
 
 
 def test_pdf_that_pypdf_cannot_parse_loads(shared_dir):

@@ -25,7 +25,7 @@ Row = tuple[str, str, str]  # (file name, status, message) as the results table 
 Report = Callable[[float, str], None]
 
 # Share of one file's progress bar each stage covers; embedding dominates on a CPU.
-STAGES = {"reading": (0.0, 0.25), "chunking": (0.25, 0.35), "embedding": (0.35, 0.9), "indexing": (0.9, 1.0)}
+STAGES = {"reading": (0.0, 0.25), "ocr": (0.0, 0.25), "chunking": (0.25, 0.35), "embedding": (0.35, 0.9), "indexing": (0.9, 1.0)}
 REFRESH_S = 0.25
 
 
@@ -63,6 +63,8 @@ def describe(progress: IngestProgress) -> str:
     """Return the live status text of one file, e.g. "embedding 32/52 passages"."""
     if progress.stage == "embedding" and progress.total:
         return f"embedding {progress.done}/{progress.total} passages"
+    if progress.stage == "ocr" and progress.total:
+        return f"reading scanned pages by OCR: {progress.done}/{progress.total}"
     if progress.stage == "chunking" and progress.total:
         return f"chunking: {progress.total} passages"
     return {"reading": "reading…", "indexing": "indexing…", "done": "done", "failed": "failed"}.get(

@@ -140,7 +140,7 @@ class _ProgressBar:
     def update(self, progress: IngestProgress) -> None:
         if self.bar is None:
             self.bar = self._tqdm(total=progress.file_count, unit="file", file=sys.stderr, disable=self.disabled)
-        detail = f" {progress.done}/{progress.total}" if progress.stage == "embedding" else ""
+        detail = f" {progress.done}/{progress.total}" if progress.stage in ("embedding", "ocr") else ""
         self.bar.set_description_str(f"{progress.name[:30]} {progress.stage}{detail}", refresh=False)
         if progress.stage in ("done", "failed"):
             self.bar.update(1)

@@ -6,7 +6,8 @@
             else: result.document, result.chunks
 
 The worker is a long-lived child process that runs `load_document` + `Chunker.split`:
-- a parse that takes longer than `settings.parse_timeout_s` is killed and reported; the worker restarts;
+- a parse that takes longer than `settings.parse_timeout_s` is killed and reported; the worker restarts; a
+  scanned PDF's pages read by OCR each add `ocr_page_timeout_s` (the worker reports every page it reads);
 - its address space is capped at `settings.parse_memory_mb`: a MemoryError fails that file;
 - a crash (segfault in a parser) fails that file; the next file gets a fresh worker. A PDF that crashed
   the worker (PDFium is C++: a decompression bomb makes it abort at the memory cap) is first retried once
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from rag.config import Settings
@@ -30,12 +32,14 @@ from rag.errors import DocumentLoadError
 from rag.ingest.chunking import Chunker
 from rag.ingest.cleaning import display_name
 from rag.ingest.loaders import KINDS
-from rag.ingest.reading import ParsedFile, chunker_for, parse_in_process, parsed_from_wire
+from rag.ingest.reading import ParsedFile, chunker_for, ocr_progress_from_wire, parse_in_process, parsed_from_wire
 from rag.sandbox.process import Crashed, TimedOut, Unreadable, WorkerProcess
 from rag.sandbox.wire import BadMessage
 
 logger = logging.getLogger(__name__)
 
+OcrCallback = Callable[[int, int, int], None]  # (file's position in the batch, pages read, pages to read)
+OCR_SLACK_S = 30.0  # beyond a page's OCR time limit: drawing the page, and the worker's own limit acting first
 FALLBACK_WARNING = (
     "read with the fallback PDF reader after the main reader crashed; some pages may be missing or laid out differently"
 )
@@ -59,6 +63,7 @@ class ParseWorker:
         }
         self._worker = WorkerProcess("parse", config)
         self._chunker: Chunker | None = None  # only for isolated=False
+        self._on_pages: Callable[[int, int], None] | None = None  # OCR progress of the file being collected
         self._worker.start()  # start now: the child's imports overlap with whatever the caller does next
 
     def __enter__(self) -> ParseWorker:
@@ -76,12 +81,13 @@ class ParseWorker:
         return result
 
     def parse_many(
-        self, items: Iterable[tuple[Path, str]], *, isolated: bool = True
+        self, items: Iterable[tuple[Path, str]], *, isolated: bool = True, on_ocr: OcrCallback | None = None
     ) -> Iterator[tuple[Path, str, ParsedFile | DocumentLoadError]]:
         """Parse files in order, yielding (path, name, ParsedFile or the DocumentLoadError) for each.
 
         While the caller handles file i the worker already reads file i+1. With `isolated=False`
-        files are parsed in this process instead (no worker, no timeout).
+        files are parsed in this process instead (no worker, no timeout). `on_ocr(i, done, total)` hears of
+        file i's pages read by OCR; each such page also gives the file `ocr_page_timeout_s` more time.
         """
         if not isolated:
             yield from self._parse_many_here(items)
@@ -92,9 +98,12 @@ class ParseWorker:
             return
         submitted = self._submit(Path(current[0]), _name(*current))
         try:
+            position = 0
             while current is not None:
                 name = _name(*current)
+                self._on_pages = partial(on_ocr, position) if on_ocr is not None else None
                 result = self._answer(Path(current[0]), name, submitted)
+                position += 1
                 following = next(queue, None)
                 if following is not None:
                     submitted = self._submit(Path(following[0]), _name(*following))
@@ -159,7 +168,7 @@ class ParseWorker:
 
     def _collect(self, path: Path, name: str, deadline: float) -> ParsedFile | DocumentLoadError | Crashed:
         """The answer to the request in flight, a DocumentLoadError (timeout, bad reply), or the crash."""
-        outcome = self._worker.collect(deadline)
+        outcome = self._worker.collect(deadline, on_progress=self._ocr_progress)
         if isinstance(outcome, TimedOut):
             timeout = self.settings.parse_timeout_s
             return DocumentLoadError(
@@ -175,6 +184,13 @@ class ParseWorker:
             return self._distrusted(name, str(exc))
         except OSError as exc:  # the file went away before we could hash it
             return DocumentLoadError(name, f"could not be opened ({exc.strerror or exc})")
+
+    def _ocr_progress(self, data: object) -> float:
+        """One more page read by OCR: tell the caller, and give the file time for the next page."""
+        done, total = ocr_progress_from_wire(data)
+        if self._on_pages is not None:
+            self._on_pages(done, total)
+        return time.monotonic() + self.settings.ocr_page_timeout_s + OCR_SLACK_S
 
     def _distrusted(self, name: str, reason: str) -> DocumentLoadError:
         """A reply that breaks the protocol: the file fails and the worker is replaced before the next one."""

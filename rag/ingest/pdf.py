@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from rag.config import Settings
 from rag.errors import DocumentLoadError, EncryptedFileError, FileTooLargeError, NoTextError
 from rag.ingest.cleaning import clean_text
+from rag.ingest.scans import ScanReport, read_scans, unread_scans
+from rag.ingest.tables import with_tables
 from rag.types import Page
 
 logger = logging.getLogger(__name__)
@@ -131,7 +133,7 @@ def _read_with_pypdf(data: bytes, name: str, settings: Settings) -> tuple[list[P
         elif _looks_scanned(reader, number, text):
             scanned.append(number)
         pages.append(Page(number, text or ""))
-    return pages, _pdf_warnings(name, pages, skipped, scanned)
+    return pages, _pdf_warnings(name, pages, skipped, unread_scans(pages, scanned, settings))
 
 
 def _open_pdf(data: bytes, name: str):
@@ -188,9 +190,14 @@ def _few_letters(text: str) -> bool:
     return sum(ch.isalnum() for ch in text) < SCANNED_PAGE_ALNUM
 
 
+def _junk(text: str) -> bool:
+    """A text layer that is not text: fonts without a character map give symbols and replacement characters."""
+    shown = [ch for ch in text if not ch.isspace()]
+    return len(shown) >= 50 and sum(ch.isalnum() for ch in shown) < 0.3 * len(shown)
+
+
 def _read_with_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[Page], list[str]]:
     import pypdfium2 as pdfium
-    import pypdfium2.raw as raw
 
     try:
         pdf = pdfium.PdfDocument(data)
@@ -203,21 +210,33 @@ def _read_with_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[
         pages, skipped, scanned = [], [], []
         for number in range(1, len(pdf) + 1):
             try:
-                page = pdf[number - 1]
-                textpage = page.get_textpage()
-                text = clean_text(textpage.get_text_bounded())
-                if _few_letters(text) and any(True for _ in page.get_objects([raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
-                    scanned.append(number)
-                textpage.close()
-                page.close()
+                text, scan = _pdfium_page_text(pdf[number - 1], settings)
             except pdfium.PdfiumError as exc:
                 logger.info("%s: page %d could not be read: %s", name, number, _describe(exc))
                 skipped.append(number)
-                text = ""
+                text, scan = "", False
+            if scan:
+                scanned.append(number)
             pages.append(Page(number, text))
+        ocr = read_scans(pdf, pages, scanned, settings)
     finally:
         pdf.close()
-    return pages, _pdf_warnings(name, pages, skipped, scanned)
+    return ocr.pages, _pdf_warnings(name, ocr.pages, skipped, ocr)
+
+
+def _pdfium_page_text(page, settings: Settings) -> tuple[str, bool]:
+    """A page's cleaned text (tables as rows with their headers) and whether it looks scanned or unreadable."""
+    import pypdfium2.raw as raw
+
+    try:
+        textpage = page.get_textpage()
+        text = textpage.get_text_bounded()
+        text = clean_text(with_tables(textpage, text) if settings.pdf_tables else text)
+        textpage.close()
+        few = _few_letters(text) or _junk(text)
+        return text, few and (_junk(text) or any(True for _ in page.get_objects([raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)))
+    finally:
+        page.close()
 
 
 PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
@@ -226,18 +245,34 @@ FALLBACK_READERS = (_read_with_pypdf,)  # under without_pdfium(): pure Python, s
 _pdfium_allowed = contextvars.ContextVar("pdfium_allowed", default=True)
 
 
-def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], scanned: list[int]) -> list[str]:
+def _pdf_warnings(name: str, pages: list[Page], skipped: list[int], ocr: ScanReport) -> list[str]:
     warnings = []
+    if ocr.read:
+        warnings.append(f"read {_count(ocr.read)} by OCR ({ocr.engine}): check its passages against the page pictures")
+    if ocr.failed:
+        warnings.append(f"page(s) {_ranges(ocr.failed)} could not be read by OCR ({ocr.failure}) and have no text")
     if skipped:
         warnings.append(f"page(s) {_ranges(skipped)} could not be read and were skipped")
     empty = {p.number for p in pages if not any(ch.isalnum() for ch in p.text)} - set(skipped)
     if len(empty) == len(pages):
-        raise NoTextError(name, f"has no text on any of its {len(pages)} pages — scanned? OCR is not enabled")
-    if empty or scanned:
-        how = "little or no" if set(scanned) - empty else "no"  # a scan may carry a stamp or header line
-        count = len(empty | set(scanned))
-        warnings.append(f"{count} of {len(pages)} pages have {how} text — scanned? OCR is not enabled")
+        raise NoTextError(name, f"has no text on any of its {len(pages)} pages {_why_no_text(ocr)}")
+    unread = set(ocr.unread) | (empty - set(ocr.read) - set(ocr.failed))
+    if unread:
+        how = "little or no" if set(ocr.unread) - empty else "no"  # a scan may carry a stamp or header line
+        warnings.append(f"{len(unread)} of {len(pages)} pages have {how} text {_why_no_text(ocr)}")
     return warnings
+
+
+def _why_no_text(ocr: ScanReport) -> str:
+    if ocr.read or ocr.failed:
+        return "even by OCR"
+    if ocr.missing:
+        return f"— scanned? {ocr.missing}"
+    return "(blank: no text and no picture to read by OCR)"
+
+
+def _count(pages: list[int]) -> str:
+    return f"{len(pages)} page{'s' if len(pages) != 1 else ''}"
 
 
 def _describe(exc: BaseException) -> str:

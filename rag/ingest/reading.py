@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from rag.digest import file_sha256
 from rag.errors import DocumentLoadError
 from rag.ingest.chunking import Chunker, chunk_id
 from rag.ingest.loaders import load_document
+from rag.ingest.ocr import reporting_pages
 from rag.ingest.pdf import without_pdfium
 from rag.sandbox.wire import BadMessage, field
 from rag.types import Chunk, Document, Page
@@ -74,12 +76,16 @@ class ParseHandler:
 
         self.settings = Settings.from_dict(config["settings"])
         self.chunker = chunker_for(self.settings, config["tokenizer_file"])
+        self.progress: Callable[[dict[str, Any]], None] = lambda _data: None  # set by rag.sandbox.child
+
+    def _report_ocr(self, done: int, total: int) -> None:
+        self.progress({"stage": "ocr", "done": done, "total": total})
 
     def __call__(self, request: dict[str, Any]) -> tuple[dict[str, Any], None]:
         """Return the wire reply for one file; `pdfium=False` is the parent's retry of a PDF that crashed PDFium."""
         name = request["name"]
         try:
-            with nullcontext() if request["pdfium"] else without_pdfium():
+            with nullcontext() if request["pdfium"] else without_pdfium(), reporting_pages(self._report_ocr):
                 return parsed_to_wire(parse_in_process(Path(request["path"]), self.settings, self.chunker, name)), None
         except DocumentLoadError as exc:
             return _failure(type(exc).__name__, exc.reason), None
@@ -131,6 +137,16 @@ def parsed_from_wire(reply: Any, path: Path, name: str) -> ParsedFile | Document
     document = Document(file_sha256(path), name, str(path), kind, pages, warnings, _text(field(reply, "title", str)))
     texts = {page.number: page.text for page in pages}
     return ParsedFile(document, tuple(_chunk(row, document, texts) for row in field(reply, "chunks", list)))
+
+
+def ocr_progress_from_wire(data: Any) -> tuple[int, int]:
+    """(done, total) from a worker's {"stage": "ocr", "done", "total"} progress; raise BadMessage when malformed."""
+    if field(data, "stage", str) != "ocr":
+        raise BadMessage("unknown progress stage")
+    done, total = field(data, "done", int), field(data, "total", int)
+    if not 0 <= done <= total:
+        raise BadMessage("progress out of range")
+    return done, total
 
 
 def _page(item: Any) -> Page:

@@ -2,7 +2,8 @@
 
 It receives its config once ({"role", "memory_mb", "log_level", "preload", ...}), sets up the role's handler,
 caps its own address space, answers {"ready": true}, then answers one JSON request at a time: a JSON reply, and
-for a render a frame of pixels after it. Roles: "parse" (`rag.ingest.reading.ParseHandler`) and "render"
+for a render a frame of pixels after it. Before its reply a handler may send {"progress": {...}} messages (a parse
+reading scanned pages by OCR reports each page; the parent extends the request's deadline with each). Roles: "parse" (`rag.ingest.reading.ParseHandler`) and "render"
 (`rag.pages.RenderHandler`).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from rag.ingest.reading import ParseHandler
@@ -19,6 +21,8 @@ from rag.sandbox.wire import Channel
 
 
 class Handler(Protocol):
+    progress: Callable[[dict[str, Any]], None]  # sends {"progress": data} to the parent before the reply
+
     def __call__(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]: ...
 
     def out_of_memory(self, request: dict[str, Any]) -> dict[str, Any]: ...
@@ -37,6 +41,7 @@ def serve(read_fd: int, write_fd: int) -> None:
     for module in config.get("preload", ()):
         importlib.import_module(module)
     handler: Handler = ROLES[config["role"]](config)
+    handler.progress = lambda data: conn.send_json({"progress": data})
     _cap_memory(config["memory_mb"])
     conn.send_json({"ready": True})
     while True:

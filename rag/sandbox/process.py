@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ class Unreadable:
 
 
 Outcome = Reply | TimedOut | Crashed | Unreadable
+ProgressHandler = Callable[[Any], float | None]  # a progress message's data -> a new deadline, or None
 
 
 class WorkerProcess:
@@ -109,13 +111,22 @@ class WorkerProcess:
             return time.monotonic() + budget_s
         return None
 
-    def collect(self, deadline: float, frame: bool = False) -> Outcome:
-        """Return the answer to the request in flight (with the frame after it when `frame`), or what went wrong."""
+    def collect(self, deadline: float, frame: bool = False, on_progress: ProgressHandler | None = None) -> Outcome:
+        """Return the answer to the request in flight (with the frame after it when `frame`), or what went wrong.
+
+        {"progress": data} messages before the answer go to `on_progress(data)`, which returns a new deadline
+        (or None to keep it); without `on_progress` they are ignored.
+        """
         try:
-            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
-                self.stop()
-                return TimedOut()
-            message = self._conn.recv_json()
+            while True:
+                if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    self.stop()
+                    return TimedOut()
+                message = self._conn.recv_json()
+                if not (isinstance(message, dict) and set(message) == {"progress"}):
+                    break
+                extended = on_progress(message["progress"]) if on_progress is not None else None
+                deadline = max(deadline, extended or deadline)
             data = self._conn.recv_frame() if frame and isinstance(message, dict) and message.get("ok") else None
         except BadMessage as exc:
             self.stop()

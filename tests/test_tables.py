@@ -1,0 +1,159 @@
+"""PDF tables rewritten as rows that keep their column headers (rag/ingest/tables.py)."""
+
+from __future__ import annotations
+
+from rag.ingest.tables import with_tables
+
+CHAR = 5.0  # every character of the fake page is 5 pt wide
+
+
+class FakeTextPage:
+    """A PDFium text page stand-in: lines of (x, text) cells, each character CHAR wide, CR LF between lines."""
+
+    def __init__(self, lines: list[list[tuple[float, str]]]) -> None:
+        self.text, self.boxes = "", []
+        for number, cells in enumerate(lines):
+            y = 700.0 - 12 * number
+            for x, cell in cells:
+                if self.text and not self.text.endswith("\n"):
+                    self._add(" ", self.boxes[-1][2], y)
+                for i, ch in enumerate(cell):
+                    self._add(ch, x + i * CHAR, y)
+            self._add("\r", 0, y)
+            self._add("\n", 0, y)
+        self.text, self.boxes = self.text[:-2], self.boxes[:-2]
+
+    def _add(self, ch: str, x: float, y: float) -> None:
+        self.text += ch
+        self.boxes.append((x, y, x + CHAR, y + 8))
+
+    def count_chars(self) -> int:
+        return len(self.text)
+
+    def get_text_range(self, index: int = 0, count: int = -1) -> str:
+        return self.text[index:] if count < 0 else self.text[index : index + count]
+
+    def get_charbox(self, index: int) -> tuple[float, float, float, float]:
+        return self.boxes[index]
+
+
+def right(x_end: float, text: str) -> tuple[float, str]:
+    """A right-aligned figure ending at `x_end`."""
+    return (x_end - CHAR * len(text), text)
+
+
+INCOME = [
+    [(100, "CONDENSED STATEMENTS OF INCOME")],
+    [(120, "(In millions, except per share data)")],
+    [(322, "Three Months Ended"), (442, "Nine Months Ended")],  # each centred over its two columns
+    [right(350, "Oct 30,"), right(410, "Oct 31,"), right(470, "Oct 30,"), right(530, "Oct 31,")],
+    [right(350, "2022"), right(410, "2021"), right(470, "2022"), right(530, "2021")],
+    [(20, "Revenue"), (300, "$"), right(350, "5,931"), (360, "$"), right(410, "7,103"), right(470, "20,923"), right(530, "19,271")],
+    [(20, "Operating expenses")],
+    [(30, "Research and development"), right(350, "1,945"), right(410, "1,403"), right(470, "5,387"), right(530, "3,802")],
+    [(30, "Total operating expenses"), right(350, "2,576"), right(410, "1,960"), right(470, "8,555"), right(530, "5,405")],
+    [(20, "Interest expense"), right(355, "(65)"), right(415, "(62)"), right(475, "(198)"), right(535, "(175)")],
+    [(20, "Net income per share:")],
+    [(30, "Basic"), right(350, "$0.27"), right(410, "$0.99"), right(470, "$1.18"), right(530, "$2.71")],
+    [(20, "See accompanying Notes.")],
+]
+
+
+def rewritten(lines: list[list[tuple[float, str]]]) -> list[str]:
+    page = FakeTextPage(lines)
+    return with_tables(page, page.get_text_range()).splitlines()
+
+
+def test_each_row_names_its_column_headers_and_unit():
+    out = rewritten(INCOME)
+    assert out[0] == "CONDENSED STATEMENTS OF INCOME"  # the title and caption stay as they were
+    assert out[1] == "(In millions, except per share data)"
+    assert out[2] == (
+        "Revenue: Three Months Ended Oct 30, 2022: $5,931; Oct 31, 2021: $7,103; "
+        "Nine Months Ended Oct 30, 2022: 20,923; Oct 31, 2021: 19,271 (in millions)."
+    )
+    assert out[-1] == "See accompanying Notes."
+
+
+def test_section_headings_prefix_the_rows_indented_under_them():
+    out = rewritten(INCOME)
+    assert out[3].startswith("Operating expenses — Research and development: Three Months Ended Oct 30, 2022: 1,945;")
+    assert out[4].startswith("Operating expenses — Total operating expenses:")
+    assert out[5].startswith("Interest expense: Three Months Ended Oct 30, 2022: (65);")  # section ended at Total
+
+
+def test_per_share_rows_do_not_say_millions():
+    basic = rewritten(INCOME)[6]
+    assert basic.startswith("Net income per share — Basic: Three Months Ended Oct 30, 2022: $0.27;")
+    assert "millions" not in basic
+
+
+def test_prose_with_numbers_is_not_a_table():
+    lines = [
+        [(20, "Revenue was $5,931 million in the quarter, up from 7,103 a year ago.")],
+        [(20, "We had 2,483 employees and 12 offices at the end of 2022.")],
+    ]
+    assert rewritten(lines) == [
+        "Revenue was $5,931 million in the quarter, up from 7,103 a year ago.",
+        "We had 2,483 employees and 12 offices at the end of 2022.",
+    ]
+
+
+def test_a_headerless_table_below_inherits_the_headers_above_it():
+    lines = [
+        [right(350, "Oct 30, 2022"), right(420, "Jan 30, 2022")],
+        [(20, "Cash"), right(350, "2,800"), right(420, "1,990")],
+        [(20, "Total assets"), right(350, "40,488"), right(420, "44,187")],
+        [(20, "LIABILITIES")],
+        [(20, "Current liabilities:")],
+        [(30, "Accounts payable"), right(350, "1,491"), right(420, "1,783")],
+        [(30, "Short-term debt"), right(350, "1,249"), right(420, "—")],
+    ]
+    out = rewritten(lines)
+    assert out[0] == "Cash: Oct 30, 2022: 2,800; Jan 30, 2022: 1,990."
+    assert "Current liabilities — Accounts payable: Oct 30, 2022: 1,491; Jan 30, 2022: 1,783." in out
+    assert out[-1] == "Current liabilities — Short-term debt: Oct 30, 2022: 1,249; Jan 30, 2022: —."
+
+
+def test_a_wrapped_label_is_joined_not_taken_for_a_section():
+    lines = [
+        [right(350, "2022"), right(420, "2021")],
+        [(20, "Net income"), right(350, "680"), right(420, "2,464")],
+        [(20, "Reclassification adjustments included in")],
+        [(30, "net income"), right(350, "(1)"), right(420, "(17)")],
+    ]
+    assert rewritten(lines)[-1] == "Reclassification adjustments included in net income: 2022: (1); 2021: (17)."
+
+
+def test_a_real_10q_income_statement(shared_dir):
+    """NVIDIA's quarter revenue is $5,931M and the nine months' $20,923M: the row must say which is which."""
+    from rag.config import Settings
+    from rag.ingest.pdf import load_pdf
+
+    path = shared_dir / "eval/docugami_sec10q/docs/2022 Q3 NVDA.pdf"
+    pages, _ = load_pdf(path.read_bytes(), path.name, Settings())
+    revenue = next(line for line in pages[2].text.splitlines() if line.startswith("Revenue:"))
+    assert "Three Months Ended October 30, 2022: $5,931" in revenue
+    assert "Nine Months Ended October 30, 2022: $20,923" in revenue
+    plain, _ = load_pdf(path.read_bytes(), path.name, Settings(pdf_tables=False))
+    assert "Revenue $ 5,931 $ 7,103 $ 20,923 $ 19,271" in plain[2].text  # RAG_PDF_TABLES=0: as printed
+
+
+def test_a_table_row_is_highlighted_by_its_figures_on_the_page_picture(shared_dir):
+    """The stored row names headers the page prints elsewhere; the picture marks the row's figures."""
+    import pypdfium2 as pdfium
+
+    from rag.pages import _span_rects
+
+    path = shared_dir / "eval/docugami_sec10q/docs/2022 Q3 NVDA.pdf"
+    row = "Revenue: Three Months Ended October 30, 2022: $5,931; Nine Months Ended October 30, 2022: $20,923 (in millions)."
+    document = pdfium.PdfDocument(str(path))
+    try:
+        rects = _span_rects(document[2], row)
+        height = max(top for *_, top in rects) - min(bottom for _, bottom, *_ in rects)
+        lefts = sorted(left for left, _, _, _ in rects)
+    finally:
+        document.close()
+    assert len(rects) == len("5,931") + len("20,923")  # one box per character of the two figures
+    assert height < 12  # both on the Revenue line
+    assert lefts[0] > 300  # in the figure columns, not the label

@@ -157,3 +157,17 @@ def test_a_table_row_is_highlighted_by_its_figures_on_the_page_picture(shared_di
     assert len(rects) == len("5,931") + len("20,923")  # one box per character of the two figures
     assert height < 12  # both on the Revenue line
     assert lefts[0] > 300  # in the figure columns, not the label
+
+
+def test_a_caption_between_the_headers_and_the_rows_is_passed_over():
+    lines = [
+        [right(350, "2022"), right(420, "2021")],
+        [(330, "(In millions)")],
+        [(20, "Revenue:")],
+        [(30, "Gaming"), right(350, "1,574"), right(420, "3,221")],
+        [(30, "Automotive"), right(350, "251"), right(420, "135")],
+    ]
+    assert rewritten(lines) == [
+        "Revenue — Gaming: 2022: 1,574; 2021: 3,221 (in millions).",
+        "Revenue — Automotive: 2022: 251; 2021: 135 (in millions).",
+    ]

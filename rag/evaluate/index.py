@@ -122,6 +122,7 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         settings.chunk_overlap,
         settings.chunk_context,
         settings.pdf_tables,
+        settings.ocr,
     ]
     digest.update(json.dumps([str(p) for p in parts]).encode())
     for source in evalset.sources:

@@ -25,13 +25,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_FIGURE = re.compile(r"^\(?[-–]?\$?\(?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\)?%?\)?$|^[—–-]$")
+_FIGURE = re.compile(r"^\(?[-–]?\$?\(?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\)?%?\)?$|^\$?[—–-]$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _UNIT = re.compile(r"\((?:[^()]*\b)?in (thousands|millions|billions)\b[^()]*\)", re.IGNORECASE)
 MIN_ROWS = 2  # a table has at least this many rows of figures
 MIN_FIGURES = 2  # ... each with a label and at least this many figures
 LABEL_LINES = 2  # label-only lines (section headings, a wrapped label) allowed between rows
-HEADER_LINES = 4  # header lines looked for above a table's first row
+HEADER_LINES = 10  # header lines looked for above a table's first row (PDFium may give each column's cells its own lines)
 UNIT_LINES = 8  # lines above the header searched for "(In millions, …)"
 
 
@@ -136,7 +136,9 @@ def _cells(words: list[tuple[str, float, float]]) -> Line:
     gap = 1.6 * (sorted(widths)[len(widths) // 2] if widths else 5.0)  # ~ a space and a half at this font size
     for text, left, right in words:
         previous = cells[-1] if cells else None
-        if previous and (left - previous.right <= gap or previous.text == "$") and not _splits(previous, text):
+        if previous and text == "%" and _FIGURE.match(previous.text):  # "100.0 %": the sign belongs to its figure
+            cells[-1] = Cell(f"{previous.text}%", previous.left, right)
+        elif previous and (left - previous.right <= gap or previous.text == "$") and not _splits(previous, text):
             cells[-1] = Cell(f"{previous.text}{'' if previous.text == '$' else ' '}{text}", previous.left, right)
         else:
             cells.append(Cell(text, left, right))
@@ -205,10 +207,15 @@ def _describe(lines: list[Line], first_row: int, last: int, previous: Layout | N
     top = first_row
     while top > 0 and first_row - top < LABEL_LINES and _is_heading(lines[top - 1], columns):
         top -= 1  # "ASSETS", "Current assets:" between the header and the first row
-    header_start = top
-    while header_start > 0 and top - header_start < HEADER_LINES and _over_columns(lines[header_start - 1], columns):
-        header_start -= 1
-    headers = _headers(lines[header_start:top], columns)
+    header_start, header_lines, index = top, [], top - 1
+    while index >= 0 and top - index <= HEADER_LINES + 1:
+        if _over_columns(lines[index], columns):
+            header_lines.insert(0, lines[index])
+            header_start = index
+        elif not _caption(lines[index]):  # "(In millions)" between the headers and the first row is passed over
+            break
+        index -= 1
+    headers = _headers(header_lines, columns)
     unit = _unit(lines[max(0, header_start - UNIT_LINES) : first_row])
     if not any(headers) and previous is not None and previous.matches(columns):
         headers, unit = list(previous.headers), unit or previous.unit  # the balance sheet's liabilities half
@@ -272,10 +279,16 @@ def _column_of(cell: Cell, columns: list[tuple[float, float]]) -> int | None:
 
 def _over_columns(line: Line, columns: list[tuple[float, float]]) -> bool:
     """A header line: every cell lies over the figure columns (a caption or title starts further left)."""
-    if not columns or not line.cells or _is_row(line) or line.text.startswith("("):
-        return False  # "(In millions)", "(Unaudited)" are captions, not headers
+    if not columns or not line.cells or _is_row(line) or _caption(line):
+        return False
     start = columns[0][0] - 40.0
-    return all(cell.left >= start for cell in line.cells)
+    cells = [c for c in line.cells if not _UNIT.search(c.text)]  # "(In Millions)" at the left of a header line
+    return bool(cells) and all(cell.left >= start for cell in cells)
+
+
+def _caption(line: Line) -> bool:
+    """ "(In millions)", "(Unaudited)": a caption in parentheses, not a header."""
+    return line.text.startswith("(") and line.text.endswith(")")
 
 
 def _headers(lines: list[Line], columns: list[tuple[float, float]]) -> list[Header]:
@@ -283,6 +296,8 @@ def _headers(lines: list[Line], columns: list[tuple[float, float]]) -> list[Head
     parts: list[list[str]] = [[] for _ in columns]
     for line in lines:
         for cell in line.cells:
+            if _UNIT.search(cell.text):
+                continue
             for index in _spanned(cell, columns):
                 parts[index].append(cell.text)
     return [tuple(p) for p in parts]

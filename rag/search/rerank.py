@@ -12,7 +12,7 @@
 - "all-mpnet-base-v2": the "embed" score blended with all-mpnet-base-v2's cosine between the query and each
   passage (header + text, as indexed), min-max scaled over the head: a stronger embedder (768 dims, the opt-in
   `rag.mpnet`) judges only the 20 finalists, so the index keeps MiniLM's cheap vectors. It embeds the query and
-  up to 20 passages per search (~6.7 s on one thread here: measured in bench/mpnet_eval.py, README).
+  20 passages per search, seconds on a CPU; opt-in, since it won on four dev sets and lost on COVID-QA (README).
 - anything else: a sentence-transformers CrossEncoder, from a local folder or a hub id already in the Hugging Face
   cache (nothing is downloaded). A missing model raises ModelLoadError naming RAG_RERANKER.
 """
@@ -41,8 +41,10 @@ from rag.types import Chunk, Hit
 # "Sentence coverage"): SEC 10-Q +0.016 and COVID-QA +0.017 hit@5 over the earlier 0.6/0.1/0.3/0 weights.
 W_PRIOR, W_CHUNK, W_COVERAGE, W_SENTENCE = 0.4, 0.1, 0.2, 0.4
 MIN_SENTENCE_WORDS = 4
-# The mpnet cosine's share against the "embed" score (bench/mpnet_eval.py picked it on the dev sets).
-W_MPNET = 0.5
+# The mpnet cosine's share against the "embed" score, chosen with bench/mpnet_eval.py on solana, SEC 10-Q, COVID-QA
+# and SciFact (0.25: SEC +0.026 hit@5, SciFact +0.011 nDCG@10, solana level, COVID-QA -0.017; 0.5 lost 0.057 on
+# COVID-QA), checked on Cranfield (+0.017) and CISI (+0.007). Off by default: README, "Opt-in: all-mpnet-base-v2".
+W_MPNET = 0.25
 
 _cross_encoders: dict[str, Any] = {}
 _embedders: dict[str, Any] = {}  # re-rankers that are embedders (mpnet), by RAG_RERANKER name

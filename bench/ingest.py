@@ -172,7 +172,7 @@ def run_ours(shared: Path, work: Path, args: argparse.Namespace) -> dict[str, An
     outcomes = library.ingest(paths, on_progress=clock)
     wall = time.perf_counter() - start
     peak, worker_peak = peak_rss_mb(), peak_rss_mb(children=True)
-    texts = list(library.index.store.corpus().texts)
+    texts = [c.indexed_text for d in library.documents() for c in library.index.stored(d.doc_id).chunks]
     floor = floor_seconds(embedder.encode, texts, args.floor_sample)
     result = {"wall_s": wall, "stages": clock.stages(start, start + wall), "floor_s": floor, "model_load_s": load_s,
               "chunks": len(texts), "tokens": embedder_tokens(texts),
@@ -223,7 +223,7 @@ def hit5_ours(shared: Path, library: Any, limit: int, mode: str) -> float:
     evalset = replace(evalset, queries=evalset.queries[:limit])
 
     def pages_of(source: Any) -> list[Page]:
-        info = library.index.store.find(source.name)
+        info = library.index.find(source.name)
         return [Page(1, library.page_text(info.doc_id, 1))] if info else []
 
     evalset = align_spans(evalset, pages_of)

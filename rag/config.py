@@ -136,7 +136,8 @@ class Settings:
     fusion: Fusion = "normalized"  # hybrid: "normalized" (min-max score blend; beat RRF on every dev set) or "rrf"
     # BM25's share in normalised fusion; None ("auto") = calibrated per library (rag/search/calibration.py)
     bm25_weight: float | None = None
-    reranker: str = "embed"  # "none", "embed" (offline, rag/rerank.py), or a CrossEncoder path / hub id
+    # "none", "embed" (offline, rag/search/rerank.py), "all-mpnet-base-v2" (opt-in wheels), or a CrossEncoder path / hub id
+    reranker: str = "embed"
     expansion: Expansion = "none"
     multi_hop: bool = False
     mmr_lambda: float = 1.0  # 1.0 = no diversity re-ordering

@@ -308,6 +308,21 @@ def test_start_up_errors_reach_the_handlers(tmp_path):
         engine.library("s")
 
 
+def test_a_model_re_ranker_is_loaded_at_start_not_on_the_first_search(tmp_path, monkeypatch):
+    from tests.fakes import FakeEmbedder
+    from ui import engine as engine_module
+
+    loaded: list[str] = []
+    monkeypatch.setattr(engine_module, "load_reranker", lambda settings: loaded.append(settings.reranker))
+    for reranker in ("embed", "all-mpnet-base-v2"):
+        settings = make_settings(tmp_path).replace(reranker=reranker)
+        engine = engine_module.Engine(settings, AppSettings(sample_dir=None), embedder=FakeEmbedder(dim=8),
+                                      warm_generator=False)
+        engine.start(background=False)
+        engine.close()
+    assert loaded == ["all-mpnet-base-v2"]  # "embed" needs no model
+
+
 def make_settings(tmp_path: Path):
     from rag.config import Settings
 

@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.errors import ModelLoadError, RagError
 from rag.generate.generator import Generator
 from rag.pages import PageRenderer
+from rag.search.rerank import load_reranker
 from rag.types import Chunk, Hit
 
 from .config import AppSettings
@@ -101,6 +102,9 @@ class Engine:
             if self.embedder is None:
                 self.status = "Loading the embedding model…"
                 self.embedder = rag.load_embedder(self.settings)
+            if self.settings.reranker not in ("none", "embed"):  # a model re-ranker: its load is not the first search's
+                self.status = "Loading the re-ranking model…"
+                load_reranker(self.settings)
             self.status = "Opening the library…" + (" (an empty one gets the sample documents)" if self.app.sample_dir else "")
             self.pool = self._make_pool()
         except RagError as exc:

@@ -25,7 +25,8 @@ __all__ = ["EXPANSIONS", "FUSIONS", "MODES", "Query", "RetrievalOptions", "Sourc
 class RetrievalOptions:
     """How to search. `documents` holds doc_ids to search within (None = every document).
 
-    `reranker` is "none", "embed" (offline, see rag/search/rerank.py) or a CrossEncoder path / hub id.
+    `reranker` is "none", "embed" (offline, see rag/search/rerank.py), "all-mpnet-base-v2" (the embed score blended
+    with mpnet's cosine, opt-in wheels) or a CrossEncoder path / hub id.
     """
 
     mode: Mode = "hybrid"
@@ -57,7 +58,7 @@ class RetrievalOptions:
         if self.expansion not in EXPANSIONS:
             raise ConfigError(f"expansion {self.expansion!r} is unknown (RAG_EXPANSION); use one of {EXPANSIONS}")
         if not self.reranker.strip():
-            raise ConfigError("reranker is empty (RAG_RERANKER); use none, embed or a CrossEncoder path")
+            raise ConfigError("reranker is empty (RAG_RERANKER); use none, embed, all-mpnet-base-v2 or a CrossEncoder path")
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> RetrievalOptions:

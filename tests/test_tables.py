@@ -171,3 +171,13 @@ def test_a_caption_between_the_headers_and_the_rows_is_passed_over():
         "Revenue — Gaming: 2022: 1,574; 2021: 3,221 (in millions).",
         "Revenue — Automotive: 2022: 251; 2021: 135 (in millions).",
     ]
+
+
+def test_a_diagram_with_numbered_labels_is_not_a_table():
+    """Solana's Merkle-tree figure: "Transaction 1  Transaction 2" / "Block Header 1" stays as printed."""
+    lines = [
+        [(196, "Transaction"), (230, "1"), (242, "Transaction"), (276, "2")],
+        [(302, "Block Header"), (341, "1")],
+        [(196, "Transaction"), (230, "3"), (242, "Transaction"), (276, "4")],
+    ]
+    assert rewritten(lines) == ["Transaction 1 Transaction 2", "Block Header 1", "Transaction 3 Transaction 4"]

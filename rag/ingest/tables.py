@@ -166,14 +166,21 @@ def _table_end(lines: list[Line], start: int) -> int | None:
     if not _is_row(lines[start]):
         return None
     rows, end, index = 1, start, start + 1
+    amounts = _amounts(lines[start])
     while index < len(lines):
         line = lines[index]
         if _is_row(line) or (line.figures and line.label):
-            rows, end = rows + 1, index
+            rows, end = rows + _is_row(line), index
+            amounts = amounts or _amounts(line)
         elif not _heading_before_row(lines, index):
             break
         index += 1
-    return end if rows >= MIN_ROWS else None
+    return end if rows >= MIN_ROWS and amounts else None
+
+
+def _amounts(line: Line) -> bool:
+    """Figures a table states ("5,931", "$680", "12.5%", "(65)", "340"), not a diagram's "Transaction 1 Transaction 2"."""
+    return any(re.search(r"[,.$%(]|\d{3}", cell.text) for cell in line.figures)
 
 
 def _heading_before_row(lines: list[Line], index: int) -> bool:

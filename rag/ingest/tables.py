@@ -25,41 +25,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_FIGURE = re.compile(r"^\(?[-–]?\$?\(?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\)?%?\)?$|^\$?[—–-]$")
+from rag.ingest.page_lines import FIGURE, Cell, Line, read_lines
+
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _UNIT = re.compile(r"\((?:[^()]*\b)?in (thousands|millions|billions)\b[^()]*\)", re.IGNORECASE)
 MIN_ROWS = 2  # a table has at least this many rows of figures
-MIN_FIGURES = 2  # ... each with a label and at least this many figures
+MINFIGURES = 2  # ... each with a label and at least this many figures
 LABEL_LINES = 2  # label-only lines (section headings, a wrapped label) allowed between rows
 HEADER_LINES = 10  # header lines looked for above a table's first row (PDFium may give each column's cells its own lines)
 UNIT_LINES = 8  # lines above the header searched for "(In millions, …)"
 
 
 Header = tuple[str, ...]  # one column's header cells, top line first
-
-
-@dataclass(frozen=True)
-class Cell:
-    text: str
-    left: float
-    right: float
-
-
-@dataclass(frozen=True)
-class Line:
-    cells: tuple[Cell, ...]
-
-    @property
-    def figures(self) -> list[Cell]:
-        return [c for c in self.cells if _FIGURE.match(c.text)]
-
-    @property
-    def label(self) -> str:
-        return " ".join(c.text for c in self.cells if not _FIGURE.match(c.text))
-
-    @property
-    def text(self) -> str:
-        return " ".join(c.text for c in self.cells)
 
 
 @dataclass(frozen=True)
@@ -105,58 +82,13 @@ def find_tables(lines: list[Line]) -> list[Table]:
     return tables
 
 
-def read_lines(textpage: Any) -> list[Line]:
-    """The page's text lines (PDFium's order, split at its CR LF) as cells: words closer than a gap merge."""
-    count = textpage.count_chars()
-    raw = textpage.get_text_range(0, count)
-    if len(raw) != count:  # characters outside the BMP: indices no longer line up with boxes
-        return []
-    lines, words, word, left, right = [], [], [], 0.0, 0.0
-    for index, ch in enumerate(raw + "\n"):
-        if ch.isspace():
-            if word:
-                words.append(("".join(word), left, right))
-                word = []
-            if ch == "\n":
-                lines.append(_cells(words))
-                words = []
-            continue
-        box_left, _, box_right, _ = textpage.get_charbox(index)
-        if not word:
-            left = box_left
-        word.append(ch)
-        right = box_right
-    return lines
-
-
-def _cells(words: list[tuple[str, float, float]]) -> Line:
-    """Join words into cells: a gap wider than ~1.5 spaces separates cells; a lone "$" joins the figure after it."""
-    cells: list[Cell] = []
-    widths = [(r - le) / max(len(t), 1) for t, le, r in words]
-    gap = 1.6 * (sorted(widths)[len(widths) // 2] if widths else 5.0)  # ~ a space and a half at this font size
-    for text, left, right in words:
-        previous = cells[-1] if cells else None
-        if previous and text == "%" and _FIGURE.match(previous.text):  # "100.0 %": the sign belongs to its figure
-            cells[-1] = Cell(f"{previous.text}%", previous.left, right)
-        elif previous and (left - previous.right <= gap or previous.text == "$") and not _splits(previous, text):
-            cells[-1] = Cell(f"{previous.text}{'' if previous.text == '$' else ' '}{text}", previous.left, right)
-        else:
-            cells.append(Cell(text, left, right))
-    return Line(tuple(cells))
-
-
-def _splits(previous: Cell, text: str) -> bool:
-    """Two figures never merge into one cell, nor a label and a figure after it."""
-    return bool(_FIGURE.match(text)) and previous.text != "$"
-
-
 def _is_row(line: Line) -> bool:
     """A label, then figures (not only years: "October 30, 2022 January 30, 2022" is a header)."""
     figures = line.figures
     return (
-        len(figures) >= MIN_FIGURES
+        len(figures) >= MINFIGURES
         and bool(line.label)
-        and not _FIGURE.match(line.cells[0].text)
+        and not FIGURE.match(line.cells[0].text)
         and not all(_YEAR.match(c.text) for c in figures)
     )
 

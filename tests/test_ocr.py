@@ -112,7 +112,19 @@ def test_a_hung_ocr_page_still_ends_within_the_page_limit(tmp_path, tokenizer_fi
     path = scanned_pdf(tmp_path / "ledger.pdf", 1)
     with (
         ParseWorker(settings, tokenizer_file, preload=["fixtures.fake_ocr_hook"]) as worker,
-        pytest.raises(DocumentLoadError, match=r"ledger\.pdf: took longer than"),
+        pytest.raises(DocumentLoadError, match=r"ledger\.pdf: a scanned page took longer than 1 s to read by OCR.*"
+                                               r"RAG_OCR_PAGE_TIMEOUT_S.*RAG_OCR=off"),
+    ):
+        worker.parse(path, "ledger.pdf")
+
+
+def test_a_worker_repeating_the_same_progress_cannot_keep_its_file_alive(tmp_path, tokenizer_file, monkeypatch):
+    monkeypatch.setenv("FAKE_OCR_REPEAT", "1")
+    settings = Settings(parse_timeout_s=30, ocr_page_timeout_s=30)
+    path = scanned_pdf(tmp_path / "ledger.pdf", 5)
+    with (
+        ParseWorker(settings, tokenizer_file, preload=["fixtures.fake_ocr_hook"]) as worker,
+        pytest.raises(DocumentLoadError, match=r"ledger\.pdf: could not be read: .*unreadable reply"),
     ):
         worker.parse(path, "ledger.pdf")
 

@@ -64,6 +64,7 @@ class ParseWorker:
         self._worker = WorkerProcess("parse", config)
         self._chunker: Chunker | None = None  # only for isolated=False
         self._on_pages: Callable[[int, int], None] | None = None  # OCR progress of the file being collected
+        self._ocr_seen = (-1, -1)  # the last (done, total) OCR progress of the file being collected
         self._worker.start()  # start now: the child's imports overlap with whatever the caller does next
 
     def __enter__(self) -> ParseWorker:
@@ -168,8 +169,14 @@ class ParseWorker:
 
     def _collect(self, path: Path, name: str, deadline: float) -> ParsedFile | DocumentLoadError | Crashed:
         """The answer to the request in flight, a DocumentLoadError (timeout, bad reply), or the crash."""
+        self._ocr_seen = (-1, -1)
         outcome = self._worker.collect(deadline, on_progress=self._ocr_progress)
         if isinstance(outcome, TimedOut):
+            if self._ocr_seen[0] >= 0:
+                return DocumentLoadError(name, (
+                    f"a scanned page took longer than {self.settings.ocr_page_timeout_s:g} s to read by OCR and the "
+                    "file was stopped; raise RAG_OCR_PAGE_TIMEOUT_S, or set RAG_OCR=off to load it without OCR"
+                ))  # fmt: skip
             timeout = self.settings.parse_timeout_s
             return DocumentLoadError(
                 name, f"took longer than {timeout:g} s to read and was stopped; split it or raise RAG_PARSE_TIMEOUT_S"
@@ -186,8 +193,16 @@ class ParseWorker:
             return DocumentLoadError(name, f"could not be opened ({exc.strerror or exc})")
 
     def _ocr_progress(self, data: object) -> float:
-        """One more page read by OCR: tell the caller, and give the file time for the next page."""
+        """One more page read by OCR: tell the caller, and give the file time for the next page.
+
+        Each report must advance, and a file has at most RAG_MAX_PAGES pages: a worker taken over by a hostile file
+        cannot keep its file alive by repeating itself.
+        """
         done, total = ocr_progress_from_wire(data)
+        last_done, last_total = self._ocr_seen
+        if done <= last_done or (last_total >= 0 and total != last_total) or total > self.settings.max_pages:
+            raise BadMessage("OCR progress that does not advance")
+        self._ocr_seen = (done, total)
         if self._on_pages is not None:
             self._on_pages(done, total)
         return time.monotonic() + self.settings.ocr_page_timeout_s + OCR_SLACK_S

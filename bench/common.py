@@ -204,3 +204,23 @@ def synthetic_document(name: str, texts: Sequence[str], vectors: Any) -> tuple:
         Chunk(chunk_id(doc_id, 1, i, i + 1), doc_id, name, 1, i, i + 1, text, ordinal=i) for i, text in enumerate(texts)
     ]
     return Document(doc_id, name, name, "txt", (Page(1, "x" * max(1, len(texts))),)), chunks, vectors
+
+
+def interleaved_search_ms(
+    library: Any, variants: dict[str, Any], warm: Sequence[str], timed: Sequence[str], **search: Any
+) -> dict[str, float]:
+    """Median milliseconds of `library.search` per settings variant, the variants interleaved question by question
+    (so a load change hits them alike) after the `warm` questions; closes `library`."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for question in warm:
+            for variant in variants.values():
+                library.search(question, k=5, settings=variant, **search)
+        for question in timed:
+            for name, variant in variants.items():
+                started = time.perf_counter()
+                library.search(question, k=5, settings=variant, **search)
+                times[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        library.close()
+    return {name: statistics.median(values) for name, values in times.items()}

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import base_parser, cpu_flags, go_offline, load_avg, table, write_json
+from common import base_parser, cpu_flags, go_offline, interleaved_search_ms, load_avg, table, write_json
 
 
 def passages(data_dir: Path, n: int) -> list[str]:
@@ -42,18 +42,8 @@ def search_ms(data_dir: Path, questions: list[str], base: Any) -> dict[str, floa
     load_reranker(settings.replace(reranker="all-mpnet-base-v2"))
     library = Library.open(settings, load_embedder(settings))
     variants = {name: settings.replace(reranker=name) for name in ("embed", "all-mpnet-base-v2")}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    try:
-        for variant in variants.values():
-            library.search(questions[0], k=5, settings=variant)  # warm-up
-        for question in questions[1:]:
-            for name, variant in variants.items():
-                started = time.perf_counter()
-                library.search(question, k=5, settings=variant)
-                times[name].append((time.perf_counter() - started) * 1000)
-    finally:
-        library.close()
-    return {name: statistics.median(values) for name, values in times.items()}
+    # warm-up: one question through each re-ranker (model load, caches), then the rest timed
+    return interleaved_search_ms(library, variants, questions[:1], questions[1:])
 
 
 def main() -> None:

@@ -10,11 +10,18 @@ load on the box hits both alike. Prints the median of each run and the differenc
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
-from common import base_parser, covid_evalset, go_offline, load_avg, shared_dir, table, write_json
+from common import (
+    base_parser,
+    covid_evalset,
+    go_offline,
+    interleaved_search_ms,
+    load_avg,
+    shared_dir,
+    table,
+    write_json,
+)
 
 
 def measure(data_dir: Path, questions: list[str]) -> dict[str, float]:
@@ -26,20 +33,8 @@ def measure(data_dir: Path, questions: list[str]) -> dict[str, float]:
     base = Settings.from_env().replace(data_dir=data_dir, reranker="none", candidates=100)
     library = Library.open(base, load_embedder(base))
     variants = {"hybrid": base, "hybrid+rerank": base.replace(reranker="embed")}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    try:
-        for question in questions[:3]:  # warm-up: first BM25 load, tokenizer and FAISS caches
-            for settings in variants.values():
-                library.search(question, k=5, mode="hybrid", settings=settings)
-        for question in questions:
-            for name, settings in variants.items():
-                started = time.perf_counter()
-                library.search(question, k=5, mode="hybrid", settings=settings)
-                times[name].append((time.perf_counter() - started) * 1000)
-    finally:
-        library.close()
-    return {name: statistics.median(values) for name, values in times.items()}
-
+    # warm-up: the first BM25 load, tokenizer and FAISS caches
+    return interleaved_search_ms(library, variants, questions[:3], questions, mode="hybrid")
 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])

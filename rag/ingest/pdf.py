@@ -225,16 +225,19 @@ def _read_with_pdfium(data: bytes, name: str, settings: Settings) -> tuple[list[
 
 
 def _pdfium_page_text(page, settings: Settings) -> tuple[str, bool]:
-    """A page's cleaned text (tables as rows with their headers) and whether it looks scanned or unreadable."""
+    """A page's cleaned text (tables as rows with their headers) and whether OCR should read it instead: a layer
+    of symbols, or a picture with at most a stamp or header line of text."""
     import pypdfium2.raw as raw
 
     try:
         textpage = page.get_textpage()
-        text = textpage.get_text_bounded()
-        text = clean_text(with_tables(textpage, text) if settings.pdf_tables else text)
-        textpage.close()
-        few = _few_letters(text) or _junk(text)
-        return text, few and (_junk(text) or any(True for _ in page.get_objects([raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)))
+        try:
+            text = textpage.get_text_bounded()
+            text = clean_text(with_tables(textpage, text) if settings.pdf_tables else text)
+        finally:
+            textpage.close()
+        pictured = _few_letters(text) and any(True for _ in page.get_objects([raw.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+        return text, _junk(text) or pictured
     finally:
         page.close()
 

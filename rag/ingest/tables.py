@@ -6,7 +6,7 @@ A 10-Q prints "Revenue $ 5,931 $ 7,103 $ 20,923 $ 19,271" under "Three Months En
 and "October 30, 2022 …": as plain text the row no longer says which figure is the quarter's, and the model
 answered with the nine-month one. Each row becomes one sentence:
 
-    "Revenue: Three Months Ended October 30, 2022: $5,931; … Nine Months Ended October 31, 2021: $19,271 (In millions)."
+    "Revenue: Three Months Ended October 30, 2022: $5,931; October 31, 2021: $7,103; … $19,271 (in millions)."
 
 written in place of the table's lines in the page text, so a passage of it still sits on the table's page and
 its offsets point at the table's place in the text (page pictures highlight its figures: `rag.pages`).
@@ -30,7 +30,7 @@ from rag.ingest.page_lines import FIGURE, Cell, Line, read_lines
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _UNIT = re.compile(r"\((?:[^()]*\b)?in (thousands|millions|billions)\b[^()]*\)", re.IGNORECASE)
 MIN_ROWS = 2  # a table has at least this many rows of figures
-MINFIGURES = 2  # ... each with a label and at least this many figures
+MIN_FIGURES = 2  # ... each with a label and at least this many figures
 LABEL_LINES = 2  # label-only lines (section headings, a wrapped label) allowed between rows
 HEADER_LINES = 10  # header lines looked for above a table's first row (PDFium may give each column's cells its own lines)
 UNIT_LINES = 8  # lines above the header searched for "(In millions, …)"
@@ -86,7 +86,7 @@ def _is_row(line: Line) -> bool:
     """A label, then figures (not only years: "October 30, 2022 January 30, 2022" is a header)."""
     figures = line.figures
     return (
-        len(figures) >= MINFIGURES
+        len(figures) >= MIN_FIGURES
         and bool(line.label)
         and not FIGURE.match(line.cells[0].text)
         and not all(_YEAR.match(c.text) for c in figures)
@@ -198,15 +198,13 @@ def _short(heading: str, words: int = 8) -> str:
 
 def _columns(rows: list[Line]) -> list[tuple[float, float]]:
     """(left, right) of each column: figures are right-aligned, so right edges within 6 pt are one column."""
-    edges = sorted(c.right for row in rows for c in row.figures)
-    groups: list[list[float]] = []
-    for edge in edges:
-        if groups and edge - groups[-1][-1] <= 6.0:
-            groups[-1].append(edge)
+    groups: list[list[Cell]] = []
+    for cell in sorted((c for row in rows for c in row.figures), key=lambda c: c.right):
+        if groups and cell.right - groups[-1][-1].right <= 6.0:
+            groups[-1].append(cell)
         else:
-            groups.append([edge])
-    lefts = {id(g): min(c.left for row in rows for c in row.figures if g[0] <= c.right <= g[-1]) for g in groups}
-    return [(lefts[id(g)], sum(g) / len(g)) for g in groups if len(g) >= 2]
+            groups.append([cell])
+    return [(min(c.left for c in g), sum(c.right for c in g) / len(g)) for g in groups if len(g) >= 2]
 
 
 def _column_of(cell: Cell, columns: list[tuple[float, float]]) -> int | None:
@@ -271,8 +269,8 @@ def _sentence(
 ) -> str:
     """ "Operating expenses — R&D: Three Months Ended Oct 30, 2022: 1,945; Oct 31, 2021: 1,403; … (in millions)."
 
-    A header part the figure before already named is not repeated ("Three Months Ended" spans two columns):
-    rows stay short enough that a passage holds several, with the table's title.
+    A header part the figure before already named is not repeated ("Three Months Ended" spans two columns), so a
+    row costs fewer of a passage's tokens.
     """
     label = f"{section} — {label}" if section else label
     if "per share" in label.lower() or "per share" in section.lower():

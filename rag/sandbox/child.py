@@ -3,8 +3,8 @@
 It receives its config once ({"role", "memory_mb", "log_level", "preload", ...}), sets up the role's handler,
 caps its own address space, answers {"ready": true}, then answers one JSON request at a time: a JSON reply, and
 for a render a frame of pixels after it. Before its reply a handler may send {"progress": {...}} messages (a parse
-reading scanned pages by OCR reports each page; the parent extends the request's deadline with each). Roles: "parse" (`rag.ingest.reading.ParseHandler`) and "render"
-(`rag.pages.RenderHandler`).
+reading scanned pages by OCR reports each page; the parent extends the request's deadline with each).
+Roles: "parse" (`rag.ingest.reading.ParseHandler`) and "render" (`rag.pages.RenderHandler`).
 """
 
 from __future__ import annotations

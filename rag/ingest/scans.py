@@ -40,9 +40,11 @@ def unread_scans(pages: list[Page], scanned: list[int], settings: Settings) -> S
 
 def read_scans(pdf: Any, pages: list[Page], scanned: list[int], settings: Settings) -> ScanReport:
     """Read the `scanned` pages of the open PDFium document by OCR, reporting (done, total) after each page."""
+    if not scanned:  # the usual case: no engine is looked for, and blank pages are not called scans
+        return ScanReport(pages)
     engine = ocr_engine(settings)
-    if not scanned or engine is None:
-        return ScanReport(pages, unread=scanned, missing="" if engine else missing_reason(settings))
+    if engine is None:
+        return ScanReport(pages, unread=scanned, missing=missing_reason(settings))
     out, read, failed, failure = list(pages), [], [], ""
     report_page(0, len(scanned))
     for done, number in enumerate(scanned, 1):

@@ -72,13 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--work", type=Path, default=Path("/tmp/yesno-bench"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/yesno.json"))
+    parser.add_argument(
+        "--set",
+        type=Path,
+        default=SET,
+        help="questions (JSONL); bench/data/yesno_heldout.jsonl is "
+        "the held-out set, written before the figure-contradiction rule was measured",
+    )
     args = parser.parse_args(argv)
     if not (args.shared / "eval").is_dir():
         print(f"shared data not found at {args.shared}; pass --shared PATH", file=sys.stderr)
         return 2
     from rag.library import Library
 
-    rows = [json.loads(line) for line in SET.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in args.set.read_text().splitlines() if line.strip()]
     settings = Settings.from_env().replace(data_dir=args.work / "library")
     embedder = load_embedder(settings)
     library = Library.open(settings, embedder)
@@ -114,6 +121,10 @@ def summary(results: list[dict]) -> dict:
         "accuracy_no": accuracy([r for r in results if r["answer"] == "no"]),
         "refused": round(statistics.mean(r["stance"] == "refused" for r in results), 3),
         "by_source": {s: accuracy([r for r in results if r["id"].startswith(s + "-")]) for s in sources},
+        "by_kind": {
+            k: accuracy([r for r in results if r.get("kind") == k])
+            for k in sorted({r.get("kind") for r in results} - {None})
+        },
     }
 
 

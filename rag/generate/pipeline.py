@@ -14,6 +14,7 @@ gate's call (`rag.generate.gate`); markers are checked against the passages (`ra
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -22,12 +23,13 @@ from typing import Protocol
 
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generate.citations import CitationCheck, cite
+from rag.generate.citations import CitationCheck, cite, is_denial
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers
 from rag.generate.generator import HEARTBEAT, Generator, Message
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
+from rag.generate.stance import contradiction
 from rag.search.options import check_query
 from rag.types import Answer, Chunk, Citation, Hit
 
@@ -181,6 +183,8 @@ def _finish(
 ) -> Answer:
     """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
     timings["support"] = round(check.support, 4)
+    if not _denies(check) and (found := contradiction(question, sources)):  # a yes/no the passages' figures decide
+        return Answer(question, query, found.text, (found.citation,), sources, (), False, timings=timings)
     missing = unstated_answer(check)
     if missing:  # the answer itself rests on a figure or name no passage it cites states: refuse, and say which
         text = f"{NOT_FOUND} The passages do not state {', '.join(missing)}. The closest passages are listed as sources."
@@ -188,6 +192,15 @@ def _finish(
     if decide(check, signals, settings.abstain_threshold):
         return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
     return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
+
+
+def _denies(check: CitationCheck) -> bool:
+    """The model already answered no ("No, it has 6 layers [1]."): its own words are kept. "Yes, … not only …" is
+    not a no."""
+    if not check.sentences or check.sentences[0].refusal:
+        return False
+    first = check.sentences[0].text
+    return is_denial(first) and not re.match(r"^\W*yes\b", first, re.IGNORECASE)
 
 
 def unstated_answer(check: CitationCheck) -> tuple[str, ...]:

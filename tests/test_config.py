@@ -74,7 +74,7 @@ def test_default_threads_leave_the_busy_cores_alone(monkeypatch):
     [
         ("RAG_QUERY_REWRITE", "LLM", r"^RAG_QUERY_REWRITE='LLM' is not a choice; use one of heuristic, llm$"),
         ("RAG_RETRIEVAL", "sparse", r"^RAG_RETRIEVAL='sparse' is not a choice; use one of dense, bm25, hybrid$"),
-        ("RAG_EMBED_DTYPE", "int8", r"^RAG_EMBED_DTYPE='int8' is not a choice"),
+        ("RAG_EMBED_DTYPE", "int4", r"^RAG_EMBED_DTYPE='int4' is not a choice"),
         ("RAG_TOP_K", "0", r"^RAG_TOP_K=0 is out of range; use a value at least 1$"),
         ("RAG_BM25_WEIGHT", "1.5", r"^RAG_BM25_WEIGHT=1.5 is out of range; use a value between 0 and 1$"),
         ("RAG_CHUNK_TOKENS", "400", r"^RAG_CHUNK_TOKENS=400 is out of range; use a value between 8 and 254$"),

@@ -49,7 +49,9 @@ def test_local_folder_without_model_card_is_named_by_folder(tmp_path):
 
 
 def test_bad_dtype_is_refused_when_the_settings_are_made():
-    with pytest.raises(ConfigError, match="RAG_EMBED_DTYPE='int3' is not a choice; use one of bfloat16, float32"):
+    with pytest.raises(
+        ConfigError, match="RAG_EMBED_DTYPE='int3' is not a choice; use one of auto, bfloat16, float32, int8"
+    ):
         Settings(embed_dtype="int3")
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.config import Settings
+from rag.embedding import planned_dtype
 from rag.evaluate.records import EvalSet, Source
 from rag.index.backends import DEFAULT_BACKEND
 from rag.ingest.loaders import load_document
@@ -117,7 +118,7 @@ def cache_key(evalset: EvalSet, settings: Settings, embedder_name: str) -> str:
         embedder_name,
         # each backend keeps its own copy ("auto" builds a fresh eval index on the default backend)
         DEFAULT_BACKEND if settings.index == "auto" else settings.index,
-        settings.embed_dtype,
+        planned_dtype(settings.embed_dtype),  # what "auto" means on this machine: int8 and bf16 vectors differ
         settings.chunk_tokens,
         settings.chunk_overlap,
         settings.chunk_context,

@@ -45,6 +45,25 @@ def test_a_figure_no_passage_states_is_contradicted_by_the_one_in_its_place(ques
     assert stated in sentence and sentence in found.text
 
 
+def test_the_figure_beside_the_same_words_is_the_one_named():
+    question = "Did the Imperial College group estimate the incidence at 6000 cases?"
+    passage = "The Imperial College group estimated the incidence from three importation events at 4000 cases."
+    found = contradiction(question, hits(passage))
+    assert found is not None and found.stated == ("4000",)  # "4000 cases", not "three importation events"
+
+
+def test_a_figure_stated_about_something_else_does_not_confirm_the_question():
+    passages = ["The protocol runs in three phases.", "In the Solana system there are two kinds of nodes."]
+    found = contradiction("Are there three kinds of nodes in the Solana system?", hits(*passages))
+    assert found is not None and found.stated == ("two",) and found.n == 2
+
+
+def test_a_year_is_contradicted_by_a_year_not_by_a_day():
+    passage = "ReAct, a prompting pattern, was posted on 6 October and published in 2022 by Yao and colleagues."
+    found = contradiction("Was the ReAct prompting pattern published in 2023?", hits(passage))
+    assert found is not None and found.stated == ("2022",)
+
+
 @pytest.mark.parametrize(
     ("question", "passages"),
     [
@@ -59,6 +78,8 @@ def test_a_figure_no_passage_states_is_contradicted_by_the_one_in_its_place(ques
         ("Did the Paris marathon have three water stations per kilometre?", ["Our cluster has two kinds of nodes."]),
         # no figure in the question
         ("Does Solana rotate its leaders at fixed intervals?", ["Solana rotates leaders every 4 slots."]),
+        # the figure is stated beside the question's words, in other words than the question's
+        ("Did training take 3.5 days?", ["Training took 3.5 days on eight GPUs; the small model took 12 hours."]),
     ],
 )  # fmt: skip
 def test_no_contradiction_without_an_absent_figure_in_the_same_slot(question, passages):

@@ -20,6 +20,7 @@ opposite.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from rag.types import Citation, Hit
 
 WINDOW = 4  # content words either side of a figure that say what it counts
 MIN_COVERAGE = 0.5  # share of the question's other content words its passage must hold
+_CITATION_NUMBERS = re.compile(r"\[\d+(?:\s*[,\-–]\s*\d+)*\]")
+_YEAR = re.compile(r"1[89]\d\d|20\d\d")
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W_]+(?:[-'][^\W_]+)*")  # "31,847" and "4.5" stay one token
 
 
@@ -61,44 +65,111 @@ def contradiction(question: str, sources: Sequence[Hit]) -> Contradiction | None
     `question`'s figure, best covered first; None when the question is not yes/no or nothing contradicts it."""
     if not is_yes_no(question):
         return None
-    stated_anywhere = numbers_stated(" ".join(f"{h.chunk.context} {h.chunk.text}" for h in sources))
-    absent = {value: written for value, written in figures(question).items() if value not in stated_anywhere}
+    asked = figures(question)
+    sentences = [(n, hit, span) for n, hit in enumerate(sources, start=1) for span in sentence_spans(hit.chunk.text)]
+    absent = _unstated(question, asked, [hit.chunk.context for hit in sources] + [s.text for _, _, s in sentences])
     if not absent:
         return None
-    asked = figures(question)
-    slot = set().union(*(_beside(question, written) for written in absent.values()))
+    rarity = _rarity([span.text for _, _, span in sentences])
+    slot = set().union(*(_beside(question, written) for written in absent))
+    next_to = set().union(*(_after(question, written) for written in absent))
+    kinds = {_kind(question, written) for written in absent}  # a year is contradicted by a year, 56% by a share
     wanted = content_terms(question) - set(asked) - {w.lower() for w in asked.values()}
-    best: Contradiction | None = None
-    for n, hit in enumerate(sources, start=1):
+    best: tuple[float, Contradiction] | None = None
+    for n, hit, span in sentences:
         have = content_terms(hit.chunk.text) | content_terms(hit.chunk.context)
-        coverage = len(wanted & have) / len(wanted) if wanted else 0.0
-        if coverage < MIN_COVERAGE:
-            continue
-        for span in sentence_spans(hit.chunk.text):
-            found = _contradicts(span, hit, n, asked, slot, coverage)
-            if found and (best is None or _rank(found, wanted) > _rank(best, wanted)):
-                best = found
-    return best
+        coverage = len(wanted & have) / len(wanted) if wanted else 0.0  # unweighted: a paraphrase is not penalised
+        found = _contradicts(span, hit, n, asked, slot, rarity, coverage, kinds, next_to) if coverage >= MIN_COVERAGE else None
+        if found is not None:
+            rank = _share(wanted, content_terms(span.text), rarity) + _share(slot, _beside_any(found), rarity)
+            if best is None or rank > best[0]:
+                best = (rank, found)
+    return best[1] if best else None
 
 
-def _rank(found: Contradiction, wanted: set[str]) -> tuple[float, float]:
-    """Passages that cover the question best first; within them, the sentence holding most of its words."""
-    return found.coverage, len(wanted & content_terms(found.span.text)) / len(wanted)
+def _unstated(question: str, asked: dict[str, str], texts: Sequence[str]) -> list[str]:
+    """The question's figures (as written) that no text states beside the words the question puts beside them:
+    "three" in "three phases" does not state the "three" of "three kinds of nodes"; "three kinds" does."""
+    unstated = []
+    for value, written in asked.items():
+        slot = _beside(question, written)
+        if not any(value in numbers_stated(text) and _beside_value(text, value) & slot for text in texts):
+            unstated.append(written)
+    return unstated
+
+
+def _beside_value(text: str, value: str) -> set[str]:
+    """Content words beside each way `text` writes the figure `value` ("3", "three", "3.0")."""
+    return set().union(*(_beside(text, w) for v, w in figures(text).items() if v == value))
 
 
 def _contradicts(
-    span: Span, hit: Hit, n: int, asked: dict[str, str], slot: set[str], coverage: float
+    span: Span, hit: Hit, n: int, asked: dict[str, str], slot: set[str], rarity: dict[str, float], coverage: float,
+    kinds: set[str], next_to: set[str],
 ) -> Contradiction | None:
-    """The sentence as a Contradiction when it states a figure the question does not, in the question's slot."""
-    others = {v: w for v, w in figures(span.text).items() if v not in asked}
-    in_slot = tuple(w for w in others.values() if _beside(span.text, w) & slot)
-    if not in_slot:
+    """The sentence as a Contradiction when it states a figure the question does not, in the question's slot; the
+    figure(s) whose neighbours share the most (rarity-weighted) with the question's are the ones named."""
+    text = _CITATION_NUMBERS.sub(" ", span.text)  # "[1, 9]" are references, not figures
+    near = {w: _beside(text, w) & slot for v, w in figures(text).items() if v not in asked and _kind(text, w) in kinds}
+    # the word after a figure says what it counts ("6000 *cases*" / "4000 *cases*"): a figure that counts the same
+    # thing comes first, then the rarity-weighted words they share
+    weight = {
+        w: (bool(_after(text, w) & next_to), sum(rarity.get(t, 1.0) for t in shared))
+        for w, shared in near.items()
+        if shared
+    }
+    if not weight:
         return None
-    absent = tuple(w for v, w in asked.items() if v not in numbers_stated(span.text))
-    return Contradiction(n, hit, span, absent, in_slot, coverage)
+    top = max(weight.values())
+    stated = tuple(w for w, score in weight.items() if score == top)
+    absent = tuple(w for v, w in asked.items() if v not in numbers_stated(text))
+    return Contradiction(n, hit, span, absent, stated, coverage)
 
 
-def _beside(text: str, written: str) -> set[str]:
+def _kind(text: str, written: str) -> str:
+    """What a figure is, from how it is written where it first occurs: "year", "day" (of a date), "share"
+    (% or percent) or "count"."""
+    at = _first_at(text, written)
+    after, before = text[at + len(written) : at + len(written) + 9].lower(), text[max(0, at - 10) : at].lower()
+    if after.lstrip().startswith(("%", "percent", "per cent")):
+        return "share"
+    if _MONTH.search(after[:9].split(",")[0]) or _MONTH.search(before):
+        return "day" if not _YEAR.fullmatch(written) else "year"
+    return "year" if _YEAR.fullmatch(written) else "count"
+
+
+def _first_at(text: str, written: str) -> int:
+    """Where `written` first occurs in `text` as a whole token (0 when it does not)."""
+    match = re.search(rf"(?<![\w.,]){re.escape(written)}(?![\w]|[.,]\d)", text)
+    return match.start() if match else 0
+
+
+def _beside_any(found: Contradiction) -> set[str]:
+    return set().union(*(_beside(found.span.text, w) for w in found.stated))
+
+
+def _rarity(texts: Sequence[str]) -> dict[str, float]:
+    """Inverse sentence frequency of each content word among `texts`: "cough" in one sentence of thirty outweighs
+    "patients" in ten, so the sentence about coughs wins over one that only shares the common words."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for term in content_terms(text):
+            counts[term] = counts.get(term, 0) + 1
+    return {term: math.log((len(texts) + 1) / (count + 0.5)) for term, count in counts.items()}
+
+
+def _share(wanted: set[str], have: set[str], rarity: dict[str, float]) -> float:
+    """The rarity-weighted share of `wanted` found in `have`; words no text has count 1 (they rank no sentence)."""
+    total = sum(rarity.get(w, 1.0) for w in wanted)
+    return sum(rarity.get(w, 1.0) for w in wanted & have) / total if total else 0.0
+
+
+def _after(text: str, written: str) -> set[str]:
+    """The first content word after each place `written` occurs in `text`: what the figure counts."""
+    return _beside(text, written, 1, before=False)
+
+
+def _beside(text: str, written: str, window: int = WINDOW, before: bool = True) -> set[str]:
     """The WINDOW nearest content words either side of each place `written` (a figure) occurs in `text`
     (stopwords and other figures skipped: "18 of the 21 block producers" → block, producer)."""
     tokens = _TOKEN.findall(text)
@@ -106,18 +177,18 @@ def _beside(text: str, written: str) -> set[str]:
     found: set[str] = set()
     for i, token in enumerate(tokens):
         if _normal(token) == target:
-            found |= _content(reversed(tokens[:i])) | _content(tokens[i + 1 :])
+            found |= _content(tokens[i + 1 :], window) | (_content(reversed(tokens[:i]), window) if before else set())
     return found
 
 
-def _content(tokens: Iterable[str]) -> set[str]:
-    """The first WINDOW content words (no figures) among `tokens`, in order."""
+def _content(tokens: Iterable[str], window: int) -> set[str]:
+    """The first `window` content words (no figures) among `tokens`, in order."""
     kept: list[str] = []
     for token in tokens:
         kept += [t for t in content_terms(token) if not t[0].isdigit()]
-        if len(kept) >= WINDOW:
+        if len(kept) >= window:
             break
-    return set(kept[:WINDOW])
+    return set(kept[:window])
 
 
 def _normal(token: str) -> str:

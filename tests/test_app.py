@@ -204,6 +204,18 @@ def test_unrelated_question_abstains(tmp_path):
     assert NOT_FOUND in final.history[-1]["content"]
 
 
+def test_a_no_the_passages_figures_give_is_shown_with_its_page(tmp_path):
+    generator = FakeGenerator()
+    engine = make_engine(tmp_path, generator=generator)
+    question = "Was the ReAct prompting pattern published in 2023?"
+    final = list(respond(engine, question, [], None, ChatOptions(), "s"))[-1]
+    assert generator.calls == [] and not final.answer.abstained
+    reply = str(final.history[-1]["content"])
+    assert "No — the passages state 2022, not 2023: “" in reply and "From your documents" in reply
+    (view,) = [v for v in final.views if v.cited]
+    assert view.document == "agents-primer.pdf"
+
+
 def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
     generator = FakeGenerator()
     engine = make_engine(tmp_path, generator=generator)

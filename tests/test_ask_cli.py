@@ -61,6 +61,24 @@ def test_ask_markdown_prints_real_footnotes(fake_stack, capsys, tmp_path):
     assert "> ⚠ Not supported by the cited passages: Cats purr." in out and "From your documents" not in out
 
 
+def test_ask_prints_a_no_the_passages_figures_give_without_the_model(monkeypatch, capsys, tmp_path):
+    library = FakeLibrary([("sol.pdf", 18, "In the Solana system there are two kinds of nodes: Leader and Verifier.")])
+    generator = FakeGenerator("Yes [1].")
+    monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
+    monkeypatch.setenv("RAG_GENERATOR", "fake")
+    question = "Are there three kinds of nodes in the Solana system?"
+    with registered_fake(generator):
+        assert main(["ask", question, "--data-dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert main(["ask", question, "--json", "--data-dir", str(tmp_path)]) == 0
+        data = json.loads(capsys.readouterr().out)
+    assert generator.calls == []
+    assert "\nAnswer:\nNo — the passages state two, not three: “In the Solana system there are two kinds of nodes" in out
+    assert 'Sources:\n  [1] sol.pdf, page 18: "In the Solana system there are two kinds of nodes' in out
+    assert data["answer"].startswith("No — the passages state two, not three") and not data["abstained"]
+    assert [c["page"] for c in data["citations"]] == [18]
+
+
 def test_ask_without_question_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["ask"])

@@ -51,6 +51,7 @@ def run_ask(args: argparse.Namespace) -> int:
     library = open_library(settings)
     generator = load_generator(settings)
     result: Answer | None = None
+    streamed = False  # the model's words were printed as they came
     try:
         for event in answer(args.question, library, generator, settings=settings, documents=args.document):
             quiet = args.json or args.markdown
@@ -58,6 +59,7 @@ def run_ask(args: argparse.Namespace) -> int:
                 print_evidence(event.evidence)
             elif isinstance(event, Token) and not quiet:
                 print(event.text, end="", flush=True)
+                streamed = True
             elif isinstance(event, Done):
                 result = event.answer
     finally:
@@ -68,7 +70,7 @@ def run_ask(args: argparse.Namespace) -> int:
     elif args.markdown:
         print(answer_markdown(result), end="")
     else:
-        print_sources(result)
+        print_sources(result, streamed)
     return 0
 
 
@@ -82,8 +84,11 @@ def print_evidence(quotes) -> None:
     print("\nAnswer:", flush=True)
 
 
-def print_sources(result: Answer) -> None:
-    """After the streamed tokens: the checked answer if it changed, then the sources and any warnings."""
+def print_sources(result: Answer, streamed: bool = True) -> None:
+    """After the streamed tokens: the answer when it was not streamed (a refusal, or a No the passages' figures
+    gave without the model), then the sources and any warnings."""
+    if not streamed and not result.abstained:
+        print(result.text, end="")  # under "Answer:", where the model's words would have been
     print()
     if result.abstained:
         print(f"\n{result.text}")

@@ -7,6 +7,7 @@
         elif isinstance(event, Token): print(event.text, end="")
         elif isinstance(event, Done): final = event.answer     # text may differ from the tokens:
                                                                # markers are corrected, or we abstained
+A yes/no question whose figure the passages contradict is answered No from them (`rag.generate.stance`).
 Follow-ups are searched as standalone queries (`rag.generate.followups`); whether to answer at all is the abstain
 gate's call (`rag.generate.gate`); markers are checked against the passages (`rag.generate.citations`).
 """
@@ -14,7 +15,6 @@ gate's call (`rag.generate.gate`); markers are checked against the passages (`ra
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -23,7 +23,7 @@ from typing import Protocol
 
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generate.citations import CitationCheck, cite, is_denial
+from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers
@@ -101,7 +101,8 @@ def answer(
     settings: Settings | None = None,
     documents: Sequence[str] | None = None,
 ) -> Iterator[Event]:
-    """Yield Retrieved, then Quoted, Waiting and Token events (unless the passages cannot answer), and one Done.
+    """Yield Retrieved, then Quoted, Waiting and Token events, and one Done. No Waiting or Token when the passages
+    cannot answer (a refusal) or when their own figures answer a yes/no question No (`rag.generate.stance`).
 
     `settings` (default: the library's) sets the passages, the prompt and the answer's length and temperature;
     `documents` limits the search to those document names/ids. Raises QueryError for an empty or over-long
@@ -129,6 +130,12 @@ def answer(
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped)
         return
     yield Quoted(quotes)
+    found = contradiction(question, prompt.sources)
+    if found is not None:  # a yes/no question the passages' own figures answer No: no model needed (stance.py)
+        timings["first_token"] = timings["total"] = time.perf_counter() - started
+        yield Done(Answer(question, query, found.text, (found.citation,), prompt.sources, (), False, prompt.dropped,
+                          quotes, timings))  # fmt: skip
+        return
     pieces: list[str] = []
     yield from _generate(generator, prompt.messages, settings, started, pieces, timings)
     check = cite("".join(pieces).strip(), prompt.sources, library.embedder, question)
@@ -183,8 +190,6 @@ def _finish(
 ) -> Answer:
     """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
     timings["support"] = round(check.support, 4)
-    if not _denies(check) and (found := contradiction(question, sources)):  # a yes/no the passages' figures decide
-        return Answer(question, query, found.text, (found.citation,), sources, (), False, timings=timings)
     missing = unstated_answer(check)
     if missing:  # the answer itself rests on a figure or name no passage it cites states: refuse, and say which
         text = f"{NOT_FOUND} The passages do not state {', '.join(missing)}. The closest passages are listed as sources."
@@ -192,15 +197,6 @@ def _finish(
     if decide(check, signals, settings.abstain_threshold):
         return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
     return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
-
-
-def _denies(check: CitationCheck) -> bool:
-    """The model already answered no ("No, it has 6 layers [1]."): its own words are kept. "Yes, … not only …" is
-    not a no."""
-    if not check.sentences or check.sentences[0].refusal:
-        return False
-    first = check.sentences[0].text
-    return is_denial(first) and not re.match(r"^\W*yes\b", first, re.IGNORECASE)
 
 
 def unstated_answer(check: CitationCheck) -> tuple[str, ...]:

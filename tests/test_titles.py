@@ -148,3 +148,26 @@ def test_the_pypdf_fallback_reads_the_title_without_pdfium(tmp_path, monkeypatch
     monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
     with without_pdfium():
         assert load_document(pdf, Settings()).title == "Form 10-Q for Microsoft Corp"
+
+
+def test_an_sec_filing_without_a_metadata_title_is_named_by_its_cover_page():
+    from rag.ingest.titles import document_title
+
+    cover = (
+        "UNITED STATES\nSECURITIES AND EXCHANGE COMMISSION\nFORM 10-Q\n(Mark One)\nCommission File Number: 0-23985\n"
+        "NVIDIA CORPORATION\n(Exact name of registrant as specified in its charter)\nDelaware 94-3177549\n"
+    )
+    pages = [Page(1, cover), Page(2, "Table of Contents")]
+    assert document_title("pdf", pages, "0001045810-22-000166") == "NVIDIA CORPORATION Form 10-Q"
+    assert (
+        document_title("pdf", pages, "Form 10-Q for Microsoft Corp") == "Form 10-Q for Microsoft Corp"
+    )  # metadata first
+    assert document_title("pdf", [Page(1, "A paper about registrants.\nNo cover here.")], "") == ""
+    # the name is on the first two pages only: a later mention is not the document's own name
+    later = [Page(1, "Intro"), Page(2, "Overview"), Page(3, cover)]
+    assert document_title("pdf", later, "") == ""
+
+
+def test_a_real_10q_without_a_metadata_title_names_its_company(shared_dir):
+    filing = shared_dir / "eval/docugami_sec10q/docs/2022 Q3 NVDA.pdf"
+    assert load_document(filing, Settings()).title == "NVIDIA CORPORATION Form 10-Q"

@@ -58,6 +58,15 @@ def test_a_figure_stated_about_something_else_does_not_confirm_the_question():
     assert found is not None and found.stated == ("two",) and found.n == 2
 
 
+def test_reference_numbers_neither_state_nor_contradict_a_figure():
+    passages = [
+        "The assays were checked by RT-PCR targeting the M gene (3), as described [3, 4].",
+        "The RT-PCR assays were validated in five international laboratories.",
+    ]
+    found = contradiction("Were the RT-PCR assays validated in three international laboratories?", hits(*passages))
+    assert found is not None and found.stated == ("five",)
+
+
 def test_a_year_is_contradicted_by_a_year_not_by_a_day():
     passage = "ReAct, a prompting pattern, was posted on 6 October and published in 2022 by Yao and colleagues."
     found = contradiction("Was the ReAct prompting pattern published in 2023?", hits(passage))

@@ -31,7 +31,8 @@ from rag.types import Citation, Hit
 
 WINDOW = 4  # content words either side of a figure that say what it counts
 MIN_COVERAGE = 0.5  # share of the question's other content words its passage must hold
-_CITATION_NUMBERS = re.compile(r"\[\d+(?:\s*[,\-–]\s*\d+)*\]")
+# "[1, 9]", "(3)": references and list numbers, not figures
+_CITATION_NUMBERS = re.compile(r"\[\d+(?:\s*[,\-–]\s*\d+)*\]|\(\d{1,3}(?:\s*[,\-–]\s*\d{1,3})*\)")
 _YEAR = re.compile(r"1[89]\d\d|20\d\d")
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W_]+(?:[-'][^\W_]+)*")  # "31,847" and "4.5" stay one token
@@ -93,7 +94,8 @@ def _unstated(question: str, asked: dict[str, str], texts: Sequence[str]) -> lis
     unstated = []
     for value, written in asked.items():
         slot = _beside(question, written)
-        if not any(value in numbers_stated(text) and _beside_value(text, value) & slot for text in texts):
+        bare = (_CITATION_NUMBERS.sub(" ", text) for text in texts)
+        if not any(value in numbers_stated(text) and _beside_value(text, value) & slot for text in bare):
             unstated.append(written)
     return unstated
 
@@ -109,7 +111,7 @@ def _contradicts(
 ) -> Contradiction | None:
     """The sentence as a Contradiction when it states a figure the question does not, in the question's slot; the
     figure(s) whose neighbours share the most (rarity-weighted) with the question's are the ones named."""
-    text = _CITATION_NUMBERS.sub(" ", span.text)  # "[1, 9]" are references, not figures
+    text = _CITATION_NUMBERS.sub(" ", span.text)
     near = {w: _beside(text, w) & slot for v, w in figures(text).items() if v not in asked and _kind(text, w) in kinds}
     # the word after a figure says what it counts ("6000 *cases*" / "4000 *cases*"): a figure that counts the same
     # thing comes first, then the rarity-weighted words they share

@@ -8,14 +8,16 @@ by the fact check (issue 14: on "no" questions it was right a third of the time)
 passage states, where a passage sentence says the same thing about another figure, is a No we can show verbatim.
 
 A sentence contradicts the question when
-- the question's figure (digits or a number word up to twenty) occurs in no passage at all — so a question whose
-  figure some passage states is never contradicted here, whatever else the passages say;
-- the sentence states another figure in the same slot: the content words next to it (WINDOW either side) share a
-  word with the words next to the question's figure ("three *kinds of nodes*" / "two *kinds of nodes*");
-- its passage (with the passage's context header) holds at least MIN_COVERAGE of the question's other content
-  words, so it talks about the same thing (the sentence alone often names it by "the assays", "it").
-Contradictions in words ("longest" vs "heaviest") are left to the model: no rule here tells a paraphrase from an
-opposite.
+- no passage sentence (nor context header) states the question's figure beside the words the question puts beside
+  it ("three phases" does not state the "three" of "three kinds of nodes"); references like "(3)" or "[1, 9]"
+  are not figures;
+- the sentence states another figure of the same kind (a year for a year, a share for a share) whose neighbouring
+  content words (WINDOW either side) share a word with the question figure's ("two *kinds of nodes*"); of several,
+  the one counting the same thing (the word right after it) is named, then the one sharing the rarest words;
+- its passage (with its context header) holds at least MIN_COVERAGE of the question's other content words, so it
+  talks about the same thing (the sentence alone often says "the assays" or "it").
+Contradictions in words ("longest" vs "heaviest") are left to the model: a word-substitution rule built the same
+way fired on paraphrases ("add" / "insert") of "yes" questions (docs/answer-quality.md, "The stance rule").
 """
 
 from __future__ import annotations
@@ -61,28 +63,44 @@ class Contradiction:
         return Citation(self.n, self.hit.chunk, round(self.coverage, 4), start, start + len(self.span.text))
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What the question says about its figures that no passage states (see the module docstring)."""
+
+    figures: dict[str, str]  # all its figures, value → as written
+    slot: set[str]  # content words beside the unstated figures
+    next_to: set[str]  # the word right after each: what it counts
+    kinds: set[str]  # "year", "day", "share" or "count"
+    wanted: set[str]  # the question's other content words
+
+
 def contradiction(question: str, sources: Sequence[Hit]) -> Contradiction | None:
     """Return the passage sentence (numbered as in `sources`) that gives another figure for the yes/no
     `question`'s figure, best covered first; None when the question is not yes/no or nothing contradicts it."""
     if not is_yes_no(question):
         return None
-    asked = figures(question)
     sentences = [(n, hit, span) for n, hit in enumerate(sources, start=1) for span in sentence_spans(hit.chunk.text)]
-    absent = _unstated(question, asked, [hit.chunk.context for hit in sources] + [s.text for _, _, s in sentences])
+    texts = [hit.chunk.context for hit in sources] + [span.text for _, _, span in sentences]
+    absent = _unstated(question, figures(question), texts)
     if not absent:
         return None
     rarity = _rarity([span.text for _, _, span in sentences])
-    slot = set().union(*(_beside(question, written) for written in absent))
-    next_to = set().union(*(_after(question, written) for written in absent))
-    kinds = {_kind(question, written) for written in absent}  # a year is contradicted by a year, 56% by a share
-    wanted = content_terms(question) - set(asked) - {w.lower() for w in asked.values()}
+    asked = _Asked(
+        figures=figures(question),
+        slot=set().union(*(_beside(question, written) for written in absent)),
+        next_to=set().union(*(_after(question, written) for written in absent)),
+        kinds={_kind(question, written) for written in absent},
+        wanted=content_terms(question) - set(figures(question)) - {w.lower() for w in figures(question).values()},
+    )
     best: tuple[float, Contradiction] | None = None
     for n, hit, span in sentences:
         have = content_terms(hit.chunk.text) | content_terms(hit.chunk.context)
-        coverage = len(wanted & have) / len(wanted) if wanted else 0.0  # unweighted: a paraphrase is not penalised
-        found = _contradicts(span, hit, n, asked, slot, rarity, coverage, kinds, next_to) if coverage >= MIN_COVERAGE else None
+        coverage = len(asked.wanted & have) / len(asked.wanted) if asked.wanted else 0.0  # a paraphrase costs nothing
+        found = _contradicts(span, hit, n, asked, rarity, coverage) if coverage >= MIN_COVERAGE else None
         if found is not None:
-            rank = _share(wanted, content_terms(span.text), rarity) + _share(slot, _beside_any(found), rarity)
+            rank = _share(asked.wanted, content_terms(span.text), rarity) + _share(
+                asked.slot, _beside_any(found), rarity
+            )
             if best is None or rank > best[0]:
                 best = (rank, found)
     return best[1] if best else None
@@ -106,26 +124,23 @@ def _beside_value(text: str, value: str) -> set[str]:
 
 
 def _contradicts(
-    span: Span, hit: Hit, n: int, asked: dict[str, str], slot: set[str], rarity: dict[str, float], coverage: float,
-    kinds: set[str], next_to: set[str],
+    span: Span, hit: Hit, n: int, asked: _Asked, rarity: dict[str, float], coverage: float
 ) -> Contradiction | None:
-    """The sentence as a Contradiction when it states a figure the question does not, in the question's slot; the
-    figure(s) whose neighbours share the most (rarity-weighted) with the question's are the ones named."""
+    """The sentence as a Contradiction when it states a figure of the asked kind that the question does not, beside
+    the question's words; the figure counting the same thing is named first, then the one sharing the rarest words."""
     text = _CITATION_NUMBERS.sub(" ", span.text)
-    near = {w: _beside(text, w) & slot for v, w in figures(text).items() if v not in asked and _kind(text, w) in kinds}
-    # the word after a figure says what it counts ("6000 *cases*" / "4000 *cases*"): a figure that counts the same
-    # thing comes first, then the rarity-weighted words they share
+    candidates = [w for v, w in figures(text).items() if v not in asked.figures and _kind(text, w) in asked.kinds]
     weight = {
-        w: (bool(_after(text, w) & next_to), sum(rarity.get(t, 1.0) for t in shared))
-        for w, shared in near.items()
-        if shared
+        w: (bool(_after(text, w) & asked.next_to), sum(rarity.get(t, 1.0) for t in shared))
+        for w in candidates
+        if (shared := _beside(text, w) & asked.slot)
     }
     if not weight:
         return None
     top = max(weight.values())
     stated = tuple(w for w, score in weight.items() if score == top)
-    absent = tuple(w for v, w in asked.items() if v not in numbers_stated(text))
-    return Contradiction(n, hit, span, absent, stated, coverage)
+    unstated = tuple(w for v, w in asked.figures.items() if v not in numbers_stated(text))
+    return Contradiction(n, hit, span, unstated, stated, coverage)
 
 
 def _kind(text: str, written: str) -> str:

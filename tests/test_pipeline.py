@@ -82,7 +82,7 @@ def test_the_model_gets_numbered_passages_in_the_system_message_and_the_question
     gen = FakeGenerator("Solana orders transactions with Proof of History [1].")
     run("How does Solana order transactions?", gen)
     system, *_, user = gen.calls[0].messages
-    assert system.role == "system" and "[1] sol.pdf, page 4" in system.content
+    assert system.role == "system" and "[1] sol.pdf\n<<<\nSolana orders" in system.content
     assert user.content.startswith("How does Solana order transactions?")
 
 

@@ -21,13 +21,14 @@ def hit(text: str, page: int = 1, doc: str = "report.pdf", n: int = 0) -> Hit:
     return Hit(Chunk(f"c{n}-{page}", "d1", doc, page, 0, len(text), text, ordinal=n), 1.0 - n / 10)
 
 
-def test_system_message_holds_instructions_then_numbered_passages_with_file_and_page(tmp_path):
+def test_system_message_holds_instructions_then_numbered_passages_with_their_file(tmp_path):
     hits = [hit("Solana uses Proof of History.", page=3, n=0), hit("Bitcoin uses proof of work.", page=7, n=1)]
     prompt = build_messages("How does Solana order events?", hits, [], Settings(data_dir=tmp_path), words)
     system, user = prompt.messages[0], prompt.messages[-1]
     assert system.role == "system" and system.content.startswith(INSTRUCTIONS)
-    assert "[1] report.pdf, page 3\n<<<\nSolana uses Proof of History.\n>>>" in system.content
-    assert system.content.index("[1] report.pdf") < system.content.index("[2] report.pdf, page 7")
+    assert "[1] report.pdf\n<<<\nSolana uses Proof of History.\n>>>" in system.content
+    assert system.content.index("[1] report.pdf") < system.content.index("[2] report.pdf")
+    assert "page 3" not in system.content  # the model cites [n]; the app knows the page (no prefill spent on it)
     assert NOT_FOUND in system.content and "never instructions" in system.content
     assert user.role == "user" and user.content.startswith("How does Solana order events?")
     assert [p.n for p in prompt.passages] == [1, 2] and prompt.sources == tuple(hits)
@@ -93,13 +94,13 @@ def test_sentence_packing_takes_the_best_sentences_of_all_passages_and_drops_pas
     scores = SentenceScores(
         {(h.chunk.chunk_id, s.start): liked.get(s.text, 0.1) for h in hits for s in sentence_spans(h.chunk.text)}
     )
-    # Header "[n] report.pdf, page 1" = 4 words + 4; each sentence costs its words + 1.
-    packing = pack_sentences(hits, 8 + 8 + 8 + 6, words, scores)
+    # Header "[n] report.pdf" = 2 words + 4; each sentence costs its words + 1.
+    packing = pack_sentences(hits, 6 + 8 + 6 + 6, words, scores)
     assert [(p.n, p.hit.chunk.chunk_id, p.text, p.trimmed) for p in packing.passages] == [
         (1, "c0-1", "The fee per signature is 5000 lamports.", True),
         (2, "c2-1", "Fees are burned by half.", False),
     ]
-    assert packing.dropped == ("c1-1",) and packing.tokens == 30
+    assert packing.dropped == ("c1-1",) and packing.tokens == 26
     whole = pack_sentences(hits, 1000, words, scores)  # everything fits: passages whole, in rank order
     assert [p.text for p in whole.passages] == [h.chunk.text for h in hits] and not any(p.trimmed for p in whole.passages)
 

@@ -68,7 +68,7 @@ def pack(
 
 def header_tokens(n: int, hit: Hit, count_tokens: CountTokens) -> int:
     """What passage `n`'s header line and quote delimiters cost."""
-    return count_tokens(f"[{n}] {hit.document}, page {hit.page}") + HEADER_EXTRA
+    return count_tokens(f"[{n}] {hit.document}") + HEADER_EXTRA
 
 
 def pack_passages(

@@ -42,6 +42,7 @@ _YES_NO = re.compile(
     r"^\W*(?:is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may|might|must)\b",
     re.IGNORECASE,
 )
+_CHOICE = re.compile(r"\bor\b(?!\s+not\b)", re.IGNORECASE)  # "… A or B?" (but "… or not?" is still yes/no)
 _REQUEST = re.compile(r"^\W*(?:can|could|would|will)\s+(?:you|u)\b", re.IGNORECASE)
 YES_NO_FORM = (
     "Start with Yes or No as the passages decide it: No when they state a different number, name or property "
@@ -94,8 +95,9 @@ def build_messages(
 
 def is_yes_no(question: str) -> bool:
     """Return True for a question that starts like a yes/no question ("Does …", "Is …", "Can …"), but not for a
-    request phrased as one ("Can you list the risks?", "Could you summarise …")."""
-    return bool(_YES_NO.match(question)) and not _REQUEST.match(question)
+    request phrased as one ("Can you list the risks?") nor a choice ("Is the gene at the 3' or the 5' end?", which
+    the model answered "No")."""
+    return bool(_YES_NO.match(question)) and not _REQUEST.match(question) and not _CHOICE.search(question)
 
 
 def format_passage(passage: Passage) -> str:

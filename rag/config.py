@@ -152,9 +152,9 @@ class Settings:
     max_new_tokens: int = 384
     temperature: float = 0.1
     # Tokens of passages in the prompt: prefill dominates the wait for the first word on a CPU (~72 tokens/s here).
-    # 350 of the best sentences answered as well as 700 of whole passages in half the time; 300 (headers without
-    # page numbers) as well as 350, 0.8 s sooner (docs/answer-quality.md, "Prompt budget").
-    prompt_budget: int = 300
+    # 350 of the best sentences answered as well as 700 of whole passages in half the time; 250 (headers without
+    # page numbers) about as well as 350, first token 4.5 s instead of ~6 s (docs/answer-quality.md, "Prompt budget").
+    prompt_budget: int = 250
     # what fills the budget: the best sentences of all passages, or whole passages in rank order (packing.py)
     prompt_packing: Literal["sentences", "passages"] = "sentences"
     query_rewrite: Literal["heuristic", "llm"] = "heuristic"  # follow-ups: a rule (free) or one short model call

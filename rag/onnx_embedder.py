@@ -1,4 +1,4 @@
-"""int8 embedding on ONNX Runtime: the fast path for CPUs without native bfloat16 (RAG_EMBED_DTYPE=int8 / auto).
+"""int8 embedding on ONNX Runtime (RAG_EMBED_DTYPE=int8, opt-in): a faster path for CPUs without native bfloat16.
 
 Why ONNX Runtime: its int8 matrix kernels (AVX2, AVX-512 VNNI, NEON) are maintained and tested by a large
 team; hand-written int8 code of ours would not be. The ONNX file is made once, offline, from the installed

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from rag.digest import file_sha256
 from rag.errors import ModelLoadError
+from rag.generate.models import sweep_stale_temps
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ DEFAULT_VARIANT = next(iter(VARIANTS))
 # (0.944), 0.9984 with both FFN layers float; 34, 26 and 20 passages/s.
 FLOAT_MATMULS = re.compile(r"/layer\.\d+/(intermediate|output)/dense/MatMul$")
 OPSET = 17
-STALE_TEMP_S = 3600.0  # a temp folder this old belongs to no running export
 
 
 def ensure_onnx(folder: Path, identity: str, models_dir: Path, variant: str = DEFAULT_VARIANT) -> Path:
@@ -79,7 +79,7 @@ def build_onnx(folder: Path, dest: Path, variant: str = DEFAULT_VARIANT) -> None
     """Export and quantise the model in `folder` into `dest` (and its record), through a temp folder."""
     if variant not in VARIANTS:
         raise ValueError(f"variant {variant!r}; use one of {list(VARIANTS)}")
-    _sweep_stale_temps(dest.parent)
+    sweep_stale_temps(dest.parent, "export.*.part")
     started = time.perf_counter()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -179,15 +179,3 @@ def _install(built: Path, dest: Path) -> None:
 def _record_path(onnx_file: Path) -> Path:
     return onnx_file.with_name(onnx_file.name + ".json")
 
-
-def _sweep_stale_temps(cache_dir: Path) -> None:
-    """Delete temp folders of exports that died long ago (each holds a 90 MB float model); never read them."""
-    if not cache_dir.is_dir():
-        return
-    now = time.time()
-    for old in cache_dir.glob("export.*.part"):
-        try:
-            if now - old.stat().st_mtime > STALE_TEMP_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            continue

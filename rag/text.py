@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # A word: letters/digits, joined by inner hyphens or apostrophes ("2019-nCoV", "don't"); "_" is not a letter.
 WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 # Letter/digit runs only, for matching text across PDF extractors that differ in hyphens and spacing.
 _ALNUM = re.compile(r"[a-z0-9]+")
+_NAME_JOINERS = frozenset(["of", "the", "for", "de", "du", "von", "van"])  # "Bank of England" is one name
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below between both
@@ -171,19 +173,95 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 
 
 def names(text: str) -> set[str]:
-    """Return the names in `text`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised words after
-    the first ("Corda"); stopwords count only when written as acronyms. Possessives are dropped ("NVIDIA's" →
-    "NVIDIA") and single letters are not names."""
-    found = set()
-    for i, word in enumerate(w.removesuffix("'s") for w in words(text)):
-        if len(word) < 2:
+    """Return the names in `text`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised words that do
+    not start a sentence ("Corda"; not "Provide" in "… scalability? Provide examples") unless possessive ("Apple's
+    revenue?"); stopwords count only when written as acronyms. Possessives are dropped ("NVIDIA's" → "NVIDIA") and single letters are not names."""
+    return {word for _, word, kind in _name_words(text) if kind}
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name as a person wrote it: one acronym or code ("WHO", "Q3"), or a run of capitalised words
+    ("California Code of Regulations", words: "California", "Code", "Regulations")."""
+
+    written: str
+    words: tuple[str, ...]
+
+
+def name_phrases(text: str) -> list[Name]:
+    """The names of `text`, capitalised runs kept together ("Transactions Per Second" is one name, not three)."""
+    found: list[Name] = []
+    run: list[re.Match[str]] = []
+    for match, word, kind in _name_words(text):
+        joined = run and not text[run[-1].end() : match.start()].strip() and not run[-1].group().endswith("'s")
+        if (kind == "proper" and (joined or not run)) or (joined and word.lower() in _NAME_JOINERS):
+            run.append(match)
             continue
-        acronym = sum(c.isupper() for c in word) >= 2
-        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-        proper = i > 0 and word[0].isupper() and word.lower() not in STOPWORDS
-        if acronym or mixed or proper:
-            found.add(word)
-    return found
+        found += _closed(text, run)
+        run = [match] if kind == "proper" else []
+        if kind and kind != "proper":
+            found.append(Name(word, (word,)))
+    return found + _closed(text, run)
+
+
+def _closed(text: str, run: list[re.Match[str]]) -> list[Name]:
+    """The capitalised run as one Name, joiners at its end dropped ("Proof of" → "Proof")."""
+    while run and run[-1].group().lower() in _NAME_JOINERS:
+        run = run[:-1]
+    if not run:
+        return []
+    words = tuple(m.group().removesuffix("'s") for m in run if m.group().lower() not in _NAME_JOINERS)
+    return [Name(text[run[0].start() : run[-1].end()].removesuffix("'s"), words)]
+
+
+def _name_words(text: str) -> Iterator[tuple[re.Match[str], str, str | None]]:
+    """Each word of `text`, possessive dropped, with its kind of name: "acronym", "code", "proper" or None."""
+    for match in WORD.finditer(text):
+        word = match.group().removesuffix("'s")
+        before = text[: match.start()].rstrip(" \t\"'“‘([")  # names() reads questions and sentences: short
+        starts = not before or before.endswith((".", "?", "!", "\n"))
+        if len(word) < 2:
+            yield match, word, None
+        elif sum(c.isupper() for c in word) >= 2:
+            yield match, word, "acronym"
+        elif any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+            yield match, word, "code"
+        elif (not starts or match.group().endswith("'s")) and word[0].isupper() and word.lower() not in STOPWORDS:
+            yield match, word, "proper"
+        else:
+            yield match, word, None
+
+
+def mentions_loosely(text: str, name: str) -> bool:
+    """`mentions`, forgiving how a person types a name: any case from four letters on ("Nvidia" = "NVIDIA"),
+    hyphens and spaces alike ("RT-PCR" = "RT PCR"), a plural or possessive after it ("GPU" in "GPUs"), an acronym
+    spelled out ("LLM" in "large language models"), and from six letters on one letter wrong ("Influenze")."""
+    parts = re.findall(r"[A-Za-z0-9]+", name)
+    if not parts:
+        return False
+    pattern = r"(?<![A-Za-z0-9])" + r"[\W_]*".join(map(re.escape, parts)) + r"(?:e?s|'s)?(?![A-Za-z0-9])"
+    exact_case = len(name) < 4 and sum(c.isupper() for c in name) >= 2  # "WHO" is not "who"; "US" not "us"
+    if re.search(pattern, text, 0 if exact_case else re.IGNORECASE):
+        return True
+    if name.isalpha() and name.isupper() and re.search(_spelled_out(name), text, re.IGNORECASE):
+        return True
+    wanted = name.lower()
+    return len(parts) == 1 and len(wanted) >= 6 and any(_one_edit(wanted, w) for w in set(_ALNUM.findall(text.lower())))
+
+
+def _spelled_out(acronym: str) -> str:
+    """A pattern for the words an acronym stands for, by their initials: "LLM" → "l… l… m…"."""
+    return r"(?<![A-Za-z0-9])" + r"[\w']*[\s-]+".join(acronym.lower()) + r"\w*"
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when `a` and `b` differ by one letter changed, added or removed."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return a == b
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 def mentions(text: str, name: str) -> bool:

@@ -216,6 +216,15 @@ def test_a_no_the_passages_figures_give_is_shown_with_its_page(tmp_path):
     assert view.document == "agents-primer.pdf"
 
 
+def test_a_company_the_documents_never_mention_is_refused_by_name(tmp_path):
+    generator = FakeGenerator()
+    engine = make_engine(tmp_path, generator=generator)
+    question = "How does Microsoft use the ReAct prompting pattern in agents?"
+    final = list(respond(engine, question, [], None, ChatOptions(), "s"))[-1]
+    assert generator.calls == [] and final.answer.abstained
+    assert "No passage mentions Microsoft." in str(final.history[-1]["content"])
+
+
 def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
     generator = FakeGenerator()
     engine = make_engine(tmp_path, generator=generator)

@@ -81,6 +81,8 @@ def test_ask_abstains_and_reports_bad_questions(local_app):
     client = Client(local_app, verbose=False)
     final = client.predict("Which volcano erupted in Iceland?", api_name="/ask")
     assert final["abstained"] is True and final["citations"] == []
+    named = client.predict("How does Microsoft use the ReAct prompting pattern in agents?", api_name="/ask")
+    assert named["abstained"] is True and "No passage mentions Microsoft." in named["answer"]
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", api_name="/ask")
 

@@ -79,6 +79,23 @@ def test_ask_prints_a_no_the_passages_figures_give_without_the_model(monkeypatch
     assert [c["page"] for c in data["citations"]] == [18]
 
 
+def test_ask_refuses_a_company_no_document_mentions_and_says_which(monkeypatch, capsys, tmp_path):
+    library = FakeLibrary([("2023 Q1 INTC.pdf", 31, "Gross margin was 34.2% of revenue in the quarter.")])
+    generator = FakeGenerator("Gross margin was 34.2% [1].")
+    monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
+    monkeypatch.setenv("RAG_GENERATOR", "fake")
+    question = "What was Apple's gross margin in the quarter?"
+    with registered_fake(generator):
+        assert main(["ask", question, "--data-dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert main(["ask", question, "--json", "--data-dir", str(tmp_path)]) == 0
+        data = json.loads(capsys.readouterr().out)
+    assert generator.calls == []
+    assert "No passage mentions Apple. The closest passages are listed as sources." in out
+    assert "2023 Q1 INTC.pdf, page 31" in out
+    assert data["abstained"] and "No passage mentions Apple." in data["answer"] and data["citations"] == []
+
+
 def test_ask_without_question_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["ask"])

@@ -47,6 +47,9 @@ class SessionSearch:
     def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         return self.library.chunk_neighbours(chunk, n)
 
+    def document_text(self, doc_id: str) -> str:
+        return self.library.document_text(doc_id)
+
 
 class Engine:
     """Models, libraries and the page renderer for one app process. Tests pass a fake `embedder`.

@@ -146,7 +146,7 @@ def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], ques
     if not question or not checks or not _YES.match(checks[0].text):
         return checks
     cited = sorted({n for check in checks for n in check.cited})
-    stated = numbers_stated(_stated_by([sources[n - 1] for n in cited]))
+    stated = numbers_stated(stated_by([sources[n - 1] for n in cited]))
     missing = tuple(written for value, written in sorted(figures(question).items()) if value not in stated)
     if not missing:
         return checks
@@ -156,11 +156,11 @@ def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], ques
 
 def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:
     """The question's names that some passage mentions: the answer may repeat them whichever passage it cites."""
-    everything = _stated_by(sources)
+    everything = stated_by(sources)
     return frozenset(name for name in names(question) if mentions(everything, name))
 
 
-def _stated_by(passages: Sequence[Hit]) -> str:
+def stated_by(passages: Sequence[Hit]) -> str:
     """All that `passages` state, for the fact checks: each one's file name, context header and text."""
     return " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
 
@@ -183,7 +183,7 @@ def missing_facts(
     up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
     """
     claim = strip_markers(sentence)
-    haystack = _stated_by(passages)
+    haystack = stated_by(passages)
     if question and is_denial(claim):
         haystack += " " + question
     stated = numbers_stated(haystack)

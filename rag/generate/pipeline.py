@@ -26,7 +26,7 @@ from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
-from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers
+from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers, unmentioned_names
 from rag.generate.generator import HEARTBEAT, Generator, Message
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.generate.stance import contradiction
@@ -48,6 +48,10 @@ class AnswerLibrary(Protocol):
 
     def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         """`chunk` with up to `n` chunks either side of it in its document, in reading order."""
+        ...
+
+    def document_text(self, doc_id: str) -> str:
+        """Every page of one document, in order."""
         ...
 
 
@@ -129,6 +133,11 @@ def answer(
     if no_sentence_answers(quotes):  # on the subject, but no sentence meets the question
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped)
         return
+    absent = unmentioned_names(question, prompt.sources, library.document_text)
+    if absent:  # the question asks about a name the passages' documents never mention: they are about something else
+        text = f"{NOT_FOUND} No passage mentions {_listed(absent)}. The closest passages are listed as sources."
+        yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped, text)
+        return
     yield Quoted(quotes)
     found = contradiction(question, prompt.sources)
     if found is not None:  # a yes/no question the passages' own figures answer No: no model needed (stance.py)
@@ -145,11 +154,16 @@ def answer(
 
 
 def _abstain(question: str, query: str, sources: Sequence[Hit], closest: tuple[Citation, ...], started: float,
-             timings: dict[str, float], dropped: tuple[str, ...] = ()) -> Done:  # fmt: skip
+             timings: dict[str, float], dropped: tuple[str, ...] = (), text: str = ABSTAIN_TEXT) -> Done:  # fmt: skip
     """The refusal given without asking the model, with the closest passages (and sentences, when scored)."""
     timings["total"] = timings["first_token"] = time.perf_counter() - started  # the first text shown
-    return Done(Answer(question, query, ABSTAIN_TEXT, (), tuple(sources), abstained=True, dropped=dropped,
+    return Done(Answer(question, query, text, (), tuple(sources), abstained=True, dropped=dropped,
                        evidence=closest, timings=timings))  # fmt: skip
+
+
+def _listed(items: Sequence[str]) -> str:
+    """"A", "A or B", "A, B or C"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def _generate(

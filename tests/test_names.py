@@ -1,0 +1,108 @@
+"""A question about a name its passages' documents never mention is refused before the model is asked.
+
+The SEC case: "What was Microsoft's gross margin?" asked of a library without Microsoft's filings found Intel's
+passages, and the model answered with Intel's figures without naming a company (session 11: 8 of 30 answered).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.generate.gate import unmentioned_names
+from rag.generate.pipeline import Done, Quoted, answer
+from rag.generate.prompting import NOT_FOUND
+from rag.text import Name, mentions_loosely, name_phrases, names
+from rag.types import Chunk, Hit
+from tests.fakes import FakeGenerator, FakeLibrary
+
+INTEL = [
+    ("2023 Q1 INTC.pdf", 31, "Gross margin was 34.2% of revenue in the quarter, down from 50.4% a year earlier."),
+    ("2023 Q1 INTC.pdf", 32, "Gross margin fell on lower revenue and higher unit costs in the quarter."),
+]
+
+
+def hits(*texts: str, document: str = "d.pdf", context: str = "") -> list[Hit]:
+    return [
+        Hit(Chunk(f"c{i}", document, document, 1, 0, len(t), t, ordinal=i, context=context), 1.0, "hybrid")
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_a_sentence_start_is_not_a_name_but_a_capitalised_run_is_one():
+    question = "How does Solana scale? Provide examples. Compare the TPS (Transactions Per Second) of Proof of Stake."
+    assert names(question) == {"Solana", "TPS", "Transactions", "Per", "Second", "Proof", "Stake"}  # not "Provide"
+    assert name_phrases(question) == [
+        Name("Solana", ("Solana",)),
+        Name("TPS", ("TPS",)),
+        Name("Transactions Per Second", ("Transactions", "Per", "Second")),
+        Name("Proof of Stake", ("Proof", "Stake")),
+    ]
+    assert [n.written for n in name_phrases("Microsoft's Bank of the West, Bitcoin and Ethereum")] == [
+        "Microsoft", "Bank of the West", "Bitcoin", "Ethereum"
+    ]  # fmt: skip
+    assert names("Apple's revenue? Revenue of Apple") == {"Apple"}  # a possessive may start the question
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "found"),
+    [
+        ("NVIDIA CORPORATION Form 10-Q", "Nvidia", True),  # how a person types it
+        ("demand for our GPUs rose", "GPU", True),  # plural
+        ("an RT PCR assay", "RT-PCR", True),  # hyphen or space
+        ("large language models decode one token at a time", "LLM", True),  # spelled out
+        ("Influenza like illness", "Influenze", True),  # one letter wrong, from six letters
+        ("who knows", "WHO", False),  # a short acronym keeps its case
+        ("Microsoftian", "Microsoft", False),  # whole words only
+        ("Intel's gross margin", "Apple", False),
+    ],
+)
+def test_a_name_is_matched_the_way_people_write_it(text, name, found):
+    assert mentions_loosely(text, name) is found
+
+
+def test_the_names_no_passage_mentions_are_returned_once():
+    question = "In California, where are cases reported under the California Code of Regulations?"
+    assert unmentioned_names(question, hits("Cases are reported to the county health officer.")) == (
+        "California Code of Regulations",
+    )
+    assert unmentioned_names("What was Apple's gross margin?", hits(INTEL[0][2], document="2023 Q1 INTC.pdf")) == (
+        "Apple",
+    )
+    # the file name and the context header count as what a passage states
+    assert unmentioned_names("What was Intel's gross margin?", hits(INTEL[0][2], document="intel-10q.pdf")) == ()
+    assert unmentioned_names("Intel's margin?", hits("Margin was 34.2%.", context="INTEL CORPORATION Form 10-Q")) == ()
+    # names with digits are left to the confidence score: a filing writes "first quarter" for "Q1"
+    assert unmentioned_names("What was the margin in Q1 of the 10-Q?", hits(INTEL[0][2])) == ()
+
+
+def test_the_passages_documents_are_read_before_refusing():
+    passages = hits("A language model decodes one token at a time, limited by memory bandwidth.")
+    question = "Is LLM decoding limited by compute?"
+    assert unmentioned_names(question, passages) == ("LLM",)
+    read: list[str] = []
+
+    def document_text(doc_id: str) -> str:
+        read.append(doc_id)
+        return "LLMs are large. " + passages[0].chunk.text
+
+    assert unmentioned_names(question, passages, document_text) == ()
+    assert read == ["d.pdf"]  # each document once, and only when the passages lack a name
+
+
+def test_the_pipeline_refuses_a_company_no_document_mentions_without_asking_the_model():
+    generator = FakeGenerator("Gross margin was 34.2% of revenue [1].")
+    events = list(answer("What was Apple's gross margin in the quarter?", FakeLibrary(INTEL), generator))
+    result = events[-1].answer
+    assert isinstance(events[-1], Done) and not any(isinstance(e, Quoted) for e in events)
+    assert generator.calls == []
+    assert result.abstained and result.citations == ()
+    assert result.text == f"{NOT_FOUND} No passage mentions Apple. The closest passages are listed as sources."
+    assert [h.chunk.document for h in result.sources] == ["2023 Q1 INTC.pdf", "2023 Q1 INTC.pdf"]
+    assert result.evidence and result.evidence[0].chunk.page in (31, 32)  # the closest sentences, for the panel
+
+
+def test_the_model_answers_when_the_company_is_named():
+    generator = FakeGenerator("Gross margin was 34.2% of revenue in the quarter [1].")
+    library = FakeLibrary([(d, p, "Intel: " + t) for d, p, t in INTEL])
+    result = list(answer("What was Intel's gross margin in the quarter?", library, generator))[-1].answer
+    assert len(generator.calls) == 1 and not result.abstained and "34.2%" in result.text

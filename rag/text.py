@@ -234,15 +234,18 @@ def _name_words(text: str) -> Iterator[tuple[re.Match[str], str, str | None]]:
 
 def mentions_loosely(text: str, name: str) -> bool:
     """`mentions`, forgiving how a person types a name: any case from four letters on ("Nvidia" = "NVIDIA"),
-    hyphens and spaces alike ("RT-PCR" = "RT PCR"), a plural or possessive after it ("GPU" in "GPUs"), an acronym
+    hyphens and spaces alike ("RT-PCR" = "RT PCR"), a short acronym in any case it is written as one ("COV" =
+    "CoV"), a plural or possessive after it ("GPU" in "GPUs"), an acronym
     spelled out ("LLM" in "large language models"), and from six letters on one letter wrong ("Influenze")."""
     parts = re.findall(r"[A-Za-z0-9]+", name)
     if not parts:
         return False
     pattern = r"(?<![A-Za-z0-9])" + r"[\W_]*".join(map(re.escape, parts)) + r"(?:e?s|'s)?(?![A-Za-z0-9])"
-    exact_case = len(name) < 4 and sum(c.isupper() for c in name) >= 2  # "WHO" is not "who"; "US" not "us"
-    if re.search(pattern, text, 0 if exact_case else re.IGNORECASE):
-        return True
+    # A short acronym must be written as one: "COV" is "CoV", but "WHO" is not "who" or "Who", "US" not "us".
+    short_acronym = len(name) < 4 and sum(c.isupper() for c in name) >= 2
+    for found in re.finditer(pattern, text, re.IGNORECASE):
+        if not short_acronym or sum(c.isupper() for c in found.group()) >= 2:
+            return True
     if name.isalpha() and name.isupper() and re.search(_spelled_out(name), text, re.IGNORECASE):
         return True
     wanted = name.lower()

@@ -106,3 +106,10 @@ def test_the_model_answers_when_the_company_is_named():
     library = FakeLibrary([(d, p, "Intel: " + t) for d, p, t in INTEL])
     result = list(answer("What was Intel's gross margin in the quarter?", library, generator))[-1].answer
     assert len(generator.calls) == 1 and not result.abstained and "34.2%" in result.text
+
+
+def test_dates_and_an_acronym_in_another_case_are_not_missing_names():
+    passages = hits("As of 10 February 2020 there were 42,708 cases; bat SL-CoV and civet CoV share 99% identity.")
+    assert unmentioned_names("How many cases were there as of Feb. 10?", passages) == ()
+    assert unmentioned_names("What do bat and civet COV share?", passages) == ()
+    assert unmentioned_names("What did the WHO say?", hits("Who said it is unclear.")) == ("WHO",)

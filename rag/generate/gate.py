@@ -28,6 +28,14 @@ PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 
 EVIDENCE_GATE = 0.40
 
 
+# Months and weekdays, written out or short: a date, not a name to look for ("as of Feb. 10").
+_CALENDAR = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+     "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "monday",
+     "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue", "wed", "thu", "fri", "sat"]
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Signals:
     """Retrieval-side signals, each in 0..1 except `dense_top` (a cosine)."""
@@ -82,12 +90,12 @@ def unmentioned_names(
     30 from another company's passages without naming either; the rule fires on 59 of those 60 questions and on
     1 of the 60 answerable ones (whose passages came from another company's filing), none of 108 solana/COVID-QA
     and none of 90 yes/no questions. The documents are read for "LLM" asked of passages that say "language
-    model" in a document about LLMs. Names with digits ("Q3", "10-Q", "2019-nCoV") are left to the confidence
-    score: a filing writes "third quarter" where a person asks about "Q3".
+    model" in a document about LLMs. Names with digits ("Q3", "10-Q", "2019-nCoV"), months and weekdays are left
+    to the confidence score: a filing writes "third quarter" where a person asks about "Q3", "2/10" for "Feb. 10".
     """
     if not passages:
         return ()
-    asked = [name for name in name_phrases(question) if not any(c.isdigit() for c in name.written)]
+    asked = [n for n in name_phrases(question) if not any(c.isdigit() for c in n.written) and not _calendar(n)]
     missing = _unmentioned(asked, stated_by(passages))
     if missing and document_text is not None:
         documents = "\n".join(document_text(doc_id) for doc_id in dict.fromkeys(h.chunk.doc_id for h in passages))
@@ -95,6 +103,11 @@ def unmentioned_names(
     written = [name.written for name in missing]
     # "In California, … the California Code of Regulations?": name California once
     return tuple(w for w in dict.fromkeys(written) if not any(w != o and w in o.split() for o in written))
+
+
+def _calendar(name: Name) -> bool:
+    """A month or weekday ("Feb", "Monday"): a date, which a passage may write "2/10" or "February"."""
+    return all(word.lower() in _CALENDAR for word in name.words)
 
 
 def _unmentioned(asked: Sequence[Name], text: str) -> list[Name]:

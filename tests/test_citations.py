@@ -158,3 +158,22 @@ def test_a_denial_may_repeat_the_figures_and_names_it_denies():
     assert missing_facts("No, it uses 12 layers [1].", page, question) == ("12",)  # only the question's own facts
     assert missing_facts("No, it uses 8 layers in Google's version [1].", page) == ("8", "Google")  # no question
     assert is_denial("No, it is six.") and is_denial("It isn't eight.") and not is_denial("Notably, it is six.")
+
+
+def test_a_figure_another_supporting_passage_states_is_cited_there_too():
+    rows = [
+        Hit(Chunk("a", "d", "intc.pdf", 30, 0, 60, "Operating expenses in Q1 2023 were $2,722 million."), 1.0),
+        Hit(Chunk("b", "d", "intc.pdf", 31, 0, 60, "Revenue in Q1 2023 was $11,715 million."), 0.9),
+        Hit(Chunk("c", "d", "intc.pdf", 40, 0, 60, "The cafeteria served 11,715 meals."), 0.8),
+    ]
+    check = cite("Operating expenses were $2,722 million against revenue of $11,715 million in Q1 2023 [1].", rows)
+    (sentence,) = check.sentences
+    assert sentence.supported and sentence.cited == (1, 2) and sentence.inferred and check.unsupported == ()
+    assert check.text.endswith("[1][2].")
+    # a figure no passage states keeps the sentence unsupported, with its own citation and what it lacks
+    invented = cite("Operating expenses were $2,722 million against revenue of $14,000 million [1].", rows)
+    assert invented.sentences[0].cited == (1,) and invented.sentences[0].missing == ("14,000",)
+    # a passage that states the figure but does not support the sentence is not cited for it
+    alone = cite("Operating expenses were $2,722 million against revenue of $11,715 million in Q1 2023 [1].",
+                 [rows[0], rows[2]])  # fmt: skip
+    assert alone.sentences[0].cited == (1,) and alone.sentences[0].missing == ("11,715",)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.config import Settings
 from rag.generate.gate import unmentioned_names
 from rag.generate.pipeline import Done, Quoted, answer
 from rag.generate.prompting import NOT_FOUND
@@ -113,3 +114,26 @@ def test_dates_and_an_acronym_in_another_case_are_not_missing_names():
     assert unmentioned_names("How many cases were there as of Feb. 10?", passages) == ()
     assert unmentioned_names("What do bat and civet COV share?", passages) == ()
     assert unmentioned_names("What did the WHO say?", hits("Who said it is unclear.")) == ("WHO",)
+
+
+FILINGS = [
+    ("intel-q3.pdf", 10, "Revenue for the quarter was $14.2 billion, up 8% on the prior quarter's revenue."),
+    ("intel-q3.pdf", 11, "Quarter revenue was up for the client computing group in the quarter."),
+    ("intel-q3.pdf", 12, "Apple is one of our customers."),
+    ("apple-q3.pdf", 5, "Apple revenue in the period was $81.8 billion."),
+]
+
+
+def test_a_document_titled_with_the_name_is_searched_when_the_passages_found_miss_it():
+    generator = FakeGenerator("Apple revenue in the period was $81.8 billion [1].")
+    library = FakeLibrary(FILINGS, settings=Settings(top_k=2))
+    result = list(answer("What was Apple's revenue for the quarter?", library, generator))[-1].answer
+    assert library.searches[0][2] is None and library.searches[-1][2] == ["apple-q3.pdf"]
+    assert [h.chunk.document for h in result.sources] == ["apple-q3.pdf"]
+    assert not result.abstained and "$81.8 billion" in result.text
+
+
+def test_a_document_that_only_mentions_the_name_is_not_searched_as_its_document():
+    library = FakeLibrary(FILINGS[:3], settings=Settings(top_k=2))
+    list(answer("What was Apple's revenue for the quarter?", library, FakeGenerator("Revenue rose [1].")))
+    assert all(documents is None for _, _, documents in library.searches)  # Intel's filing names Apple, is not Apple's

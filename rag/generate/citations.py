@@ -41,6 +41,7 @@ POINTER_WORDS = frozenset(
 )
 SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
 REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
+MAX_ADDED_CITATIONS = 2  # passages added to a sentence because they state a figure or name its citation lacks
 _TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."
 _REFUSALS = re.compile(
     r"could ?n[o']t find|can ?n[o']t find|(?:do|does|did) not (?:contain|mention|provide|include|say|specify)|"
@@ -123,7 +124,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
         valid = [n for n in numbers if 1 <= n <= len(sources)]
-        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded)
+        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded, scores[i])
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
@@ -198,13 +199,31 @@ def is_denial(sentence: str) -> bool:
 
 
 def _check_facts(
-    check: SentenceCheck, sources: Sequence[Hit], question: str = "", grounded: frozenset[str] = frozenset()
+    check: SentenceCheck,
+    sources: Sequence[Hit],
+    question: str = "",
+    grounded: frozenset[str] = frozenset(),
+    matches: Sequence[_Match] = (),
 ) -> SentenceCheck:
-    """A supported sentence whose numbers or names its cited passages do not state is not supported after all."""
+    """A supported sentence whose numbers or names its cited passages do not state is not supported after all —
+    unless another passage that supports it too states them: then it is cited as well (the sentence combined two
+    passages, "spending was $2,722 million … revenue of $11,715 million", and cited one or none).
+    """
     if not check.supported or not check.cited:
         return check
-    missing = missing_facts(check.text, [sources[n - 1] for n in check.cited], question, grounded)
-    return replace(check, supported=False, missing=missing) if missing else check
+    cited = list(check.cited)
+    first = missing = missing_facts(check.text, [sources[n - 1] for n in cited], question, grounded)
+    for n in sorted(range(1, len(matches) + 1), key=lambda n: -matches[n - 1].score):
+        if not missing or len(cited) >= len(check.cited) + MAX_ADDED_CITATIONS:
+            break
+        if n in cited or matches[n - 1].score < SUPPORT_THRESHOLD:
+            continue
+        fewer = missing_facts(check.text, [sources[c - 1] for c in [*cited, n]], question, grounded)
+        if len(fewer) < len(missing):
+            cited, missing = [*cited, n], fewer
+    if missing:  # not all found: the sentence stays with its own citations, unsupported
+        return replace(check, supported=False, missing=first)
+    return replace(check, cited=tuple(cited), inferred=check.inferred or len(cited) > len(check.cited))
 
 
 def _check_sentence(sentence: str, cited: list[int], matches: list[_Match]) -> SentenceCheck:

@@ -249,14 +249,6 @@ class Library:
             raise DocumentNotFoundError(f"page {page} of document {doc_id} is not in the index")
         return text
 
-    def document_text(self, doc_id: str) -> str:
-        """Return every stored page of one document, in order, a blank line between pages; raises
-        DocumentNotFoundError for an unknown document."""
-        info = self.index.find(doc_id)
-        if info is None:
-            raise DocumentNotFoundError(f"document {doc_id} is not in the index")
-        return "\n\n".join(self.index.page_text(doc_id, page) or "" for page in range(1, info.pages + 1))
-
     def document_path(self, doc_id: str) -> Path | None:
         """Return the kept copy of the original file, or None when there is none."""
         file = self.index.document_file(doc_id)

@@ -195,8 +195,8 @@ class FakeLibrary:
     def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         return [c for c in self.chunks if c.doc_id == chunk.doc_id and abs(c.ordinal - chunk.ordinal) <= n]
 
-    def document_text(self, doc_id: str) -> str:
-        return "\n\n".join(c.text for c in self.chunks if c.doc_id == doc_id)
+    def page_text(self, doc_id: str, page: int) -> str:
+        return "\n\n".join(c.text for c in self.chunks if c.doc_id == doc_id and c.page == page)
 
     def close(self) -> None:
         """Nothing to close."""

@@ -135,10 +135,6 @@ def test_neighbours_and_page_text(library, tmp_path):
     assert page[hit.chunk.start : hit.chunk.end] == hit.chunk.text
     with pytest.raises(DocumentNotFoundError):
         library.page_text(hit.chunk.doc_id, 99)
-    whole = library.document_text(hit.chunk.doc_id)  # what the name check reads (rag.generate.gate)
-    assert "topic0" in whole and "topic11" in whole and page in whole
-    with pytest.raises(DocumentNotFoundError):
-        library.document_text("no-such-document")
 
 
 def test_restart_gives_identical_results_without_rebuilding(settings, docs):

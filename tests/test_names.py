@@ -76,18 +76,29 @@ def test_the_names_no_passage_mentions_are_returned_once():
     assert unmentioned_names("What was the margin in Q1 of the 10-Q?", hits(INTEL[0][2])) == ()
 
 
-def test_the_passages_documents_are_read_before_refusing():
+def test_the_passages_pages_are_read_before_refusing():
     passages = hits("A language model decodes one token at a time, limited by memory bandwidth.")
     question = "Is LLM decoding limited by compute?"
     assert unmentioned_names(question, passages) == ("LLM",)
-    read: list[str] = []
+    read: list[tuple[str, int]] = []
 
-    def document_text(doc_id: str) -> str:
-        read.append(doc_id)
+    def page_text(doc_id: str, page: int) -> str:
+        read.append((doc_id, page))
         return "LLMs are large. " + passages[0].chunk.text
 
-    assert unmentioned_names(question, passages, document_text) == ()
-    assert read == ["d.pdf"]  # each document once, and only when the passages lack a name
+    assert unmentioned_names(question, passages, page_text) == ()
+    assert read == [("d.pdf", 1)]  # each page once, and only when the passages lack a name
+
+
+def test_a_name_elsewhere_in_the_document_is_not_on_the_passages_pages():
+    margin = [
+        ("intc.pdf", 31, "Gross margin was 34.2% of revenue in the quarter."),
+        ("intc.pdf", 58, "In November 2019, Intel, along with Apple Inc., filed a complaint against Fortress."),
+    ]
+    generator = FakeGenerator("Gross margin was 34.2% of revenue in the quarter [1].")
+    library = FakeLibrary(margin, settings=Settings(top_k=1))
+    result = list(answer("What was Apple's gross margin in the quarter?", library, generator))[-1].answer
+    assert generator.calls == [] and result.abstained and "No passage mentions Apple." in result.text
 
 
 def test_the_pipeline_refuses_a_company_no_document_mentions_without_asking_the_model():
@@ -137,3 +148,15 @@ def test_a_document_that_only_mentions_the_name_is_not_searched_as_its_document(
     library = FakeLibrary(FILINGS[:3], settings=Settings(top_k=2))
     list(answer("What was Apple's revenue for the quarter?", library, FakeGenerator("Revenue rose [1].")))
     assert all(documents is None for _, _, documents in library.searches)  # Intel's filing names Apple, is not Apple's
+
+
+def test_passages_of_documents_that_do_not_name_the_company_are_left_out_when_others_do():
+    from rag.generate.named import toward_named
+
+    library = FakeLibrary(FILINGS, settings=Settings(top_k=3))
+    found = library.search("What was Apple's revenue for the quarter?", k=3)
+    assert {h.chunk.document for h in found} == {"intel-q3.pdf", "apple-q3.pdf"}
+    focused = toward_named("What was Apple's revenue for the quarter?", "revenue", found, library, 3)
+    assert [h.chunk.document for h in focused] == ["apple-q3.pdf"]
+    # a question that names nothing, or whose names no passage has, keeps what retrieval found
+    assert toward_named("What was revenue for the quarter?", "revenue", found, library, 3) == tuple(found)

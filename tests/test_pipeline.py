@@ -90,7 +90,8 @@ def test_the_models_refusal_becomes_an_abstention_that_still_lists_sources():
     events = run("How does Solana order transactions?", FakeGenerator(NOT_FOUND))
     result = events[-1].answer
     assert result.abstained and result.text.startswith(NOT_FOUND)
-    assert result.citations == () and len(result.sources) == 3
+    # btc.pdf's passage does not name Solana while sol.pdf's do: left out (rag.generate.named)
+    assert result.citations == () and [h.chunk.document for h in result.sources] == ["sol.pdf", "sol.pdf"]
 
 
 def test_an_answer_no_passage_supports_is_withheld():
@@ -171,7 +172,7 @@ def test_stopping_early_closes_the_model_stream():
 def test_passages_left_out_by_the_budget_are_reported():
     settings = Settings(top_k=3, prompt_budget=20, n_ctx=4096)
     events = run(
-        "How does Solana order transactions?", FakeGenerator("Solana orders transactions [1]."), settings=settings
+        "How do validators order transactions?", FakeGenerator("Solana orders transactions [1]."), settings=settings
     )
     result = events[-1].answer
     assert result.dropped and len(result.sources) + len(result.dropped) == 3

@@ -47,8 +47,8 @@ class SessionSearch:
     def chunk_neighbours(self, chunk: Chunk, n: int) -> list[Chunk]:
         return self.library.chunk_neighbours(chunk, n)
 
-    def document_text(self, doc_id: str) -> str:
-        return self.library.document_text(doc_id)
+    def page_text(self, doc_id: str, page: int) -> str:
+        return self.library.page_text(doc_id, page)
 
 
 class Engine:

@@ -23,15 +23,15 @@ from typing import Protocol
 
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generate.citations import CitationCheck, cite, stated_by
+from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
 from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers, unmentioned_names
 from rag.generate.generator import HEARTBEAT, Generator, Message
+from rag.generate.named import toward_named
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.generate.stance import contradiction
 from rag.search.options import check_query
-from rag.text import mentions_loosely, names
 from rag.types import Answer, Chunk, Citation, Hit
 
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
@@ -51,8 +51,8 @@ class AnswerLibrary(Protocol):
         """`chunk` with up to `n` chunks either side of it in its document, in reading order."""
         ...
 
-    def document_text(self, doc_id: str) -> str:
-        """Every page of one document, in order."""
+    def page_text(self, doc_id: str, page: int) -> str:
+        """The stored text of one page of a document."""
         ...
 
 
@@ -118,7 +118,7 @@ def answer(
     started = time.perf_counter()
     query = rewrite_query(question, history, generator if settings.query_rewrite == "llm" else None)
     hits = tuple(library.search(query, k=settings.top_k, documents=documents))
-    hits = _with_neighbours(_toward_named(question, query, hits, library, settings, documents), library,
+    hits = _with_neighbours(toward_named(question, query, hits, library, settings.top_k, documents), library,
                             settings.neighbours)  # fmt: skip
     timings = {"retrieve": time.perf_counter() - started}
     yield Retrieved(query, hits)
@@ -135,8 +135,8 @@ def answer(
     if no_sentence_answers(quotes):  # on the subject, but no sentence meets the question
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped)
         return
-    absent = unmentioned_names(question, prompt.sources, library.document_text)
-    if absent:  # the question asks about a name the passages' documents never mention: they are about something else
+    absent = unmentioned_names(question, prompt.sources, library.page_text)
+    if absent:  # the question asks about a name the passages' pages never mention: they are about something else
         text = f"{NOT_FOUND} No passage mentions {_listed(absent)}. The closest passages are listed as sources."
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped, text)
         return
@@ -220,29 +220,6 @@ def unstated_answer(check: CitationCheck) -> tuple[str, ...]:
     passage it cites states; () when it has none missing."""
     claims = [s for s in check.sentences if not s.refusal]
     return claims[0].missing if claims else ()
-
-
-def _toward_named(question: str, query: str, hits: tuple[Hit, ...], library: AnswerLibrary, settings: Settings,
-                  documents: Sequence[str] | None) -> tuple[Hit, ...]:  # fmt: skip
-    """When no passage found mentions a name the question asks about, but documents whose title or file name
-    carries it are in the library, search within those: "What was Apple's revenue?" found Intel's revenue rows
-    while "APPLE INC. Form 10-Q" was there (3 of 195 SEC questions). Only titles count: a filing that mentions
-    Apple as a customer is not Apple's, and its figures must still be refused (`gate.unmentioned_names`)."""
-    absent = unmentioned_names(question, hits)
-    titled = {
-        hit.chunk.doc_id
-        for name in absent
-        for hit in library.search(name, k=settings.top_k, documents=documents)
-        if mentions_loosely(f"{hit.chunk.document} {hit.chunk.context}", name)
-    }
-    if not titled:
-        return hits
-    k = settings.top_k
-    # passages that name another of the question's names stay ("Apple's and Microsoft's revenue"): up to half
-    kept = [h for h in hits if any(mentions_loosely(stated_by([h]), n) for n in names(question))][: k // 2]
-    steered = library.search(query, k=k, documents=sorted(titled))
-    seen = {h.chunk.chunk_id for h in kept}
-    return tuple(kept + [h for h in steered if h.chunk.chunk_id not in seen])[:k] or hits
 
 
 def _with_neighbours(hits: tuple[Hit, ...], library: AnswerLibrary, n: int) -> tuple[Hit, ...]:

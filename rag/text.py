@@ -175,7 +175,8 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 def names(text: str) -> set[str]:
     """Return the names in `text`: acronyms ("WHO"), words with digits ("2019-nCoV") and capitalised words that do
     not start a sentence ("Corda"; not "Provide" in "… scalability? Provide examples") unless possessive ("Apple's
-    revenue?"); stopwords count only when written as acronyms. Possessives are dropped ("NVIDIA's" → "NVIDIA") and single letters are not names."""
+    revenue?"); stopwords count only when written as acronyms. Possessives are dropped ("NVIDIA's" → "NVIDIA") and
+    single letters are not names."""
     return {word for _, word, kind in _name_words(text) if kind}
 
 
@@ -193,7 +194,7 @@ def name_phrases(text: str) -> list[Name]:
     found: list[Name] = []
     run: list[re.Match[str]] = []
     for match, word, kind in _name_words(text):
-        joined = run and not text[run[-1].end() : match.start()].strip() and not run[-1].group().endswith("'s")
+        joined = bool(run) and not text[run[-1].end() : match.start()].strip() and not run[-1].group().endswith("'s")
         if (kind == "proper" and (joined or not run)) or (joined and word.lower() in _NAME_JOINERS):
             run.append(match)
             continue

@@ -37,6 +37,7 @@ def toward_named(question: str, query: str, hits: Sequence[Hit], library: NamedL
     asked = asked_names(question)
     if not asked or not hits:
         return hits
+    said: dict[str, str] = {}  # chunk id → what its passage and page state, read once
     absent = set(unmentioned_names(question, hits))
     titled = {
         hit.chunk.doc_id
@@ -45,18 +46,19 @@ def toward_named(question: str, query: str, hits: Sequence[Hit], library: NamedL
         if mentions_loosely(f"{hit.chunk.document} {hit.chunk.context}", name)
     }
     if titled:
-        others = [h for h in hits if any(_names(h, n, library) for n in asked if n.written not in absent)]
+        others = [h for h in hits if any(_names(h, n, library, said) for n in asked if n.written not in absent)]
         steered = library.search(query, k=k, documents=sorted(titled))
         kept = others[: k // 2]  # "Apple's and Microsoft's revenue": Microsoft's passages keep half the places
         seen = {h.chunk.chunk_id for h in kept}
         hits = tuple(kept + [h for h in steered if h.chunk.chunk_id not in seen])[:k] or hits
-    naming = {h.chunk.doc_id for h in hits if any(_names(h, n, library) for n in asked)}
+    naming = {h.chunk.doc_id for h in hits if any(_names(h, n, library, said) for n in asked)}
     focused = tuple(h for h in hits if h.chunk.doc_id in naming)
     return focused or hits
 
 
-def _names(hit: Hit, name: Name, library: NamedLibrary) -> bool:
-    """True when the passage (text, header, file name) or its page mentions `name`."""
-    if mentions_name(stated_by([hit]), name):
-        return True
-    return mentions_name(library.page_text(hit.chunk.doc_id, hit.chunk.page), name)
+def _names(hit: Hit, name: Name, library: NamedLibrary, said: dict[str, str]) -> bool:
+    """True when the passage (text, header, file name) or its page mentions `name`; `said` caches their text."""
+    key = hit.chunk.chunk_id
+    if key not in said:
+        said[key] = stated_by([hit]) + "\n" + library.page_text(hit.chunk.doc_id, hit.chunk.page)
+    return mentions_name(said[key], name)

@@ -61,17 +61,23 @@ def test_ask_markdown_prints_real_footnotes(fake_stack, capsys, tmp_path):
     assert "> ⚠ Not supported by the cited passages: Cats purr." in out and "From your documents" not in out
 
 
-def test_ask_prints_a_no_the_passages_figures_give_without_the_model(monkeypatch, capsys, tmp_path):
-    library = FakeLibrary([("sol.pdf", 18, "In the Solana system there are two kinds of nodes: Leader and Verifier.")])
-    generator = FakeGenerator("Yes [1].")
+def _ask_text_and_json(monkeypatch, capsys, tmp_path, passages, reply: str, question: str):
+    """`ask QUESTION` and `ask QUESTION --json` over a FakeLibrary of `passages`; returns (text, json, generator)."""
+    library, generator = FakeLibrary(passages), FakeGenerator(reply)
     monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
     monkeypatch.setenv("RAG_GENERATOR", "fake")
-    question = "Are there three kinds of nodes in the Solana system?"
     with registered_fake(generator):
         assert main(["ask", question, "--data-dir", str(tmp_path)]) == 0
         out = capsys.readouterr().out
         assert main(["ask", question, "--json", "--data-dir", str(tmp_path)]) == 0
         data = json.loads(capsys.readouterr().out)
+    return out, data, generator
+
+
+def test_ask_prints_a_no_the_passages_figures_give_without_the_model(monkeypatch, capsys, tmp_path):
+    passages = [("sol.pdf", 18, "In the Solana system there are two kinds of nodes: Leader and Verifier.")]
+    question = "Are there three kinds of nodes in the Solana system?"
+    out, data, generator = _ask_text_and_json(monkeypatch, capsys, tmp_path, passages, "Yes [1].", question)
     assert generator.calls == []
     assert "\nAnswer:\nNo — the passages state two, not three: “In the Solana system there are two kinds of nodes" in out
     assert 'Sources:\n  [1] sol.pdf, page 18: "In the Solana system there are two kinds of nodes' in out
@@ -80,16 +86,10 @@ def test_ask_prints_a_no_the_passages_figures_give_without_the_model(monkeypatch
 
 
 def test_ask_refuses_a_company_no_document_mentions_and_says_which(monkeypatch, capsys, tmp_path):
-    library = FakeLibrary([("2023 Q1 INTC.pdf", 31, "Gross margin was 34.2% of revenue in the quarter.")])
-    generator = FakeGenerator("Gross margin was 34.2% [1].")
-    monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
-    monkeypatch.setenv("RAG_GENERATOR", "fake")
+    passages = [("2023 Q1 INTC.pdf", 31, "Gross margin was 34.2% of revenue in the quarter.")]
     question = "What was Apple's gross margin in the quarter?"
-    with registered_fake(generator):
-        assert main(["ask", question, "--data-dir", str(tmp_path)]) == 0
-        out = capsys.readouterr().out
-        assert main(["ask", question, "--json", "--data-dir", str(tmp_path)]) == 0
-        data = json.loads(capsys.readouterr().out)
+    out, data, generator = _ask_text_and_json(monkeypatch, capsys, tmp_path, passages, "Gross margin was 34.2% [1].",
+                                              question)  # fmt: skip
     assert generator.calls == []
     assert "No passage mentions Apple. The closest passages are listed as sources." in out
     assert "2023 Q1 INTC.pdf, page 31" in out

@@ -187,7 +187,8 @@ def _wire(demo: gr.Blocks, page: Page, h: Handlers, engine: Engine) -> None:
     page.chatbot.undo(h.undo, [page.chatbot], [page.chatbot, page.msg], api_visibility="private")
     page.chatbot.clear(h.clear, None, [page.sources, page.cite_pick, page.page_image, page.views],
                        api_visibility="private")  # fmt: skip
-    page.stop.click(None, None, None, cancels=[asked, example, retried], api_visibility="private")
+    # Not `cancels=`: killing a streaming task mid-token sometimes leaves "Error" on the page (ui.stopping).
+    page.stop.click(h.stop, None, None, queue=False, api_visibility="private")
     page.chatbot.like(h.rate, [page.feedback_note], [page.feedback_note], api_visibility="private")
     wire_conversations(demo, page, h.conversations, [asked, example, retried])
     page.cite_pick.input(h.pick, [page.cite_pick, page.views], [page.sources, page.page_image],

@@ -225,6 +225,37 @@ def test_a_company_the_documents_never_mention_is_refused_by_name(tmp_path):
     assert "No passage mentions Microsoft." in str(final.history[-1]["content"])
 
 
+def _ask_through_handlers(handlers, question: str):
+    from types import SimpleNamespace
+
+    o = ChatOptions()
+    return handlers.ask(question, [], None, o.retrieval, o.top_k, o.rerank, o.expand, o.generator, o.temperature,
+                        o.max_new_tokens, o.system_prompt, SimpleNamespace(session_hash="s"))  # fmt: skip
+
+
+def test_stop_ends_the_answer_from_our_side_and_closes_the_models_stream(tmp_path):
+    from types import SimpleNamespace
+
+    from ui.handlers import Handlers
+
+    generator = FakeGenerator()
+    handlers = Handlers(make_engine(tmp_path, generator=generator))
+    request = SimpleNamespace(session_hash="s")
+    handlers.stop(request)  # pressed while nothing runs: must not stop the next answer
+    stream = _ask_through_handlers(handlers, "How does multi-head attention work?")
+    outputs = []
+    for output in stream:
+        outputs.append(output)
+        if "[1]" not in str(output[1][-1]["content"]) and len(output[1]) == 3 and generator.calls:
+            handlers.stop(request)  # the model has started: Stop now
+    history, panel = outputs[-1][1], outputs[-1][2]
+    assert generator.stopped_early == 1 and "[1]" not in str(history[-1]["content"])  # ended before its last word
+    assert history[1]["metadata"]["status"] == "done" and "Stopped before the end" in panel
+    assert handlers.conversations.store("s").listing() == []  # an unfinished answer is not saved
+    final = list(_ask_through_handlers(handlers, "How does multi-head attention work?"))[-1]
+    assert "[1]" in str(final[1][-1]["content"]) and generator.stopped_early == 1  # the next answer runs whole
+
+
 def test_follow_up_passes_the_conversation_to_the_generator(tmp_path):
     generator = FakeGenerator()
     engine = make_engine(tmp_path, generator=generator)

@@ -243,6 +243,9 @@ def test_stop_retry_and_clear(browser, served):
             time.sleep(0.1)
         assert generator.stopped_early == stopped_before + 1  # the model itself stopped, before its last word
         assert "[1]" not in reply_text(answer)  # so the citation that ends the answer never arrived
+        expect(page.locator("#sources")).to_contain_text("Stopped before the end", timeout=TIMEOUT)
+        # Gradio's own `cancels=` sometimes left "Error" here (gradio-app/gradio#10648): Stop ends the stream itself.
+        assert "Error" not in page.locator("#chatbot").inner_text()
     finally:
         generator.delay_s = delay
     page.locator("#chatbot button[aria-label=Retry]").click()

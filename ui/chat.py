@@ -151,6 +151,20 @@ def _finished(shown: list[ChatMessage], answer: Answer, how: str) -> ChatUpdate:
     return ChatUpdate([*shown, trace, reply], views, note=note, text=answer.text, answer=answer)
 
 
+def stopped(update: ChatUpdate) -> ChatUpdate:
+    """The page once Stop ended the turn: the words so far stay, the trace is closed, the panel says why."""
+    history = [_closed(message) for message in update.history]
+    note = "Stopped before the end of the answer: it was not checked or saved. Retry asks again."
+    return ChatUpdate(history, update.views, note=note, text=update.text, evidence=update.evidence)
+
+
+def _closed(message: ChatMessage) -> ChatMessage:
+    metadata = message.get("metadata") if isinstance(message, dict) else None
+    if not (isinstance(metadata, dict) and metadata.get("status") == "pending"):
+        return message
+    return {**message, "metadata": {**metadata, "status": "done"}}
+
+
 def replay(answers: Sequence[Answer]) -> ChatUpdate:
     """The chat of a saved conversation, as it looked when each answer finished; views are the last answer's."""
     update = ChatUpdate([])

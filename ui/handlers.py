@@ -15,12 +15,13 @@ from rag.errors import RagError
 from rag.feedback import record
 
 from .api import uploads_from
-from .chat import ChatOptions, last_question, respond
+from .chat import ChatOptions, ChatUpdate, last_question, respond, stopped
 from .conversations import ConversationHandlers
 from .engine import Engine
 from .errors import info, mistake, shows_errors, streams_errors
 from .feedback import RatedAnswers
 from .render import documents_html, outcomes_html, sources_html
+from .stopping import StopRequests
 from .uploads import check_limits, ingest_live
 from .views import SourceView
 
@@ -32,6 +33,7 @@ class Handlers:
         self.engine = engine
         self._rated = RatedAnswers()  # finished answers by session and message, for 👍/👎
         self.conversations = ConversationHandlers(engine)  # each finished answer is saved in the tab's conversation
+        self._stops = StopRequests()  # the Stop button, checked by the running answer between its updates
 
     # ---- documents -------------------------------------------------------------------------------------
     def documents(self, request: gr.Request, selected: list[str] | None = None) -> tuple[Any, Any, Any]:
@@ -111,12 +113,30 @@ class Handlers:
         self.conversations.take_back(request.session_hash, question)
         return before, question
 
+    def stop(self, request: gr.Request) -> None:
+        """The Stop button: the running answer ends itself at its next update (see ui.stopping)."""
+        self._stops.request(request.session_hash)
+
     def _stream(self, question: str, history: list[Any], documents: list[str] | None, options: ChatOptions,
                 request: gr.Request) -> Iterator[tuple]:  # fmt: skip
+        session = request.session_hash
+        self._stops.begin(session)
+        updates = respond(self.engine, question, history, documents, options, session)
+        try:
+            yield from self._shown(updates, request)
+        finally:
+            updates.close()  # on Stop: closes the model's stream, so it stops decoding now
+            self._stops.end(session)
+
+    def _shown(self, updates: Iterator[ChatUpdate], request: gr.Request) -> Iterator[tuple]:
         # The previous answer's picker and page go away as soon as a new question starts.
         reset = (gr.update(choices=[], value=None), gr.update(value=None, visible=False))
         box = ""  # the question box is cleared once; a question typed while the answer streams stays in it
-        for update in respond(self.engine, question, history, documents, options, request.session_hash):
+        for update in updates:
+            if update.answer is None and self._stops.requested(request.session_hash):  # a finished answer stays
+                end = stopped(update)
+                yield box, end.history, sources_html(end.views, note=end.note), gr.skip(), gr.skip(), end.views
+                return
             panel = sources_html(update.views, note=update.note)
             if update.answer is None:
                 yield box, update.history, panel, *(reset or (gr.skip(), gr.skip())), update.views

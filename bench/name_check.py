@@ -31,8 +31,7 @@ from bench.yesno import documents as yesno_documents  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.generate.evidence import score_sentences  # noqa: E402
 from rag.generate.gate import unmentioned_names  # noqa: E402
-from rag.generate.named import toward_named  # noqa: E402
-from rag.generate.pipeline import _with_neighbours  # noqa: E402
+from rag.generate.pipeline import find_passages  # noqa: E402
 from rag.generate.prompting import build_messages  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,9 +43,7 @@ def fired_on(cases: list[Case], library, settings: Settings, embedder, generator
     """The cases the check refuses, each with the names it found missing."""
     out = []
     for question, documents in cases:
-        hits = tuple(library.search(question, k=settings.top_k, documents=documents))
-        hits = toward_named(question, question, hits, library, settings.top_k, documents)  # as answer() does
-        hits = _with_neighbours(hits, library, settings.neighbours)
+        hits = find_passages(question, question, library, settings, documents)  # as answer() does
         scores = score_sentences(question, hits, embedder)
         prompt = build_messages(question, hits, (), settings, generator.count_tokens, scores)
         missing = unmentioned_names(question, prompt.sources, library.page_text)

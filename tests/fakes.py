@@ -29,7 +29,7 @@ from rag.generate.generator import Message
 from rag.generate.prompting import NOT_FOUND
 from rag.generate.registry import register_generator, unregister_generator
 from rag.text import content_terms
-from rag.types import Chunk, Hit
+from rag.types import Chunk, DocumentInfo, Hit
 
 WORD = re.compile(r"\w+")
 PASSAGE = re.compile(r"\[(\d+)\][^\n]*\n<<<\n(.*?)\n>>>", re.S)
@@ -197,6 +197,10 @@ class FakeLibrary:
 
     def page_text(self, doc_id: str, page: int) -> str:
         return "\n\n".join(c.text for c in self.chunks if c.doc_id == doc_id and c.page == page)
+
+    def documents(self) -> list[DocumentInfo]:
+        ids = dict.fromkeys(c.doc_id for c in self.chunks)
+        return [DocumentInfo(d, d, "pdf", 1, sum(c.doc_id == d for c in self.chunks), 0.0) for d in ids]
 
     def close(self) -> None:
         """Nothing to close."""

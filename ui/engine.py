@@ -20,7 +20,7 @@ from rag.errors import ModelLoadError, RagError
 from rag.generate.generator import Generator
 from rag.pages import PageRenderer
 from rag.search.rerank import load_reranker
-from rag.types import Chunk, Hit
+from rag.types import Chunk, DocumentInfo, Hit
 
 from .config import AppSettings
 from .sessions import LibraryPool, LocalLibraries, SessionLibraries
@@ -49,6 +49,9 @@ class SessionSearch:
 
     def page_text(self, doc_id: str, page: int) -> str:
         return self.library.page_text(doc_id, page)
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.library.documents()
 
 
 class Engine:

@@ -29,10 +29,11 @@ from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers, unmentioned_names
 from rag.generate.generator import HEARTBEAT, Generator, Message
 from rag.generate.named import toward_named
+from rag.generate.periods import toward_period
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.generate.stance import contradiction
 from rag.search.options import check_query
-from rag.types import Answer, Chunk, Citation, Hit
+from rag.types import Answer, Chunk, Citation, DocumentInfo, Hit
 
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
 
@@ -53,6 +54,10 @@ class AnswerLibrary(Protocol):
 
     def page_text(self, doc_id: str, page: int) -> str:
         """The stored text of one page of a document."""
+        ...
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document in the library (their file names tell a series of quarterly filings apart)."""
         ...
 
 
@@ -117,9 +122,7 @@ def answer(
     question = check_query(question, settings.max_query_chars)
     started = time.perf_counter()
     query = rewrite_query(question, history, generator if settings.query_rewrite == "llm" else None)
-    hits = tuple(library.search(query, k=settings.top_k, documents=documents))
-    hits = _with_neighbours(toward_named(question, query, hits, library, settings.top_k, documents), library,
-                            settings.neighbours)  # fmt: skip
+    hits = find_passages(question, query, library, settings, documents)
     timings = {"retrieve": time.perf_counter() - started}
     yield Retrieved(query, hits)
     signals = measure(query, hits, library.embedder)
@@ -153,6 +156,17 @@ def answer(
     result = _finish(question, query, check, prompt.sources, signals, settings, timings)
     result.timings["total"] = time.perf_counter() - started
     yield Done(dataclasses.replace(result, dropped=prompt.dropped, evidence=quotes))
+
+
+def find_passages(question: str, query: str, library: AnswerLibrary, settings: Settings,
+                  documents: Sequence[str] | None = None) -> tuple[Hit, ...]:  # fmt: skip
+    """The passages `answer` reads: searched, moved toward what the question names (`named`) and the filing of
+    the period it asks about (`periods`), each with its neighbours."""
+    k = settings.top_k
+    hits = tuple(library.search(query, k=k, documents=documents))
+    hits = toward_named(question, query, hits, library, k, documents)
+    hits = toward_period(question, query, hits, library, k, documents)
+    return _with_neighbours(hits, library, settings.neighbours)
 
 
 def _abstain(question: str, query: str, sources: Sequence[Hit], closest: tuple[Citation, ...], started: float,

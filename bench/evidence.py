@@ -2,14 +2,16 @@
 
     python bench/evidence.py --shared ../shared --work /tmp/answers-bench [--sweep]
 
-For each question: the library's search (the app's default settings), the top_k passages in prompt order, then
-`select_evidence` (top 3 sentences). A question counts as held when
+For each question: the passages `answer()` reads (`find_passages`: the library's search at the app's default
+settings, moved toward the company and the filing the question names, with neighbours; `--plain-search`: the
+search's top_k alone, as before session 12), then `select_evidence` (top 3 sentences). A question counts as held when
 - covid  (50 COVID-QA questions, shortest articles): a quote contains the extractive answer span (normalised);
 - solana (58 questions): a quote lies inside the reference context (≥ 80 % of its content terms are there);
 - sec    (SEC 10-Q single-document questions, Table and Text apart): a quote states one of the reference
   answer's figures (numbers ≥ 100 that are not years).
 `--sweep` also scores other weightings of the sentence score (picked on covid + solana, confirmed on sec) and
-two baselines: the first sentence of each of the top 3 passages, and dense cosine alone. "bound: any passage"
+two baselines: the first sentence of each of the top 3 passages, and dense cosine alone, and the default
+without the bonus for sentences stating an amount (W_FIGURE). "bound: any passage"
 is how often a retrieved passage holds the reference at all: no choice of sentences can beat it.
 """
 
@@ -29,6 +31,7 @@ from bench.answers import covid_questions, normalize, open_library, sec_question
 from bench.common import base_parser  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.generate import evidence as ev  # noqa: E402
+from rag.generate.pipeline import find_passages  # noqa: E402
 from rag.jsonview import supporting_text  # noqa: E402
 from rag.text import content_terms, numbers, sentence_spans  # noqa: E402
 from rag.types import Citation, Hit  # noqa: E402
@@ -96,12 +99,16 @@ def first_sentences(query: str, sources: Sequence[Hit], embedder, limit: int = 3
     return tuple(out)
 
 
-def score_set(cases: list[Case], library, settings: Settings, embedder, variants: dict) -> dict[str, dict]:
+def score_set(cases: list[Case], library, settings: Settings, embedder, variants: dict,
+              plain: bool = False) -> dict[str, dict]:  # fmt: skip
     """Return {variant: {held, per-question timings}} for one set."""
     held = {name: [] for name in variants} | {"bound: any passage": []}
     times: list[float] = []
     for case in cases:
-        sources = library.search(case.question, k=settings.top_k)
+        if plain:
+            sources = tuple(library.search(case.question, k=settings.top_k))
+        else:
+            sources = find_passages(case.question, case.question, library, settings)
         held["bound: any passage"].append(any(case.held(h.chunk.text) for h in sources))
         for name, select in variants.items():
             started = time.perf_counter()
@@ -115,20 +122,21 @@ def score_set(cases: list[Case], library, settings: Settings, embedder, variants
 
 
 def variants(sweep: bool) -> dict:
-    def weighted(weights):
+    def weighted(weights, figure=ev.W_FIGURE):
         def select(query, sources, embedder):
-            saved = ev.W_DENSE, ev.W_TERMS
-            ev.W_DENSE, ev.W_TERMS = weights
+            saved = ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE
+            (ev.W_DENSE, ev.W_TERMS), ev.W_FIGURE = weights, figure
             try:
                 return ev.select_evidence(query, sources, embedder)
             finally:
-                ev.W_DENSE, ev.W_TERMS = saved
+                ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE = saved
 
         return select
 
     chosen = {"default": weighted(WEIGHTINGS["default"])}
     if sweep:
         chosen |= {name: weighted(w) for name, w in WEIGHTINGS.items() if name != "default"}
+        chosen["default, no amount bonus"] = weighted(WEIGHTINGS["default"], 0.0)
         chosen["first sentences"] = first_sentences
     return chosen
 
@@ -137,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--plain-search", action="store_true", help="the search's top_k alone (before session 12)")
     args = parser.parse_args(argv)
     from rag.embedding import load_embedder
 
@@ -155,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         library = open_library(settings, embedder, files)
         kinds = sorted({c.set for c in cases})
         for kind in kinds:
-            report[kind] = score_set([c for c in cases if c.set == kind], library, settings, embedder, variants(args.sweep))
+            chosen = [c for c in cases if c.set == kind]
+            report[kind] = score_set(chosen, library, settings, embedder, variants(args.sweep), args.plain_search)
             print(kind, json.dumps(report[kind]), flush=True)
         library.close()
     print_table(report)

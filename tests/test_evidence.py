@@ -52,3 +52,35 @@ def test_a_run_on_table_line_is_cut_at_a_word_boundary_with_matching_offsets():
     shown = supporting_text(quote)
     assert len(shown) <= MAX_CHARS and row.startswith(shown) and not shown.endswith(" ")
     assert quote.span_end - quote.span_start == len(shown)
+
+
+def _sentence_scores(question: str, sources: list[Hit], figure: float) -> list[float]:
+    from rag.generate import evidence
+
+    evidence.W_FIGURE, saved = figure, evidence.W_FIGURE
+    try:
+        scores = evidence.score_sentences(question, sources, FakeEmbedder(64))
+    finally:
+        evidence.W_FIGURE = saved
+    return [scores.get(h, s) for h in sources for s in evidence.sentence_spans(h.chunk.text)]
+
+
+def test_a_question_asking_for_an_amount_ranks_the_row_that_states_one_higher():
+    sources = hits(
+        "Gaming revenue grew on strong demand for our gaming GPUs in the quarter.",
+        "Revenue — Gaming: Three Months Ended October 29, 2023: 2,856; October 30, 2022: 1,574.",
+    )
+    amount = "What was gaming revenue in the quarter?"
+    prose, row = _sentence_scores(amount, sources, 0.0)
+    assert _sentence_scores(amount, sources, 0.1) == [prose, row + 0.1]  # only the row that states 2,856 gains
+    who = "Who designs the gaming GPUs?"  # asks for no amount: no bonus
+    assert _sentence_scores(who, sources, 0.1) == _sentence_scores(who, sources, 0.0)
+
+
+def test_what_counts_as_asking_for_and_stating_an_amount():
+    from rag.generate.evidence import asks_amount, states_amount
+
+    assert asks_amount("How much did Apple spend on R&D?") and asks_amount("What percentage came from Services?")
+    assert not asks_amount("Who leads the Solana validators?") and not asks_amount("What is Proof of History?")
+    assert states_amount("Revenue was $5,931 million.") and states_amount("up 81% from a year ago")
+    assert not states_amount("For the quarter ended July 1, 2023.") and not states_amount("Tower of History")

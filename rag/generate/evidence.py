@@ -15,16 +15,25 @@ but 0.91 solana), so there is none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.text import Span, content_terms, sentence_spans
+from rag.text import Span, content_terms, numbers, sentence_spans
 from rag.types import Citation, Hit
 
 W_DENSE, W_TERMS = 0.5, 0.5
+# A question asking for an amount: a sentence that states one (a table row, "revenue was up 81%") gains W_FIGURE,
+# so the rows that hold the answer are not outranked by prose about the same subject (SEC 10-Q: session 12).
+W_FIGURE = 0.1
+_ASKS_AMOUNT = re.compile(
+    r"\b(?:how\s+(?:much|many)|amounts?|totals?|figures?|percentages?|proportion|rates?|revenues?|sales|income|"
+    r"margins?|expenses?|expenditures?|spen[dt]|spending|costs?|prices?|cash|earnings|profits?|loss(?:es)?|debt)\b",
+    re.IGNORECASE,
+)
 MAX_QUOTES = 3
 MIN_WORDS = 4  # "Table 3." or a lone heading is not evidence
 MIN_PROSE_WORDS = 2  # words starting lower-case: a running header ("Apple Inc. | Q1 2023 Form 10-Q | 5") has none
@@ -53,12 +62,25 @@ def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> Sent
     vectors = np.asarray(embedder.encode([query] + [span.text for _, span in spans]), dtype=np.float32)
     cosines = vectors[1:] @ vectors[0]
     wanted = content_terms(query, split_hyphens=True)
+    figure = W_FIGURE if asks_amount(query) else 0.0
     return SentenceScores(
         {
-            (hit.chunk.chunk_id, span.start): W_DENSE * float(cosines[i]) + W_TERMS * _term_share(wanted, hit, span)
+            (hit.chunk.chunk_id, span.start): W_DENSE * float(cosines[i])
+            + W_TERMS * _term_share(wanted, hit, span)
+            + (figure if figure and states_amount(span.text) else 0.0)
             for i, (hit, span) in enumerate(spans)
         }
     )
+
+
+def asks_amount(question: str) -> bool:
+    """Whether the question asks for an amount: "how much", "revenue", "percentage", "expenses"…"""
+    return bool(_ASKS_AMOUNT.search(question))
+
+
+def states_amount(text: str) -> bool:
+    """Whether `text` states a number other than a year or a day of the month ("July 1, 2023" states none)."""
+    return any(not (value.isdigit() and (int(value) <= 31 or 1900 <= int(value) <= 2100)) for value in numbers(text))
 
 
 def select_evidence(

@@ -160,3 +160,19 @@ def test_passages_of_documents_that_do_not_name_the_company_are_left_out_when_ot
     assert [h.chunk.document for h in focused] == ["apple-q3.pdf"]
     # a question that names nothing, or whose names no passage has, keeps what retrieval found
     assert toward_named("What was revenue for the quarter?", "revenue", found, library, 3) == tuple(found)
+
+
+def test_the_documents_naming_the_most_of_what_the_question_names_are_kept():
+    from rag.generate.named import toward_named
+
+    segments = [
+        ("msft-q3.pdf", 4, "Revenue from Services and other grew 15% in the quarter."),
+        ("apple-q3.pdf", 9, "Apple Services revenue in the quarter was $21.2 billion."),
+        ("apple-q3.pdf", 10, "Services revenue rose on advertising and cloud services."),
+    ]
+    library = FakeLibrary(segments, settings=Settings(top_k=3))
+    question = "What revenue did Apple's Services segment bring in the quarter?"
+    found = library.search(question, k=3)
+    assert {h.chunk.document for h in found} == {"msft-q3.pdf", "apple-q3.pdf"}
+    focused = toward_named(question, question, found, library, 3)
+    assert {h.chunk.document for h in focused} == {"apple-q3.pdf"}  # Microsoft's names "Services" only

@@ -5,8 +5,8 @@ margin?" over twenty 10-Q filings can find Intel's gross-margin rows first. Two 
 prompt is packed (then `rag.generate.gate.unmentioned_names` refuses what is still about something else):
 - no passage found names it, but documents titled with it are in the library ("Apple Inc. Form 10-Q" in a
   passage's context header, or the file name): search within those;
-- some documents found name it and others do not: drop the others' passages, so the prompt's few hundred tokens
-  hold the named company's rows, not its neighbour's.
+- some documents found name it and others do not: keep the passages of the documents that name the most of what
+  the question names, so the prompt's few hundred tokens hold the named company's rows, not its neighbour's.
 A document "names" a name when a passage of it, or the page the passage is on, mentions it.
 """
 
@@ -51,9 +51,19 @@ def toward_named(question: str, query: str, hits: Sequence[Hit], library: NamedL
         kept = others[: k // 2]  # "Apple's and Microsoft's revenue": Microsoft's passages keep half the places
         seen = {h.chunk.chunk_id for h in kept}
         hits = tuple(kept + [h for h in steered if h.chunk.chunk_id not in seen])[:k] or hits
-    naming = {h.chunk.doc_id for h in hits if any(_names(h, n, library, said) for n in asked)}
-    focused = tuple(h for h in hits if h.chunk.doc_id in naming)
-    return focused or hits
+    return _most_named(hits, asked, library, said)
+
+
+def _most_named(hits: tuple[Hit, ...], asked: Sequence[Name], library: NamedLibrary,
+                said: dict[str, str]) -> tuple[Hit, ...]:  # fmt: skip
+    """The passages of the documents that name the most of the asked names ("Apple's Services segment": Apple's
+    filing over another that names only "Services"); all of `hits` when no document names any."""
+    named: dict[str, set[str]] = {}
+    for hit in hits:
+        found = {n.written for n in asked if _names(hit, n, library, said)}
+        named.setdefault(hit.chunk.doc_id, set()).update(found)
+    most = max(len(found) for found in named.values())
+    return tuple(h for h in hits if len(named[h.chunk.doc_id]) == most) if most else hits
 
 
 def _names(hit: Hit, name: Name, library: NamedLibrary, said: dict[str, str]) -> bool:

@@ -25,6 +25,10 @@ def test_the_period_a_question_asks_about():
     assert asked_period("What was Apple's R&D spend in Q1 2023?") == Period(2023, 1)
     assert asked_period("In the 2023 Q3 filing, what was revenue?") == Period(2023, 3)
     assert asked_period("In the third quarter of 2023, how much was spent?") == Period(2023, 3)
+    assert asked_period("Revenue in Q3 of 2023?") == asked_period("Revenue in Q3 '23?") == Period(2023, 3)
+    assert asked_period("What did 3Q23 bring?") == Period(2023, 3)
+    assert asked_period("Margin in 2Q 2023?") == Period(2023, 2)
+    assert asked_period("Did the 10-Q for Q3 2022 restate 2Q items?") == Period(2022, 3)  # "2Q" has no year
     assert asked_period("What was NVIDIA's net income in the second fiscal quarter of 2023?") == Period(2023, 2)
     assert asked_period("What was the gross margin in the latest 10-Q report?") == LATEST
     assert asked_period("What was the gross margin as stated in the most recent 10-Q?") == LATEST

@@ -21,10 +21,11 @@ from typing import Literal, Protocol
 from rag.types import DocumentInfo, Hit
 
 LATEST: Literal["latest"] = "latest"
-_YEAR = r"((?:19|20)\d{2})"
+_YEAR = r"((?:19|20)\d{2}|'\d{2})"  # 2023, or '23
 _START, _END = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"  # not \b: file names join words with "_" ("aapl_Q1-2023")
-_QUARTER_YEAR = re.compile(rf"{_START}Q([1-4])[\s_-]*(?:FY[\s_-]*)?{_YEAR}{_END}", re.IGNORECASE)
+_QUARTER_YEAR = re.compile(rf"{_START}Q([1-4])[\s_-]*(?:of\s+|FY[\s_-]*)?{_YEAR}{_END}", re.IGNORECASE)
 _YEAR_QUARTER = re.compile(rf"{_START}{_YEAR}[\s_-]*Q([1-4]){_END}", re.IGNORECASE)
+_FINANCE = re.compile(rf"{_START}([1-4])Q[\s_-]*((?:19|20)?\d{{2}}|'\d{{2}}){_END}", re.IGNORECASE)  # 3Q23, 3Q 2023
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _WORDS = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+(?:fiscal\s+)?quarter\s+(?:of\s+|in\s+)?(?:fiscal\s+)?(?:year\s+)?{_YEAR}\b",
                     re.IGNORECASE)  # fmt: skip
@@ -100,12 +101,14 @@ def toward_period(question: str, query: str, hits: Sequence[Hit], library: Perio
 
 def _period_in(text: str) -> tuple[Period, tuple[int, int]] | None:
     """The first quarter written in `text`, with where it is written."""
-    for pattern, year_group, quarter_group in ((_QUARTER_YEAR, 2, 1), (_YEAR_QUARTER, 1, 2), (_WORDS, 2, 1)):
+    patterns = ((_QUARTER_YEAR, 2, 1), (_YEAR_QUARTER, 1, 2), (_WORDS, 2, 1), (_FINANCE, 2, 1))
+    for pattern, year_group, quarter_group in patterns:
         match = pattern.search(text)
         if match:
             quarter = match.group(quarter_group).lower()
             number = _ORDINALS[quarter] if quarter in _ORDINALS else int(quarter)
-            return Period(int(match.group(year_group)), number), match.span()
+            year = int(match.group(year_group).lstrip("'"))
+            return Period(year + 2000 if year < 100 else year, number), match.span()
     return None
 
 

@@ -135,6 +135,21 @@ def test_a_yes_no_question_is_asked_to_start_with_yes_or_no(tmp_path):
     assert YES_NO_FORM not in own.messages[-1].content  # the person's own instructions come first
 
 
+def test_a_quarters_amount_over_tables_of_several_periods_asks_for_the_latest_three_months(tmp_path):
+    from rag.generate.prompting import PERIOD_FORM
+
+    row = hit("iPhone: Three Months Ended July 1, 2023: $39,669; Nine Months Ended July 1, 2023: $156,778.")
+    settings = Settings(data_dir=tmp_path)
+
+    def form(question: str, passage: Hit = row) -> bool:
+        return PERIOD_FORM in build_messages(question, [passage], [], settings, words).messages[-1].content
+
+    assert form("What was iPhone revenue in the latest quarter?") and form("How much did iPhone sales bring in Q3 2023?")
+    assert not form("What was iPhone revenue?")  # no period asked: the model reads the columns as it likes
+    assert not form("Which products were launched in Q3 2023?")  # no amount asked
+    assert not form("What was iPhone revenue in Q3 2023?", hit("iPhone revenue was $39.7 billion."))  # no columns
+
+
 def test_history_keeps_recent_turns_without_old_markers(tmp_path):
     old = Answer("What is PoH?", "What is PoH?", "PoH is a clock [1][2].", (), ())
     turns = history_messages([Message("user", "very old"), Message("assistant", "x"), old])

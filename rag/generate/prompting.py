@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.config import Settings
-from rag.generate.evidence import SentenceScores
+from rag.generate.evidence import SentenceScores, asks_amount
 from rag.generate.generator import Message
 from rag.generate.packing import MIN_SHARE, CountTokens, Passage, pack
+from rag.generate.periods import asked_period
 from rag.text import strip_markers
 from rag.types import Answer, Hit
 
@@ -49,6 +50,14 @@ YES_NO_FORM = (
     "Start with Yes or No as the passages decide it: No when they state a different number, name or property "
     "than the question. Then give the passage's fact in one or two sentences"
 )
+
+# A quarter's amount asked of a filing whose tables give several periods side by side ("Three Months Ended …;
+# Nine Months Ended …"): the model took the nine-month or prior-year column (session 12).
+PERIOD_FORM = (
+    "Answer in at most three sentences. The tables give several periods side by side: state the figure for the "
+    "three months of the most recent date, and name that period"
+)
+_PERIOD_COLUMNS = re.compile(r"\bthree\s+months\s+ended\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,10 +97,19 @@ def build_messages(
     messages = [Message("system", system), *history_messages(history)]
     numbers = f"[1]-[{len(passages)}]" if len(passages) > 1 else "[1]"
     # Said again beside the question: a small model follows what it read last.
-    form = own or (YES_NO_FORM if is_yes_no(question) else "Answer in at most three sentences")
+    form = own or _form(question, passages)
     reminder = f"({form.rstrip('.')}. Only from passages {numbers}, citing them like [1].)"
     messages.append(Message("user", f"{question.strip()}\n\n{reminder}"))
     return Prompt(tuple(messages), passages, packing.dropped, packing.tokens)
+
+
+def _form(question: str, passages: Sequence[Passage]) -> str:
+    """How the answer should look, said beside the question: yes/no first, a quarter's column, or short."""
+    if is_yes_no(question):
+        return YES_NO_FORM
+    if asked_period(question) and asks_amount(question) and any(_PERIOD_COLUMNS.search(p.text) for p in passages):
+        return PERIOD_FORM
+    return "Answer in at most three sentences"
 
 
 def is_yes_no(question: str) -> bool:

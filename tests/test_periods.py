@@ -88,3 +88,16 @@ def test_the_answer_cites_the_quarter_asked_about():
     assert isinstance(done, Done) and not done.answer.abstained
     assert "7,709" in done.answer.text and "6,797" not in generator.calls[0].messages[0].content
     assert {c.document for c in done.answer.citations} == {"2023 Q1 AAPL.pdf"}
+
+
+def test_the_periods_bench_splits_sec_questions_into_the_answers_benchs_and_held_out_ones(shared_dir):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` is a folder beside `rag`
+    from bench.periods import cases
+
+    groups = cases(shared_dir)
+    assert (len(groups["dev"]), len(groups["heldout"])) == (60, 70)
+    assert not {q for q, _, _ in groups["dev"]} & {q for q, _, _ in groups["heldout"]}
+    assert all(figures for _, _, figures in groups["dev"]) and all(" " in source for _, source, _ in groups["heldout"])

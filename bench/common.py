@@ -47,6 +47,26 @@ def shared_dir(path: Path, *needed: Path) -> Path:
     return path
 
 
+def prompt_models() -> tuple[Any, Any, Any]:
+    """(Settings from the environment, the embedder, the generator) for benches that pack prompts as `answer()`
+    does without running the model: the generator only counts prompt tokens."""
+    from rag.config import Settings
+    from rag.embedding import load_embedder
+    from rag.generate.registry import load_generator
+
+    base = Settings.from_env()
+    return base, load_embedder(base), load_generator(base)
+
+
+def packed_prompt(question: str, hits: Sequence[Any], settings: Any, embedder: Any, generator: Any) -> Any:
+    """The prompt `answer()` would give the model for `question` over `hits` (no history)."""
+    from rag.generate.evidence import score_sentences
+    from rag.generate.prompting import build_messages
+
+    scores = score_sentences(question, hits, embedder)
+    return build_messages(question, hits, (), settings, generator.count_tokens, scores)
+
+
 def load_avg() -> tuple[float, float, float]:
     """Return the 1, 5 and 15-minute load averages, rounded."""
     one, five, fifteen = os.getloadavg()

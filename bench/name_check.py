@@ -26,13 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.answers import build_sets, open_library, sec_questions  # noqa: E402
-from bench.common import SEC_DOCS  # noqa: E402
+from bench.common import SEC_DOCS, packed_prompt, prompt_models, shared_dir  # noqa: E402
 from bench.yesno import documents as yesno_documents  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.generate.evidence import score_sentences  # noqa: E402
 from rag.generate.gate import unmentioned_names  # noqa: E402
 from rag.generate.pipeline import find_passages  # noqa: E402
-from rag.generate.prompting import build_messages  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 YESNO_SETS = ("yesno.jsonl", "yesno_heldout.jsonl", "yesno_fresh.jsonl")
@@ -44,8 +42,7 @@ def fired_on(cases: list[Case], library, settings: Settings, embedder, generator
     out = []
     for question, documents in cases:
         hits = find_passages(question, question, library, settings, documents)  # as answer() does
-        scores = score_sentences(question, hits, embedder)
-        prompt = build_messages(question, hits, (), settings, generator.count_tokens, scores)
+        prompt = packed_prompt(question, hits, settings, embedder, generator)
         missing = unmentioned_names(question, prompt.sources, library.page_text)
         if missing:
             out.append({"question": question, "missing": list(missing)})
@@ -120,14 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", default="dev,yesno,heldout")
     parser.add_argument("--out", type=Path, default=Path("bench/results/name-check.json"))
     args = parser.parse_args(argv)
-    if not args.shared.is_dir():
-        print(f"shared data not found at {args.shared}; pass --shared PATH", file=sys.stderr)
-        return 2
-    from rag.embedding import load_embedder
-    from rag.generate.registry import load_generator
-
-    base = Settings.from_env()
-    embedder, generator = load_embedder(base), load_generator(base)  # the generator only counts prompt tokens
+    shared_dir(args.shared)
+    base, embedder, generator = prompt_models()
     builders = {"dev": dev_sets, "yesno": yesno_sets, "heldout": heldout_sets}
     report = {}
     for group in args.groups.split(","):

@@ -23,12 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.answers import open_library, sec_questions  # noqa: E402
-from bench.common import SEC_DOCS, base_parser  # noqa: E402
+from bench.common import SEC_DOCS, base_parser, packed_prompt, prompt_models, shared_dir  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.generate import pipeline  # noqa: E402
 from rag.generate.citations import stated_by  # noqa: E402
-from rag.generate.evidence import score_sentences  # noqa: E402
-from rag.generate.prompting import build_messages  # noqa: E402
 from rag.text import numbers_stated  # noqa: E402
 
 
@@ -52,8 +50,7 @@ def measure(group: list, library, settings: Settings, embedder, generator, moved
             hits = pipeline.find_passages(question, question, library, settings)
             shares.append(sum(fnmatch.fnmatch(h.chunk.document, f"*{source}*") for h in hits) / max(1, len(hits)))
             if figures:
-                scores = score_sentences(question, hits, embedder)
-                prompt = build_messages(question, hits, (), settings, generator.count_tokens, scores)
+                prompt = packed_prompt(question, hits, settings, embedder, generator)
                 in_hits += bool(set(figures) & numbers_stated(stated_by(hits)))
                 in_prompt += bool(set(figures) & numbers_stated(stated_by(prompt.sources)))
     finally:
@@ -66,14 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/periods-bench"), help="the library, built once")
     args = parser.parse_args(argv)
-    if not args.shared.is_dir():
-        print(f"shared data not found at {args.shared}; pass --shared PATH", file=sys.stderr)
-        return 2
-    from rag.embedding import load_embedder
-    from rag.generate.registry import load_generator
-
-    base = Settings.from_env()
-    embedder, generator = load_embedder(base), load_generator(base)  # the generator only counts prompt tokens
+    shared_dir(args.shared, SEC_DOCS)
+    base, embedder, generator = prompt_models()
     settings = base.replace(data_dir=args.work / "sec")
     library = open_library(settings, embedder, sorted((args.shared / SEC_DOCS).glob("*.pdf")))
     report = {}

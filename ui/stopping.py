@@ -33,13 +33,11 @@ class StopRequests:
                 self._running.pop(session, None)
                 self._asked.discard(session)
 
-    def request(self, session: str) -> bool:
-        """Stop was pressed; return whether an answer of this session was running to be stopped."""
+    def request(self, session: str) -> None:
+        """Stop was pressed: the session's running answer, if any, ends at its next update."""
         with self._lock:
-            if session not in self._running:
-                return False
-            self._asked.add(session)
-            return True
+            if session in self._running:
+                self._asked.add(session)
 
     def requested(self, session: str) -> bool:
         with self._lock:

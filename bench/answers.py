@@ -17,6 +17,8 @@ Sets (all third-party, read from --shared; nothing is copied into the repo):
 - sec-removed: the same questions with the named company's filings left out of the search (should abstain).
 Metrics: token F1 and containment of the reference, citation precision, abstention rate, median time to
 first token, median decode tokens/s. `--limit N` runs the first N questions of each set (say so when reporting).
+Two runs compared answer by answer need `RAG_TEMPERATURE=0 RAG_LLM_PROMPT_CACHE=0`: with llama.cpp's prompt reuse
+on, a greedy answer also depends on the question asked before it (docs/answer-quality.md, "Reproducible runs").
 """
 
 from __future__ import annotations
@@ -312,6 +314,7 @@ def make_report(base: Settings, args: argparse.Namespace, results: dict[str, lis
             "prompt_budget": base.prompt_budget,
             "prompt_packing": base.prompt_packing,
             "temperature": base.temperature,
+            "llm_prompt_cache": base.llm_prompt_cache,
             "max_new_tokens": base.max_new_tokens,
             "threads": base.resolved_threads,
             "limit": args.limit,

@@ -149,6 +149,10 @@ class Settings:
     # llama.cpp keeps earlier prompts' KV state in RAM to reuse them (a retry, a question asked again): ~25 MB per
     # 900-token prompt. Its own default, 8 GB, grew the app by that much per question (3.5 GB after 30 minutes).
     llm_cache_mb: int = 128
+    # Reuse the KV state of an earlier prompt's shared beginning (only the new tail is prefilled: faster first
+    # token). Off, every prompt is read afresh: greedy output then depends on the prompt alone — reused state is
+    # computed in other batch shapes and moves the logits slightly, enough to flip a word (benchmark A/B runs).
+    llm_prompt_cache: bool = True
     max_new_tokens: int = 384
     temperature: float = 0.1
     # Tokens of passages in the prompt: prefill dominates the wait for the first word on a CPU (~72 tokens/s here).

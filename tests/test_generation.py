@@ -65,6 +65,28 @@ def test_llamacpp_sends_heartbeats_while_the_prompt_is_read_and_keeps_log_probab
     assert gen.last_logprobs == [-0.5] and gen.last_timings == {"prompt_n": 12, "cache_n": 3}
 
 
+@pytest.mark.parametrize("reuse", [True, False])
+def test_llamacpp_reuses_the_cached_prompt_only_when_the_setting_says_so(tmp_path, monkeypatch, reuse):
+    from rag.generate import llamacpp
+
+    requests = []
+
+    class RecordingServer:
+        def handle_chat_completions(self, request, on_chunk):
+            requests.append(request)
+            on_chunk({"choices": [{"delta": {"content": "Red."}}]})
+
+    gen = llamacpp.LlamaCppGenerator(small(tmp_path, llm_prompt_cache=reuse), "rec", lambda: tmp_path / "x.gguf")
+    monkeypatch.setattr(gen, "_load", lambda: setattr(gen, "_server", RecordingServer()))
+    assert "".join(gen.stream(HELLO, max_tokens=5, temperature=0.0)) == "Red."
+    assert requests[0]["cache_prompt"] is reuse
+
+
+def test_prompt_reuse_is_part_of_which_generator_is_shared(tmp_path):
+    settings = small(tmp_path)
+    assert load_generator(settings) is not load_generator(settings.replace(llm_prompt_cache=False))
+
+
 def test_openai_key_never_shows_in_repr(tmp_path):
     settings = Settings(data_dir=tmp_path, generator="openai", openai_api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(settings)
@@ -92,6 +114,19 @@ def test_llamacpp_greedy_is_repeatable_and_honours_stop(llama):
     assert a == complete(llama, HELLO, max_tokens=10)
     first_word = a.split()[0]
     assert first_word not in complete(llama, HELLO, max_tokens=10, stop=[first_word])
+
+
+@pytest.mark.slow  # SmolLM2: a real model, installed by scripts/test only
+@pytest.mark.parametrize("reuse", [True, False])
+def test_llamacpp_reads_a_repeated_prompt_afresh_when_prompt_reuse_is_off(tmp_path, reuse):
+    """llama.cpp's own count of reused tokens (cache_n): with reuse off a repeated prompt is prefilled in full."""
+    gen = create_generator(small(tmp_path, llm_prompt_cache=reuse))
+    try:
+        for _ in range(2):
+            complete(gen, HELLO, max_tokens=4)
+        assert (gen.last_timings["cache_n"] > 0) is reuse
+    finally:
+        gen.close()
 
 
 @pytest.mark.slow  # SmolLM2: a real model, installed by scripts/test only

@@ -6,6 +6,7 @@ A callback that returns True stops generation, which is how closing the iterator
 
 `cache_prompt` keeps the previous request's KV cache: when the system prompt (instructions, then the
 same passages) repeats, only the new tail is prefilled — that is why the prompt puts stable parts first.
+`RAG_LLM_PROMPT_CACHE=0` turns it off so that greedy output is a function of the prompt alone (benchmarks).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class LlamaCppGenerator(LazyGenerator):
 
     def _stream(self, messages: list[Message], max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
         request = chat_request(messages, max_tokens, temperature, stop)
-        return self._run({**request, "cache_prompt": True, "logprobs": True, "top_logprobs": 1})
+        cache = self.settings.llm_prompt_cache
+        return self._run({**request, "cache_prompt": cache, "logprobs": True, "top_logprobs": 1})
 
     def _run(self, request: dict) -> Iterator[str]:
         """Run one request on a worker thread; yield text deltas; cancel when the consumer stops."""

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import SEC_DOCS  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.generate.evidence import select_evidence  # noqa: E402
-from rag.generate.pipeline import Done, answer, measure  # noqa: E402
+from rag.generate.pipeline import Done, Token, answer, measure  # noqa: E402
 from rag.text import numbers  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
@@ -76,6 +76,7 @@ class Row:
     logprob_mean: float = 0.0  # the answer tokens' mean log-probability (llama.cpp), when the model ran
     logprob_min: float = 0.0
     timings: dict = field(default_factory=dict)
+    model: str = ""  # what the model wrote before the checks ("" when it was not asked: refused before it)
 
 
 def normalize(text: str) -> list[str]:
@@ -195,8 +196,9 @@ def run_set(questions, library, generator, settings, embedder, retrieval_only: b
             row = Row(q.set, q.question, confidence=measure(q.question, hits, embedder).confidence)
             row.evidence_top = quotes[0].score if quotes else 0.0
         else:
-            events = answer(q.question, library, generator, settings=settings, documents=documents)
-            row = score(q, [e for e in events if isinstance(e, Done)][0].answer)
+            events = list(answer(q.question, library, generator, settings=settings, documents=documents))
+            row = score(q, next(e for e in events if isinstance(e, Done)).answer)
+            row.model = "".join(e.text for e in events if isinstance(e, Token))
             _model_stats(row, generator)
         rows.append(row)
         with log.open("a") as f:  # partial results survive an interrupted run

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.generate.citations import is_denial  # noqa: E402
-from rag.generate.pipeline import Done, answer  # noqa: E402
+from rag.generate.pipeline import Done, Token, answer  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     generator = load_generator(settings)
     started, results = time.perf_counter(), []
     for i, row in enumerate(rows, 1):
-        final = [e for e in answer(row["question"], library, generator) if isinstance(e, Done)][0].answer
+        events = list(answer(row["question"], library, generator))
+        final = next(e for e in events if isinstance(e, Done)).answer
         said = stance(final.text, final.abstained)
-        results.append({**row, "reply": final.text, "stance": said, "right": said == row["answer"]})
+        model = "".join(e.text for e in events if isinstance(e, Token))  # what the model wrote, before the checks
+        results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == row["answer"]})
         print(f"  {i}/{len(rows)} {row['id']} want={row['answer']} said={said} | {final.text[:90]!r}", flush=True)
     wall = round(time.perf_counter() - started, 1)
     report = {"settings": settings.to_dict(), "summary": summary(results), "wall_s": wall, "rows": results}

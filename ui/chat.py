@@ -9,7 +9,7 @@ Gradio components; `app.py` maps updates onto them. Chat messages are Gradio's d
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,9 @@ def respond(
     documents: Sequence[str] | None,
     options: ChatOptions,
     session: str,
-) -> Iterator[ChatUpdate]:
-    """Yield the page's state through one question; raises RagError for the UI to show."""
+) -> Generator[ChatUpdate, None, None]:
+    """Yield the page's state through one question; raises RagError for the UI to show. A generator: closing it
+    (Stop) closes the model's stream too."""
     shown = [*history, {"role": "user", "content": question}]
     yield ChatUpdate(shown, note="Searching your documents…")
     settings = options.apply(engine.settings)

@@ -301,7 +301,10 @@ def test_a_thumbs_up_with_a_note_is_saved_with_the_answer_it_rates(browser, serv
     deadline = time.monotonic() + TIMEOUT / 1000
     while not ratings(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
-    rated = ratings(data_dir)[-1]
+    saved = ratings(data_dir)
+    # Failed once in a full run (not since, in 66 runs of the file): say what the page showed if it happens again.
+    assert saved, f"no rating was saved; the page said: {page.locator('body').inner_text()[-1500:]}"
+    rated = saved[-1]
     assert (rated.question, rated.liked, rated.note) == ("What does LoRA learn instead of a full weight update?",
                                                          True, "right page, clear")  # fmt: skip
     assert rated.passages and rated.passages[0].document == "03-fine-tuning.md" and rated.passages[0].file

@@ -177,3 +177,18 @@ def test_a_figure_another_supporting_passage_states_is_cited_there_too():
     alone = cite("Operating expenses were $2,722 million against revenue of $11,715 million in Q1 2023 [1].",
                  [rows[0], rows[2]])  # fmt: skip
     assert alone.sentences[0].cited == (1,) and alone.sentences[0].missing == ("11,715",)
+
+
+def test_a_bare_yes_or_no_is_backed_by_a_passage_about_what_the_question_asked():
+    """"No [1]." answering "Is IBV a negative-sense RNA virus?" was refused: scored as the word alone, no passage
+    supports "No". It claims what the question asked, so the passage about that backs it."""
+    page = [Hit(Chunk("c", "d", "ibv.txt", 1, 0, 70, "Infectious bronchitis virus is a positive-sense RNA virus."), 1.0)]
+    asked = "Is infectious bronchitis virus a negative-sense RNA virus?"
+    for verdict in ("No [1].", "Yes [1]", "No."):
+        check = cite(verdict, page, None, asked)
+        assert check.support == 1.0 and [c.n for c in check.citations] == [1] and not check.refused, verdict
+    assert cite("No [1].", page, None, "Is the sky green?").support == 0.0  # a passage about something else
+    assert cite("No [1].", page, None, "Which virus is it?").text == ""  # not a yes/no question: says nothing
+    three = "Were the assays validated in three laboratories?"
+    five = [Hit(Chunk("c", "d", "a.txt", 1, 0, 50, "The assays were validated in five laboratories."), 1.0)]
+    assert cite("Yes [1].", five, None, three).sentences[0].missing == ("three",)  # a yes still asserts "three"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.generate.prompting import NOT_FOUND
+from rag.generate.prompting import NOT_FOUND, is_yes_no
 from rag.text import (
     MARKER,
     Span,
@@ -52,6 +52,7 @@ _REFUSALS = re.compile(
 )
 
 _YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
+_VERDICT = re.compile(r"^\W*(?:yes|no)\W*$", re.IGNORECASE)  # "Yes [1]": the whole answer to a yes/no question
 _DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
 
 
@@ -113,13 +114,14 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
     ]
-    scores = _support_matrix([strip_markers(s.text) for s in spans], passage_spans, embedder)
+    claims = [_claim(strip_markers(s.text), question) for s in spans]
+    scores = _support_matrix(claims, passage_spans, embedder)
     checks: list[SentenceCheck] = []
     best_for: dict[int, tuple[float, Span]] = {}
     invalid: list[int] = []
     pieces: list[str] = []
     for i, span in enumerate(spans):
-        if is_pointer(span.text):  # "This information is found in passages [1] and [2].": no claim to show
+        if is_pointer(claims[i]):  # "This information is found in passages [1] and [2].": no claim to show
             continue
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
@@ -138,6 +140,12 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
     refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
+
+
+def _claim(sentence: str, question: str) -> str:
+    """What `sentence` claims, for support scoring. A bare "Yes." or "No." claims what the yes/no question asked,
+    so a passage about that backs it; scored as the word alone, right verdicts were refused (yes/no bench)."""
+    return question if question and _VERDICT.match(sentence) and is_yes_no(question) else sentence
 
 
 def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:

@@ -1,6 +1,10 @@
 """Yes/no stance: does the answer say yes when the documents say yes, and no when they say otherwise?
 
     python bench/yesno.py --shared ../shared --work /tmp/yesno-bench
+    python bench/yesno.py --shared ../shared --work /tmp/yesno-bench --leave-out   # should refuse
+
+`--leave-out` asks only the COVID-QA questions, each with its article left out of the search: the other articles
+are on the subject and none holds the answer, so the right reply is a refusal (in-topic unanswerable yes/no).
 
 The set (`bench/data/yesno.jsonl`, 48 questions, 24 "yes" / 24 "no") was written by hand for this bench from
 the shared documents and the sample knowledge base: each question has the verbatim sentence that decides it,
@@ -79,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         help="questions (JSONL); bench/data/yesno_heldout.jsonl is "
         "the held-out set, written before the figure-contradiction rule was measured",
     )
+    parser.add_argument(
+        "--leave-out",
+        action="store_true",
+        help="ask each COVID-QA question with its article left out of the search (the other articles are on the "
+        "subject, none holds the answer): right = refused",
+    )
     args = parser.parse_args(argv)
     if not (args.shared / "eval").is_dir():
         print(f"shared data not found at {args.shared}; pass --shared PATH", file=sys.stderr)
@@ -94,12 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"ingest failed: {outcome.message}")
     generator = load_generator(settings)
     started, results = time.perf_counter(), []
+    names = [d.name for d in library.documents()]
+    if args.leave_out:
+        rows = [r for r in rows if "article" in r]
     for i, row in enumerate(rows, 1):
-        events = list(answer(row["question"], library, generator))
+        kept = [n for n in names if n != f"covid_{row['article']}.txt"] if args.leave_out else None
+        events = list(answer(row["question"], library, generator, documents=kept))
         final = next(e for e in events if isinstance(e, Done)).answer
         said = stance(final.text, final.abstained)
         model = "".join(e.text for e in events if isinstance(e, Token))  # what the model wrote, before the checks
-        results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == row["answer"]})
+        want = "refused" if args.leave_out else row["answer"]
+        results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == want})
         print(f"  {i}/{len(rows)} {row['id']} want={row['answer']} said={said} | {final.text[:90]!r}", flush=True)
     wall = round(time.perf_counter() - started, 1)
     report = {"settings": settings.to_dict(), "summary": summary(results), "wall_s": wall, "rows": results}

@@ -192,3 +192,13 @@ def test_a_bare_yes_or_no_is_backed_by_a_passage_about_what_the_question_asked()
     three = "Were the assays validated in three laboratories?"
     five = [Hit(Chunk("c", "d", "a.txt", 1, 0, 50, "The assays were validated in five laboratories."), 1.0)]
     assert cite("Yes [1].", five, None, three).sentences[0].missing == ("three",)  # a yes still asserts "three"
+
+
+def test_a_bare_no_to_a_question_about_a_figure_is_not_supported():
+    """Where a passage states another figure the stance rule answers No before the model; a bare "No [1]" after
+    that rests on nothing shown (it was seen over topical passages without the answer)."""
+    page = [Hit(Chunk("c", "d", "a.txt", 1, 0, 60, "Deaths were linked to the outbreak in January 2020."), 1.0)]
+    asked = "Had twenty-six deaths been linked to the outbreak as of 24 January 2020?"
+    assert not cite("No [1].", page, None, asked).sentences[0].supported
+    assert cite("No, deaths were linked to the outbreak in January 2020 [1].", page, None, asked).support == 1.0
+    assert cite("No [1].", page, None, "Were deaths linked to the outbreak in January?").support == 1.0

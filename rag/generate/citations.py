@@ -133,7 +133,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
             if check.supported and (n not in best_for or match.score > best_for[n][0]):
                 best_for[n] = (match.score, match.span)
         pieces.append(_render(span.text, check))
-    checks = _confirmed_figures(checks, sources, question)
+    checks = _bare_no_to_a_figure(_confirmed_figures(checks, sources, question), question)
     citations = tuple(
         _citation(n, sources[n - 1], score, span) for n, (score, span) in sorted(best_for.items(), key=lambda kv: kv[0])
     )
@@ -146,6 +146,16 @@ def _claim(sentence: str, question: str) -> str:
     """What `sentence` claims, for support scoring. A bare "Yes." or "No." claims what the yes/no question asked,
     so a passage about that backs it; scored as the word alone, right verdicts were refused (yes/no bench)."""
     return question if question and _VERDICT.match(sentence) and is_yes_no(question) else sentence
+
+
+def _bare_no_to_a_figure(checks: list[SentenceCheck], question: str) -> list[SentenceCheck]:
+    """A bare "No [1]" to a question that asks about a figure shows nothing to rest on: where the passages state
+    another figure the stance rule has already answered No from them (`rag.generate.stance`), before the model.
+    Asked of topical passages without the answer, the model said "No [1]" to "Had twenty-six deaths been linked to
+    the outbreak as of 24 January 2020?"; where the passage stated the figure, "No [1]" to "… fever in 98%?"."""
+    if not checks or not _VERDICT.match(strip_markers(checks[0].text)) or _YES.match(checks[0].text):
+        return checks
+    return [replace(checks[0], supported=False), *checks[1:]] if figures(question) else checks
 
 
 def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:

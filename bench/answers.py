@@ -17,8 +17,9 @@ Sets (all third-party, read from --shared; nothing is copied into the repo):
 - sec-removed: the same questions with the named company's filings left out of the search (should abstain).
 Metrics: token F1 and containment of the reference, citation precision, abstention rate, median time to
 first token, median decode tokens/s. `--limit N` runs the first N questions of each set (say so when reporting).
-Two runs compared answer by answer need `RAG_TEMPERATURE=0 RAG_LLM_PROMPT_CACHE=0`: with llama.cpp's prompt reuse
-on, a greedy answer also depends on the question asked before it (docs/answer-quality.md, "Reproducible runs").
+Two runs compared answer by answer need `RAG_TEMPERATURE=0 RAG_LLM_PROMPT_CACHE=0 RAG_THREADS=2`: with llama.cpp's
+prompt reuse on, a greedy answer also depends on the question asked before it, and the thread count changes the
+numbers of a long prompt (docs/answer-quality.md, "Reproducible runs"; `python bench/llm_repeat.py`).
 """
 
 from __future__ import annotations

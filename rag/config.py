@@ -150,8 +150,8 @@ class Settings:
     # 900-token prompt. Its own default, 8 GB, grew the app by that much per question (3.5 GB after 30 minutes).
     llm_cache_mb: int = 128
     # Reuse the KV state of an earlier prompt's shared beginning (only the new tail is prefilled: faster first
-    # token). Off, every prompt is read afresh: greedy output then depends on the prompt alone — reused state is
-    # computed in other batch shapes and moves the logits slightly, enough to flip a word (benchmark A/B runs).
+    # token). Off, every prompt is read afresh: greedy output then depends on the prompt (and the thread count)
+    # alone — reused state is computed in other batch shapes and moves the logits, enough to flip a word.
     llm_prompt_cache: bool = True
     max_new_tokens: int = 384
     temperature: float = 0.1

@@ -199,6 +199,7 @@ def test_a_bare_no_to_a_question_about_a_figure_is_not_supported():
     that rests on nothing shown (it was seen over topical passages without the answer)."""
     page = [Hit(Chunk("c", "d", "a.txt", 1, 0, 60, "Deaths were linked to the outbreak in January 2020."), 1.0)]
     asked = "Had twenty-six deaths been linked to the outbreak as of 24 January 2020?"
-    assert not cite("No [1].", page, None, asked).sentences[0].supported
+    bare = cite("No [1].", page, None, asked)
+    assert bare.refused and not bare.sentences[0].supported and bare.unsupported == ()  # an abstention, however sure
     assert cite("No, deaths were linked to the outbreak in January 2020 [1].", page, None, asked).support == 1.0
     assert cite("No [1].", page, None, "Were deaths linked to the outbreak in January?").support == 1.0

@@ -149,13 +149,14 @@ def _claim(sentence: str, question: str) -> str:
 
 
 def _bare_no_to_a_figure(checks: list[SentenceCheck], question: str) -> list[SentenceCheck]:
-    """A bare "No [1]" to a question that asks about a figure shows nothing to rest on: where the passages state
-    another figure the stance rule has already answered No from them (`rag.generate.stance`), before the model.
-    Asked of topical passages without the answer, the model said "No [1]" to "Had twenty-six deaths been linked to
-    the outbreak as of 24 January 2020?"; where the passage stated the figure, "No [1]" to "… fever in 98%?"."""
+    """A bare "No [1]" to a question that asks about a figure is no answer: it shows nothing to rest on; where the
+    passages state another figure the stance rule has already answered No from them (`rag.generate.stance`), before
+    the model. Asked of topical passages without the answer, the model said "No [1]" to "Had twenty-six deaths been
+    linked to the outbreak as of 24 January 2020?"; where the passage stated the figure, to "… fever in 98%?"."""
     if not checks or not _VERDICT.match(strip_markers(checks[0].text)) or _YES.match(checks[0].text):
         return checks
-    return [replace(checks[0], supported=False), *checks[1:]] if figures(question) else checks
+    # counted as no answer (like a refusal), so no retrieval confidence, however high, shows it
+    return [replace(checks[0], supported=False, refusal=True), *checks[1:]] if figures(question) else checks
 
 
 def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:

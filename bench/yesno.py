@@ -13,7 +13,7 @@ All its documents go into ONE library (Solana survey, the Transformer paper, fou
 sample knowledge base), so retrieval has to find the right document as a user's would.
 
 A reply's stance: "yes"/"no" when its first word says so; otherwise "no" when its first sentence is negated
-(`rag.generate.citations.is_denial`: not, never, neither, n't…), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
+(`rag.generate.facts.is_denial`: not, never, neither, n't…), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
 per answer and per source, and writes every row to JSON.
 """
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
-from rag.generate.citations import is_denial  # noqa: E402
+from rag.generate.facts import is_denial  # noqa: E402
 from rag.generate.pipeline import Done, Token, answer  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
 

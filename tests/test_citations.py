@@ -108,7 +108,7 @@ def test_a_sentence_that_only_points_at_passages_is_dropped():
 
 
 def test_names_and_numbers_must_be_in_a_cited_passage_even_when_the_question_gives_them():
-    from rag.generate.citations import missing_facts
+    from rag.generate.facts import missing_facts
 
     page = [Hit(Chunk("c", "d", "2023 Q2 MSFT.pdf", 4, 0, 40, "Revenue increased 8% to $56.2 billion."), 1.0)]
     assert missing_facts("In Q2 2023 the revenue of Apple was $56.2 billion [1].", page) == ("Apple",)  # wrong firm
@@ -149,7 +149,7 @@ def test_a_yes_asserts_the_questions_figures_so_a_cited_passage_must_state_them(
 
 
 def test_a_denial_may_repeat_the_figures_and_names_it_denies():
-    from rag.generate.citations import is_denial, missing_facts
+    from rag.generate.facts import is_denial, missing_facts
 
     page = [Hit(Chunk("c", "d", "paper.pdf", 3, 0, 60, "The encoder is a stack of N = 6 identical layers."), 1.0)]
     question = "Does the Transformer encoder use 8 layers?"

@@ -225,7 +225,7 @@ def test_a_later_sentence_with_an_unstated_name_is_flagged_not_the_whole_answer(
 
 
 def test_numbers_compare_by_value_and_number_words_count():
-    from rag.generate.citations import missing_facts
+    from rag.generate.facts import missing_facts
 
     [fee] = [h for h in FakeLibrary().search("fee signature") if "lamports" in h.chunk.text]
     assert missing_facts("One signature costs 5,000 lamports [2].", [fee]) == ()

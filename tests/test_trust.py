@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.config import Settings
-from rag.generate.citations import missing_facts
+from rag.generate.facts import missing_facts
 from rag.generate.pipeline import Done, answer
 from rag.library import Library
 from rag.text import sentence_spans, strip_markers

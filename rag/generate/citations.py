@@ -14,21 +14,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rag.generate.prompting import NOT_FOUND, is_yes_no
+from rag.generate.facts import (
+    SUPPORT_THRESHOLD,
+    Match,
+    SentenceCheck,
+    bare_no_to_a_figure,
+    check_facts,
+    claim_of,
+    confirmed_figures,
+    grounded_names,
+)
+from rag.generate.prompting import NOT_FOUND
 from rag.text import (
     MARKER,
     Span,
     content_terms,
-    figures,
-    mentions,
-    names,
-    numbers,
-    numbers_stated,
     parse_markers,
     sentence_spans,
     strip_markers,
@@ -39,9 +44,7 @@ from rag.types import Citation, Hit
 POINTER_WORDS = frozenset(
     ["information", "answer", "found", "mentioned", "stated", "provided", "given", "described", "explained", "detail", "passage", "source", "document", "context", "text", "above", "below", "following", "question"]
 )
-SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
 REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
-MAX_ADDED_CITATIONS = 2  # passages added to a sentence because they state a figure or name its citation lacks
 _TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."
 _REFUSALS = re.compile(
     r"could ?n[o']t find|can ?n[o']t find|(?:do|does|did) not (?:contain|mention|provide|include|say|specify)|"
@@ -51,22 +54,6 @@ _REFUSALS = re.compile(
     re.IGNORECASE,
 )
 
-_YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
-_VERDICT = re.compile(r"^\W*(?:yes|no)\W*$", re.IGNORECASE)  # "Yes [1]": the whole answer to a yes/no question
-_DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class SentenceCheck:
-    """One answer sentence: the passages it cites (after correction), its support and where it sits."""
-
-    text: str
-    cited: tuple[int, ...]
-    support: float
-    supported: bool
-    inferred: bool = False  # the marker was added or re-pointed by us, not written by the model
-    refusal: bool = False  # the sentence says the passages lack the answer
-    missing: tuple[str, ...] = ()  # numbers and names the sentence states that no passage it cites does
 
 
 @dataclass(frozen=True)
@@ -87,12 +74,6 @@ class CitationCheck:
         return sum(s.supported for s in claims) / len(claims) if claims else 1.0
 
 
-@dataclass(frozen=True)
-class _Match:
-    score: float
-    span: Span  # the supporting sentence inside the passage's chunk text
-
-
 def is_pointer(sentence: str) -> bool:
     """True for a sentence that only points at passages ("The answer is in [2].", "[1][3].") and states nothing."""
     return content_terms(strip_markers(sentence)) <= POINTER_WORDS
@@ -110,11 +91,11 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     "Yes" answer to "Was it validated in three laboratories?" need a cited passage that states three.
     """
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
-    grounded = _grounded_names(question, sources)
+    grounded = grounded_names(question, sources)
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
     ]
-    claims = [_claim(strip_markers(s.text), question) for s in spans]
+    claims = [claim_of(strip_markers(s.text), question) for s in spans]
     scores = _support_matrix(claims, passage_spans, embedder)
     checks: list[SentenceCheck] = []
     best_for: dict[int, tuple[float, Span]] = {}
@@ -126,14 +107,14 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         numbers = parse_markers(span.text)
         invalid += [n for n in numbers if not 1 <= n <= len(sources)]
         valid = [n for n in numbers if 1 <= n <= len(sources)]
-        check = _check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded, scores[i])
+        check = check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded, scores[i])
         checks.append(check)
         for n in check.cited:
             match = scores[i][n - 1]
             if check.supported and (n not in best_for or match.score > best_for[n][0]):
                 best_for[n] = (match.score, match.span)
         pieces.append(_render(span.text, check))
-    checks = _bare_no_to_a_figure(_confirmed_figures(checks, sources, question), question)
+    checks = bare_no_to_a_figure(confirmed_figures(checks, sources, question), question)
     citations = tuple(
         _citation(n, sources[n - 1], score, span) for n, (score, span) in sorted(best_for.items(), key=lambda kv: kv[0])
     )
@@ -142,110 +123,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
 
 
-def _claim(sentence: str, question: str) -> str:
-    """What `sentence` claims, for support scoring. A bare "Yes." or "No." claims what the yes/no question asked,
-    so a passage about that backs it; scored as the word alone, right verdicts were refused (yes/no bench)."""
-    return question if question and _VERDICT.match(sentence) and is_yes_no(question) else sentence
-
-
-def _bare_no_to_a_figure(checks: list[SentenceCheck], question: str) -> list[SentenceCheck]:
-    """A bare "No [1]" to a question that asks about a figure is no answer: it shows nothing to rest on; where the
-    passages state another figure the stance rule has already answered No from them (`rag.generate.stance`), before
-    the model. Asked of topical passages without the answer, the model said "No [1]" to "Had twenty-six deaths been
-    linked to the outbreak as of 24 January 2020?"; where the passage stated the figure, to "… fever in 98%?"."""
-    if not checks or not _VERDICT.match(strip_markers(checks[0].text)) or _YES.match(checks[0].text):
-        return checks
-    # counted as no answer (like a refusal), so no retrieval confidence, however high, shows it
-    return [replace(checks[0], supported=False, refusal=True), *checks[1:]] if figures(question) else checks
-
-
-def _confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:
-    """A reply that starts "Yes" asserts the question's figures: a passage it cites must state each one, or its
-    first sentence is unsupported with those figures missing (which turns the answer into a refusal that names
-    them). Unprompted, the model said "Yes" and then gave the passage's other figure ("five laboratories")."""
-    if not question or not checks or not _YES.match(checks[0].text):
-        return checks
-    cited = sorted({n for check in checks for n in check.cited})
-    stated = numbers_stated(stated_by([sources[n - 1] for n in cited]))
-    missing = tuple(written for value, written in sorted(figures(question).items()) if value not in stated)
-    if not missing:
-        return checks
-    both = tuple(dict.fromkeys(checks[0].missing + missing))  # the sentence's own check may have named them
-    return [replace(checks[0], supported=False, missing=both), *checks[1:]]
-
-
-def _grounded_names(question: str, sources: Sequence[Hit]) -> frozenset[str]:
-    """The question's names that some passage mentions: the answer may repeat them whichever passage it cites."""
-    everything = stated_by(sources)
-    return frozenset(name for name in names(question) if mentions(everything, name))
-
-
-def stated_by(passages: Sequence[Hit]) -> str:
-    """All that `passages` state, for the fact checks: each one's file name, context header and text."""
-    return " ".join(f"{h.chunk.document} {h.chunk.context} {h.chunk.text}" for h in passages)
-
-
-def missing_facts(
-    sentence: str, passages: Sequence[Hit], question: str = "", grounded: frozenset[str] = frozenset()
-) -> tuple[str, ...]:
-    """The numbers and names `sentence` states that none of `passages` does (their text, header or file name).
-
-    Names the question used are checked too (measured, session 6): letting them pass took SEC questions asked of
-    the other companies' filings from 0.75 refused to 0.40 ("Apple's revenue was … [1]" citing a Microsoft
-    filing), for no fewer wrong refusals of answerable ones.
-
-    A denial ("No, …", "… is not …") may repeat the question's numbers and names: it says they are not so. Any
-    sentence may repeat a `grounded` name: one the question used and some passage mentions ("Transformer" asked of
-    the Transformer paper, cited to a page that says "the model"); a name no passage mentions ("Apple" asked of
-    Microsoft's filings) is still missing.
-
-    Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
-    up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
-    """
-    claim = strip_markers(sentence)
-    haystack = stated_by(passages)
-    if question and is_denial(claim):
-        haystack += " " + question
-    stated = numbers_stated(haystack)
-    missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
-    missing += [name for name in sorted(names(claim)) if name not in grounded and not mentions(haystack, name)]
-    return tuple(missing)
-
-
-def is_denial(sentence: str) -> bool:
-    """Return True when `sentence` answers "no" or negates what it states ("No, …", "… does not …")."""
-    return bool(_DENIAL.search(sentence))
-
-
-def _check_facts(
-    check: SentenceCheck,
-    sources: Sequence[Hit],
-    question: str = "",
-    grounded: frozenset[str] = frozenset(),
-    matches: Sequence[_Match] = (),
-) -> SentenceCheck:
-    """A supported sentence whose numbers or names its cited passages do not state is not supported after all —
-    unless another passage that supports it too states them: then it is cited as well (the sentence combined two
-    passages, "spending was $2,722 million … revenue of $11,715 million", and cited one or none).
-    """
-    if not check.supported or not check.cited:
-        return check
-    cited = list(check.cited)
-    first = missing = missing_facts(check.text, [sources[n - 1] for n in cited], question, grounded)
-    for n in sorted(range(1, len(matches) + 1), key=lambda n: -matches[n - 1].score):
-        if not missing or len(cited) >= len(check.cited) + MAX_ADDED_CITATIONS:
-            break
-        if n in cited or matches[n - 1].score < SUPPORT_THRESHOLD:
-            continue
-        fewer = missing_facts(check.text, [sources[c - 1] for c in [*cited, n]], question, grounded)
-        if len(fewer) < len(missing):
-            cited, missing = [*cited, n], fewer
-    if missing:  # not all found: the sentence stays with its own citations, unsupported
-        return replace(check, supported=False, missing=first)
-    return replace(check, cited=tuple(cited), inferred=check.inferred or len(cited) > len(check.cited))
-
-
-def _check_sentence(sentence: str, cited: list[int], matches: list[_Match]) -> SentenceCheck:
+def _check_sentence(sentence: str, cited: list[int], matches: list[Match]) -> SentenceCheck:
     """Decide which passages back one sentence, correcting or adding markers where the evidence says so."""
     if is_refusal(sentence):
         return SentenceCheck(sentence, (), 0.0, False, refusal=True)
@@ -282,7 +160,7 @@ def _citation(n: int, hit: Hit, score: float, span: Span) -> Citation:
     return Citation(n, hit.chunk, round(float(score), 4), hit.chunk.start + span.start, hit.chunk.start + span.end)
 
 
-def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: Any) -> list[list[_Match]]:
+def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: Any) -> list[list[Match]]:
     """Return, per answer sentence and passage, the best-supporting passage sentence and its score.
 
     score = lexical recall of the sentence's content terms in the passage (0..1), averaged with the
@@ -291,10 +169,10 @@ def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: 
     flat = [span for spans in passages for span in spans]
     sims = _cosines(sentences, [s.text for s in flat], embedder)
     passage_terms = [set().union(*(content_terms(s.text) for s in spans)) for spans in passages]
-    out: list[list[_Match]] = []
+    out: list[list[Match]] = []
     for i, sentence in enumerate(sentences):
         words = content_terms(sentence)
-        row: list[_Match] = []
+        row: list[Match] = []
         offset = 0
         for p, spans in enumerate(passages):
             recall = len(words & passage_terms[p]) / len(words) if words else 0.0
@@ -304,7 +182,7 @@ def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: 
             j = int(np.argmax(local))
             cosine = float(sims[i, offset : offset + len(spans)].max()) if sims is not None else None
             score = recall if cosine is None else 0.5 * recall + 0.5 * max(cosine, 0.0)
-            row.append(_Match(score, spans[j]))
+            row.append(Match(score, spans[j]))
             offset += len(spans)
         out.append(row)
     return out

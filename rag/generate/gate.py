@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.generate.citations import CitationCheck, stated_by
+from rag.generate.citations import CitationCheck
+from rag.generate.facts import stated_by
 from rag.text import Name, content_terms, mentions, mentions_loosely, name_phrases, names, strip_markers
 from rag.types import Citation, Hit
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from rag.generate.citations import stated_by
+from rag.generate.facts import stated_by
 from rag.generate.gate import asked_names, mentions_name, unmentioned_names
 from rag.text import Name, mentions_loosely
 from rag.types import Hit

@@ -302,7 +302,7 @@ def test_a_thumbs_up_with_a_note_is_saved_with_the_answer_it_rates(browser, serv
     while not ratings(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
     saved = ratings(data_dir)
-    # Failed once in a full run (not since, in 66 runs of the file): say what the page showed if it happens again.
+    # Failed once in a full run (not since: 6 runs of the browser file, 3 full runs): say what the page showed if it recurs.
     assert saved, f"no rating was saved; the page said: {page.locator('body').inner_text()[-1500:]}"
     rated = saved[-1]
     assert (rated.question, rated.liked, rated.note) == ("What does LoRA learn instead of a full weight update?",

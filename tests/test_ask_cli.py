@@ -49,8 +49,17 @@ def test_ask_streams_tokens_then_lists_sources(fake_stack, capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.startswith('From your documents:\n  [1] sol.pdf, page 4: "Solana orders transactions with Proof of')
     assert "\nAnswer:\nSolana orders transactions with Proof of History [1]. Cats purr [3]." in out
-    assert "Sources:\n  [1] sol.pdf, page 4:" in out
+    # "[3]" names no passage listed below: the checked text follows the stream, then the sources it numbers
+    checked = "\nChecked against the passages:\nSolana orders transactions with Proof of History [1]. Cats purr.\n"
+    assert checked in out and out.index(checked) < out.index("Sources:\n  [1] sol.pdf, page 4:")
     assert 'not supported by the passages: "Cats purr."' in out
+
+
+def test_ask_prints_no_checked_text_when_the_check_changed_nothing(monkeypatch, capsys, tmp_path):
+    passages = [("sol.pdf", 4, "Solana orders transactions with Proof of History, a verifiable clock.")]
+    reply = "Solana orders transactions with Proof of History [1]."
+    out, _, _ = _ask_text_and_json(monkeypatch, capsys, tmp_path, passages, reply, "How does Solana order them?")
+    assert f"\nAnswer:\n{reply}" in out and "Checked against the passages" not in out  # the check kept it whole
 
 
 def test_ask_markdown_prints_real_footnotes(fake_stack, capsys, tmp_path):

@@ -51,7 +51,7 @@ def run_ask(args: argparse.Namespace) -> int:
     library = open_library(settings)
     generator = load_generator(settings)
     result: Answer | None = None
-    streamed = False  # the model's words were printed as they came
+    streamed: list[str] = []  # the model's words, printed as they came
     try:
         for event in answer(args.question, library, generator, settings=settings, documents=args.document):
             quiet = args.json or args.markdown
@@ -59,7 +59,7 @@ def run_ask(args: argparse.Namespace) -> int:
                 print_evidence(event.evidence)
             elif isinstance(event, Token) and not quiet:
                 print(event.text, end="", flush=True)
-                streamed = True
+                streamed.append(event.text)
             elif isinstance(event, Done):
                 result = event.answer
     finally:
@@ -70,7 +70,7 @@ def run_ask(args: argparse.Namespace) -> int:
     elif args.markdown:
         print(answer_markdown(result), end="")
     else:
-        print_sources(result, streamed)
+        print_sources(result, "".join(streamed))
     return 0
 
 
@@ -84,14 +84,18 @@ def print_evidence(quotes) -> None:
     print("\nAnswer:", flush=True)
 
 
-def print_sources(result: Answer, streamed: bool = True) -> None:
+def print_sources(result: Answer, streamed: str) -> None:
     """After the streamed tokens: the answer when it was not streamed (a refusal, or a No the passages' figures
-    gave without the model), then the sources and any warnings."""
+    gave without the model) or when the check changed it (a marker re-pointed, "[3]" that names no passage dropped,
+    "This is stated in [1]." left out), then the sources and any warnings."""
     if not streamed and not result.abstained:
         print(result.text, end="")  # under "Answer:", where the model's words would have been
     print()
     if result.abstained:
         print(f"\n{result.text}")
+    elif streamed and " ".join(streamed.split()) != " ".join(result.text.split()):
+        # The terminal cannot take the streamed words back: the checked text is what the sources below number.
+        print(f"\nChecked against the passages:\n{result.text}")
     out = sys.stdout
     cited = {c.n: c for c in result.citations}
     title = "Sources:" if result.citations else "Closest passages:"

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"ingest failed: {outcome.message}")
     generator = load_generator(settings)
     started, results = time.perf_counter(), []
-    names = [d.name for d in library.documents()]
+    names = [d.name for d in library.documents()] if args.leave_out else []
     if args.leave_out:
         rows = [r for r in rows if "article" in r]
     for i, row in enumerate(rows, 1):

@@ -6,7 +6,8 @@ A callback that returns True stops generation, which is how closing the iterator
 
 `cache_prompt` keeps the previous request's KV cache: when the system prompt (instructions, then the
 same passages) repeats, only the new tail is prefilled — that is why the prompt puts stable parts first.
-`RAG_LLM_PROMPT_CACHE=0` turns it off so that greedy output is a function of the prompt alone (benchmarks).
+`RAG_LLM_PROMPT_CACHE=0` turns it off so that greedy output depends on the prompt alone (and the thread count:
+benchmarks fix RAG_THREADS too).
 """
 
 from __future__ import annotations

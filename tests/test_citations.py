@@ -203,3 +203,47 @@ def test_a_bare_no_to_a_question_about_a_figure_is_not_supported():
     assert bare.refused and not bare.sentences[0].supported and bare.unsupported == ()  # an abstention, however sure
     assert cite("No, deaths were linked to the outbreak in January 2020 [1].", page, None, asked).support == 1.0
     assert cite("No [1].", page, None, "Were deaths linked to the outbreak in January?").support == 1.0
+
+
+LORA = (
+    "LoRA starts from the observation that the change a weight matrix needs during fine-tuning has a low intrinsic "
+    "rank. LoRA learns two thin matrices for each layer. B is initialised to zero, so training starts from the original "
+    "model. LoRA is usually applied to the attention projections. A key advantage of LoRA over adapters is that "
+    "the product can be merged into the weight matrix."
+)
+
+
+def lora_sources() -> list[Hit]:
+    other = "QLoRA trains LoRA adapters on a 4-bit quantised base model. LoRA files are small."
+    return [Hit(Chunk("l1", "d", "ft.md", 1, 0, len(LORA), LORA), 0.9), Hit(Chunk("l2", "d", "ft.md", 2, 0, 80, other), 0.5)]
+
+
+@pytest.mark.parametrize("embedder", [None, FakeEmbedder(dim=64)])
+def test_the_highlighted_sentence_is_the_one_with_the_claims_rare_words(embedder):
+    """'LoRA' and 'matrix' are in most sentences; 'initialised' and 'zero' only in the one that answers."""
+    question = "Is the LoRA matrix B initialised to zero?"
+    check = cite("Yes [1].", lora_sources(), embedder, question=question)
+    (citation,) = check.citations
+    assert LORA[citation.span_start : citation.span_end] == "B is initialised to zero, so training starts from the original model."
+
+
+@pytest.mark.slow
+def test_the_highlighted_sentence_with_the_real_embedder(real_embedder):
+    check = cite("Yes [1].", lora_sources(), real_embedder, question="Is the LoRA matrix B initialised to zero?")
+    (citation,) = check.citations
+    assert LORA[citation.span_start : citation.span_end].startswith("B is initialised to zero")
+
+
+def test_the_highlighted_sentence_is_the_one_stating_the_claims_figure():
+    """A 10-Q passage: the prose about R&D shares the claim's words, the table row states its figure."""
+    text = (
+        "The growth in research and development expense during the first quarter of 2023 was driven primarily by "
+        "increases in headcount-related expenses. Research and development: Three Months Ended December 31, 2022: "
+        "$7,709; December 25, 2021: $6,306 (in millions)."
+    )
+    hit = Hit(Chunk("s1", "d", "2023 Q1 AAPL.pdf", 4, 0, len(text), text), 0.9)
+    question = "How much did Apple spend on research and development in the first quarter of 2023?"
+    check = cite("Apple spent $7,709 million on research and development in the first quarter of 2023 [1].", [hit],
+                 question=question)  # fmt: skip
+    (citation,) = check.citations
+    assert text[citation.span_start : citation.span_end].startswith("Research and development: Three Months")

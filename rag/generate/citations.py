@@ -34,6 +34,7 @@ from rag.text import (
     MARKER,
     Span,
     content_terms,
+    numbers,
     parse_markers,
     sentence_spans,
     strip_markers,
@@ -96,7 +97,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
     ]
     claims = [claim_of(strip_markers(s.text), question) for s in spans]
-    scores = _support_matrix(claims, passage_spans, embedder)
+    scores = _support_matrix(claims, passage_spans, embedder, list(numbers(question)))
     checks: list[SentenceCheck] = []
     best_for: dict[int, tuple[float, Span]] = {}
     invalid: list[int] = []
@@ -104,9 +105,9 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     for i, span in enumerate(spans):
         if is_pointer(claims[i]):  # "This information is found in passages [1] and [2].": no claim to show
             continue
-        numbers = parse_markers(span.text)
-        invalid += [n for n in numbers if not 1 <= n <= len(sources)]
-        valid = [n for n in numbers if 1 <= n <= len(sources)]
+        markers = parse_markers(span.text)
+        invalid += [n for n in markers if not 1 <= n <= len(sources)]
+        valid = [n for n in markers if 1 <= n <= len(sources)]
         check = check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded, scores[i])
         checks.append(check)
         for n in check.cited:
@@ -160,32 +161,52 @@ def _citation(n: int, hit: Hit, score: float, span: Span) -> Citation:
     return Citation(n, hit.chunk, round(float(score), 4), hit.chunk.start + span.start, hit.chunk.start + span.end)
 
 
-def _support_matrix(sentences: list[str], passages: list[list[Span]], embedder: Any) -> list[list[Match]]:
+def _support_matrix(
+    sentences: list[str], passages: list[list[Span]], embedder: Any, asked: Sequence[str] = ()
+) -> list[list[Match]]:
     """Return, per answer sentence and passage, the best-supporting passage sentence and its score.
 
     score = lexical recall of the sentence's content terms in the passage (0..1), averaged with the
     cosine to the passage's most similar sentence when an embedder is available.
+    The passage sentence shown as the support is the one stating most of the claim's own figures (those not
+    `asked` by the question: "$7,709 million" picks the table row, not the prose about R&D), then the best by
+    cosine and rarity-weighted term recall: for "Is LoRA's B initialised to zero?" the sentence saying "B is
+    initialised to zero" beats one that merely names LoRA and a matrix.
     """
     flat = [span for spans in passages for span in spans]
     sims = _cosines(sentences, [s.text for s in flat], embedder)
-    passage_terms = [set().union(*(content_terms(s.text) for s in spans)) for spans in passages]
+    flat_terms = [content_terms(s.text) for s in flat]
+    flat_figures = [set(numbers(s.text)) for s in flat]
+    weight = _rarity(flat_terms)
     out: list[list[Match]] = []
     for i, sentence in enumerate(sentences):
-        words = content_terms(sentence)
+        words, claimed = content_terms(sentence), set(numbers(sentence)) - set(asked)
+        total = sum(weight(w) for w in words) or 1.0
         row: list[Match] = []
         offset = 0
-        for p, spans in enumerate(passages):
-            recall = len(words & passage_terms[p]) / len(words) if words else 0.0
-            local = [len(words & content_terms(s.text)) / (len(words) or 1) for s in spans]
+        for spans in passages:
+            terms = flat_terms[offset : offset + len(spans)]
+            recall = len(words & set().union(*terms)) / len(words) if words else 0.0
+            local = [sum(weight(w) for w in words & t) / total for t in terms]
             if sims is not None:
                 local = [0.5 * lex + 0.5 * float(sims[i, offset + j]) for j, lex in enumerate(local)]
-            j = int(np.argmax(local))
+            ranked = [(len(claimed & flat_figures[offset + j]), value) for j, value in enumerate(local)]
             cosine = float(sims[i, offset : offset + len(spans)].max()) if sims is not None else None
             score = recall if cosine is None else 0.5 * recall + 0.5 * max(cosine, 0.0)
-            row.append(Match(score, spans[j]))
+            row.append(Match(score, spans[max(range(len(spans)), key=ranked.__getitem__)]))
             offset += len(spans)
         out.append(row)
     return out
+
+
+def _rarity(sentence_terms: list[set[str]]) -> Any:
+    """Return term → weight, log(1 + N / sentences holding it): a term in every sentence says least."""
+    counts: dict[str, int] = {}
+    for terms in sentence_terms:
+        for term in terms:
+            counts[term] = counts.get(term, 0) + 1
+    n = len(sentence_terms)
+    return lambda term: float(np.log1p(n / counts.get(term, 1)))
 
 
 def _cosines(sentences: list[str], passage_sentences: list[str], embedder: Any) -> np.ndarray | None:

@@ -1,0 +1,114 @@
+"""Does the sentence shown as a citation's support hold the answer? Replayed on a finished bench/answers.py run.
+
+    RAG_EMBED_DTYPE=float32 python bench/citation_spans.py RUN.json [RUN2.json …] --shared ../shared [--sec]
+
+A citation carries the span of its passage that supports the claim; the sources panel and the page picture
+highlight it. For each answered COVID-QA, SEC or solana row the same passages are retrieved and packed again
+(deterministic), the row's answer is checked again (`rag.generate.citations.cite`) and every citation whose
+passage holds the reference is scored: does the highlighted sentence hold it too?
+- COVID-QA: the span holds ≥ 80 % of the reference span's tokens (the passage rule of bench/answers.py);
+- SEC: the span states one of the reference's figures;
+- solana (long reference answers, gold pages): mean share of the reference's tokens the span holds.
+"bound" counts citations where some single sentence of the passage holds it (a reference across two sentences
+cannot be highlighted by one). "figure" is what a reader checks first, whatever the reference: of the citations
+whose passage states a figure the answer states (and the question does not), the share whose highlighted
+sentence states one. Run it at two commits to compare span rules on the same answers.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.answers import build_sets, normalize  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.generate.citations import cite  # noqa: E402
+from rag.generate.evidence import score_sentences  # noqa: E402
+from rag.generate.prompting import build_messages  # noqa: E402
+from rag.generate.registry import load_generator  # noqa: E402
+from rag.text import numbers, sentence_spans, strip_markers  # noqa: E402
+
+
+def holds(question, text: str) -> float:
+    """How far `text` holds the question's reference: 1/0 for COVID-QA and SEC, a token share for solana."""
+    if question.figures:
+        return float(bool(set(question.figures) & set(numbers(text))))
+    ref, got = set(normalize(question.reference)), set(normalize(text))
+    share = len(ref & got) / max(len(ref), 1)
+    return share if question.gold_pages else float(share >= 0.8)
+
+
+def passage_right(question, hit) -> bool:
+    """bench/answers.py's rule for a right citation."""
+    if question.figures:
+        return question.source.replace("*", "") in hit.document and holds(question, hit.chunk.text) > 0
+    if question.gold_pages:
+        return hit.page in question.gold_pages
+    return holds(question, hit.chunk.text) > 0
+
+
+def replay(rows: list[dict], sets: dict, embedder, generator) -> dict[str, dict]:
+    """Return per set: citations on a right passage, how many spans hold the answer, and the bound."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        if row["set"] not in sets or row["abstained"]:
+            continue
+        questions, library, settings = sets[row["set"]]
+        question = next(q for q in questions if q.question == row["question"])
+        documents = list(question.documents) if question.documents is not None else None
+        hits = library.search(question.question, k=settings.top_k, documents=documents)
+        scores = score_sentences(question.question, hits, embedder)
+        sources = build_messages(question.question, hits, [], settings, generator.count_tokens, scores).sources
+        check = cite(row["answer"], sources, embedder, question=question.question)
+        tally = out.setdefault(row["set"], {"citations": 0, "span": [], "bound": [], "figure": []})
+        claimed = set(numbers(strip_markers(row["answer"]))) - set(numbers(question.question))
+        for c in check.citations:
+            offset = c.chunk.start
+            shown = c.chunk.text[c.span_start - offset : c.span_end - offset]
+            if claimed & set(numbers(c.chunk.text)):
+                tally["figure"].append(bool(claimed & set(numbers(shown))))
+            if not passage_right(question, sources[c.n - 1]):
+                continue
+            tally["citations"] += 1
+            tally["span"].append(holds(question, shown))
+            tally["bound"].append(max(holds(question, s.text) for s in sentence_spans(c.chunk.text) or [c.chunk]))
+    return {
+        name: {"citations": t["citations"], "span": round(statistics.mean(t["span"]), 3) if t["span"] else None,
+               "bound": round(statistics.mean(t["bound"]), 3) if t["bound"] else None,
+               "figure_citations": len(t["figure"]),
+               "figure": round(statistics.mean(t["figure"]), 3) if t["figure"] else None}
+        for name, t in out.items()
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="bench/answers.py reports (.json) or row logs (.jsonl)")
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
+    parser.add_argument("--sec", action="store_true", help="also the SEC rows (ingests 20 filings once)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    rows: list[dict] = []
+    for run in args.runs:
+        text = run.read_text()
+        if run.suffix == ".jsonl":
+            rows += [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            rows += [row for group in json.loads(text)["rows"].values() for row in group]
+    base = Settings.from_env()
+    embedder = load_embedder(base)
+    sets = build_sets(argparse.Namespace(shared=args.shared, work=args.work, covid=50, sec=args.sec), base, embedder)
+    result = replay(rows, {k: v for k, v in sets.items() if k in ("solana", "covid", "sec")}, embedder,
+                    load_generator(base))  # fmt: skip
+    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -269,10 +269,15 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 def mentions(text: str, name: str) -> bool:
-    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who")."""
+    """Return True when `text` has `name` as a whole word; acronyms must match case ("WHO" is not "who").
+
+    A name in mixed case ("QLora") may differ in case from the text ("QLoRA") where the text writes it with two
+    capitals too: a model's spelling of a coined name, not another word."""
     acronym = name.isalpha() and sum(c.isupper() for c in name) >= 2  # "SARS-COV-2" may be written "SARS-CoV-2"
     pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
-    return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
+    if not acronym or name.isupper():
+        return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
+    return any(sum(c.isupper() for c in m.group()) >= 2 for m in re.finditer(pattern, text, re.IGNORECASE))
 
 
 def numbers(text: str) -> dict[str, str]:

@@ -105,6 +105,7 @@ def test_a_sentence_that_only_points_at_passages_is_dropped():
 
     assert is_pointer("This information is found in passages [1] and [2].") and is_pointer("[1][3].")
     assert is_pointer("The answer is in [2].") and not is_pointer("The fee is 5000 lamports [2].")
+    assert is_pointer("This is stated in the first [1].") and is_pointer("As clearly explained in the second passage.")
 
 
 def test_names_and_numbers_must_be_in_a_cited_passage_even_when_the_question_gives_them():

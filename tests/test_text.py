@@ -108,6 +108,9 @@ def test_numbers_and_names_a_claim_rests_on():
     assert figures("Is one of the three labs 1,200 km away?") == {"3": "three", "1200": "1,200"}
     assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}
     assert mentions("proof-of-history", "History") and not mentions("who knows", "WHO")
+    # a model's spelling of a coined name: "QLora" is the text's "QLoRA", but "WHO" is still not "Who"
+    assert mentions("QLoRA combines LoRA with", "QLora") and not mentions("Who knows", "WHO")
+    assert not mentions("qlora in lower case", "QLora")
     # A number glued to letters belongs to a name, whole: no "10" of "10-Q", no "201" of "2019-nCoV".
     assert numbers("Apple's 10-Q, COVID-19, a 20kb gene, a 5-year plan and 2019-nCoV; 12.5% of 5,931.") == {
         "12.5": "12.5", "5931": "5,931"}  # fmt: skip

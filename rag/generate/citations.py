@@ -43,7 +43,8 @@ from rag.types import Citation, Hit
 
 # Words of a sentence that points at the passages without saying anything ("This information is found in [1].").
 POINTER_WORDS = frozenset(
-    ["information", "answer", "found", "mentioned", "stated", "provided", "given", "described", "explained", "detail", "passage", "source", "document", "context", "text", "above", "below", "following", "question"]
+    ["information", "answer", "found", "mentioned", "stated", "provided", "given", "described", "explained", "detail", "passage", "source", "document", "context", "text", "above", "below", "following", "question",
+     "first", "second", "third", "last", "previous", "clearly", "explicitly", "directly", "specifically"]
 )
 REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
 _TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."

@@ -12,6 +12,10 @@ and every "no" is contradicted by its sentence (another number, entity or proper
 All its documents go into ONE library (Solana survey, the Transformer paper, four COVID-QA articles as .txt, the
 sample knowledge base), so retrieval has to find the right document as a user's would.
 
+`--first-token` also records, where the model ran (llama.cpp), the log-probabilities it gave "Yes" and "No" as its
+first token, and prints how well their margin separates the right replies from the wrong: is the "yes" lean a
+threshold away (contextual calibration), or does the model not know?
+
 A reply's stance: "yes"/"no" when its first word says so; otherwise "no" when its first sentence is negated
 (`rag.generate.facts.is_denial`: not, never, neither, n't…), else "yes"; a refusal is "refused" and counts as wrong. Prints accuracy overall,
 per answer and per source, and writes every row to JSON.
@@ -83,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         help="questions (JSONL); bench/data/yesno_heldout.jsonl is "
         "the held-out set, written before the figure-contradiction rule was measured",
     )
+    parser.add_argument("--first-token", action="store_true", help="record the first token's Yes/No log-probabilities")
     parser.add_argument(
         "--leave-out",
         action="store_true",
@@ -103,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if not outcome.ok:
             raise SystemExit(f"ingest failed: {outcome.message}")
     generator = load_generator(settings)
+    first_tokens = record_first_tokens(generator) if args.first_token else None
     started, results = time.perf_counter(), []
     names = [d.name for d in library.documents()] if args.leave_out else []
     if args.leave_out:
@@ -115,13 +121,63 @@ def main(argv: list[str] | None = None) -> int:
         model = "".join(e.text for e in events if isinstance(e, Token))  # what the model wrote, before the checks
         want = "refused" if args.leave_out else row["answer"]
         results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == want})
+        if first_tokens is not None:
+            results[-1]["first_token"] = first_tokens.pop(row["question"].strip(), None)
         print(f"  {i}/{len(rows)} {row['id']} want={row['answer']} said={said} | {final.text[:90]!r}", flush=True)
     wall = round(time.perf_counter() - started, 1)
     report = {"settings": settings.to_dict(), "summary": summary(results), "wall_s": wall, "rows": results}
+    if first_tokens is not None:
+        report["first_token_margin"] = margin_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report["summary"], indent=1))
     return 0
+
+
+def record_first_tokens(generator) -> dict[str, dict[str, float]]:
+    """Ask llama.cpp for the 20 likeliest first tokens; return {question: {"yes": logprob, "no": logprob}}, filled
+    as the questions are asked (keyed by the question, which begins the prompt's last message)."""
+    from rag.generate import llamacpp
+
+    found: dict[str, dict[str, float]] = {}
+    run, read = generator._run, llamacpp._logprobs
+
+    def run_with_top(request: dict):
+        question = request["messages"][-1]["content"].split("\n\n", 1)[0].strip()
+        state = {"question": question, "seen": False}
+        llamacpp._logprobs = lambda chunk: _first(chunk, state, found) or read(chunk)
+        return run({**request, "top_logprobs": 20})
+
+    generator._run = run_with_top
+    return found
+
+
+def _first(chunk: object, state: dict, found: dict) -> list:
+    """Store the Yes/No log-probabilities of the first token in `chunk`, once per request; return []."""
+    content = ((chunk.get("choices") or [{}])[0].get("logprobs") or {}).get("content") if isinstance(chunk, dict) else None
+    if content and not state["seen"]:
+        state["seen"] = True
+        best: dict[str, float] = {}
+        for alt in content[0].get("top_logprobs", []):
+            word = alt["token"].strip().lower()
+            if word in ("yes", "no"):
+                best[word] = max(best.get(word, -99.0), float(alt["logprob"]))
+        found[state["question"]] = {w: best.get(w, -99.0) for w in ("yes", "no")}
+    return []
+
+
+def margin_table(results: list[dict]) -> list[dict]:
+    """Accuracy over the rows whose reply began with the model's Yes/No, if "No" were said whenever
+    logprob(No) − logprob(Yes) exceeds each threshold (0 = the model's own choice)."""
+    rows = [r for r in results if r.get("first_token") and r["stance"] in ("yes", "no")]
+    table = []
+    for threshold in (-4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1):
+        right = [
+            r["answer"] == ("no" if r["first_token"]["no"] - r["first_token"]["yes"] > threshold else "yes") for r in rows
+        ]
+        table.append({"threshold": threshold, "n": len(rows), "accuracy": round(statistics.mean(right), 3) if rows else 0})
+    print("first-token margin (say No when logp(No) − logp(Yes) > t):", table, flush=True)
+    return table
 
 
 def summary(results: list[dict]) -> dict:

@@ -50,6 +50,11 @@ _CITATION_PHRASE = re.compile(
     rf"{_LEAD_IN}(?:{_NOUN})?{_MARKERS}(?:\s*,(?=\s))?"  # a lead-in takes its comma along
     rf"|\s*(?:{_NOUN})?{_MARKERS}"  # a bare run of markers keeps the punctuation after it
 )
+# A marker as the subject of a reporting verb says nothing itself: "[1] explains that asking…" → "Asking…".
+_REPORTED = re.compile(
+    rf"(?:(?<=^)|(?<=[.!?]\s)|(?<=\n))(?:[Tt]he\s+)?(?:[Pp]assages?\s*|[Ss]ources?\s*|[Dd]ocuments?\s*)?{_MARKERS}\s+"
+    r"(?:also\s+)?(?:explains|states|says|mentions|notes|shows|indicates|reports|describes|confirms|adds)\s+that\s+"
+)
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
 _LEADING_PUNCT = re.compile(r"^[\s,;:]+")
@@ -150,9 +155,9 @@ def strip_markers(text: str) -> str:
 
     A marker the sentence leans on goes with its words: "According to passage [2], revenue rose." becomes
     "Revenue rose.", "found in passages [1] and [2]." becomes "found.", "rose [1], costs fell" becomes
-    "rose, costs fell". Brackets that are not markers ("[2.5]", "[2019/2020]") stay.
+    "rose, costs fell", "[1] explains that asking helps." becomes "Asking helps.". Brackets that are not markers ("[2.5]", "[2019/2020]") stay.
     """
-    text = _EMPTY_BRACKETS.sub("", _CITATION_PHRASE.sub("", text))
+    text = _EMPTY_BRACKETS.sub("", _CITATION_PHRASE.sub("", _REPORTED.sub("", text)))
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     text = _LEADING_PUNCT.sub("", text)
     return _capitalise_sentences(re.sub(r"[ \t]{2,}", " ", text))

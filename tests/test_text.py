@@ -63,6 +63,9 @@ def test_parse_markers(text, numbers):
         ("In [4], the authors say so.", "The authors say so."),
         ("Based on the sources [1, 2], yes.", "Yes."),
         ("Revenue was $5M in 2022 [1]. Costs fell [2].", "Revenue was $5M in 2022. Costs fell."),
+        # a marker as the subject of "explains that" (sample library, session 14: "Explains that asking…")
+        ("Yes, it helps. [1] explains that asking the model helps.", "Yes, it helps. Asking the model helps."),
+        ("The passage [2] states that revenue rose [2].", "Revenue rose."),
     ],
 )
 def test_marker_removal_keeps_sentences_whole(written, shown):

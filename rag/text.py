@@ -51,9 +51,10 @@ _CITATION_PHRASE = re.compile(
     rf"|\s*(?:{_NOUN})?{_MARKERS}"  # a bare run of markers keeps the punctuation after it
 )
 # A marker as the subject of a reporting verb says nothing itself: "[1] explains that asking…" → "Asking…".
+REPORTING = r"(?:also\s+)?(?:explains|states|says|mentions|notes|shows|indicates|reports|describes|confirms|adds)\s+that\b"
 _REPORTED = re.compile(
     rf"(?:(?<=^)|(?<=[.!?]\s)|(?<=\n))(?:[Tt]he\s+)?(?:[Pp]assages?\s*|[Ss]ources?\s*|[Dd]ocuments?\s*)?{_MARKERS}\s+"
-    r"(?:also\s+)?(?:explains|states|says|mentions|notes|shows|indicates|reports|describes|confirms|adds)\s+that\s+"
+    rf"{REPORTING}\s*"
 )
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")

@@ -248,3 +248,13 @@ def test_the_highlighted_sentence_is_the_one_stating_the_claims_figure():
                  question=question)  # fmt: skip
     (citation,) = check.citations
     assert text[citation.span_start : citation.span_end].startswith("Research and development: Three Months")
+
+
+def test_a_marker_opening_the_next_sentence_as_its_subject_stays_there():
+    """"…problems. [1] explains that asking…" was shown as "…problems [1]. Explains that asking…" (sample library)."""
+    text = "Chain-of-thought prompting: asking the model to reason step by step improves results on arithmetic problems."
+    hit = Hit(Chunk("c", "d", "prompting.md", 1, 0, len(text), text), 0.9)
+    answer = "Yes, it improves results on arithmetic problems. [1] explains that asking the model to reason step by step helps."
+    check = cite(answer, [hit], question="Does chain-of-thought prompting improve results on arithmetic problems?")
+    assert "xplains" not in check.text and "Asking the model to reason step by step helps" in check.text
+    assert cite("Validators vote on blocks. [1]", sources()).text == "Validators vote on blocks [1]."

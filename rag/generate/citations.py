@@ -32,6 +32,7 @@ from rag.generate.facts import (
 from rag.generate.prompting import NOT_FOUND
 from rag.text import (
     MARKER,
+    REPORTING,
     Span,
     content_terms,
     numbers,
@@ -47,7 +48,8 @@ POINTER_WORDS = frozenset(
      "first", "second", "third", "last", "previous", "clearly", "explicitly", "directly", "specifically"]
 )
 REPOINT_MARGIN = 0.15  # another passage must beat the cited one by this much to take the citation
-_TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)")  # "claim. [1]" → "claim [1]."
+# "claim. [1]" → "claim [1].", but "claim. [1] explains that…" keeps its marker: it opens the next sentence
+_TRAILING = re.compile(r"([.!?])((?:" + MARKER.pattern + r")+)(?!\s+" + REPORTING + ")")
 _REFUSALS = re.compile(
     r"could ?n[o']t find|can ?n[o']t find|(?:do|does|did) not (?:contain|mention|provide|include|say|specify)|"
     r"(?:don|doesn|didn)'t (?:contain|mention|provide|include|say|specify)|no (?:information|mention|details)|"

@@ -64,9 +64,10 @@ _SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
 # A clause ends after . ! ? ; : or at any line break (a PDF's printed line, a table row): finer than a sentence.
 _CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 # A sentence ends at . ! ? (not after an initial, "e.g.", "i.e.", "al." or "Fig."), before a capital or a digit;
-# blank lines and bullets end one too.
+# blank lines and bullets end one too ("•", or "-", "*", "+" opening a line as in Markdown).
 _SENTENCE_END = re.compile(
     r"(?<=[.!?])(?<!\s[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bFig\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\s*[•▪●]\s+"
+    r"|\s*\n[ \t]*[-*+][ \t]+(?=\S)"
 )
 
 

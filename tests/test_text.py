@@ -95,6 +95,19 @@ def test_sentence_spans_carry_offsets_and_skip_abbreviations():
     assert all(text[s.start : s.end] == s.text for s in spans)
 
 
+def test_a_markdown_bullet_ends_a_sentence_but_a_dash_inside_a_line_does_not():
+    """The sample library's "…in-context learning.\n- **Chain-of-thought prompting.** Asking…" was one sentence, so a
+    citation about chain-of-thought highlighted the line about in-context learning too."""
+    text = "It is called in-context\n  learning.\n- **Chain-of-thought.** Asking helps.\n* next item\nRevenue fell - 5 points."
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == [
+        "It is called in-context\n  learning.",
+        "**Chain-of-thought.** Asking helps.",
+        "next item\nRevenue fell - 5 points.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
 def test_clauses_split_finer_than_sentences_for_the_re_ranker():
     assert clauses("Revenue: $5.9B; up 3%\nNext row  ") == ["Revenue:", "$5.9B;", "up 3%", "Next row"]
     assert clauses("") == []

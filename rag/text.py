@@ -64,11 +64,11 @@ _SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
 # A clause ends after . ! ? ; : or at any line break (a PDF's printed line, a table row): finer than a sentence.
 _CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 # A sentence ends at . ! ? (not after an initial, "e.g.", "i.e.", "al." or "Fig."), before a capital or a digit;
-# blank lines and bullets end one too ("•", or "-", "*", "+" opening a line as in Markdown).
+# blank lines and bullets end one too ("•"; in documents also "-", "*", "+" opening a line as in Markdown).
 _SENTENCE_END = re.compile(
     r"(?<=[.!?])(?<!\s[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bFig\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\s*[•▪●]\s+"
-    r"|\s*\n[ \t]*[-*+][ \t]+(?=\S)"
 )
+_DOCUMENT_SENTENCE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n[ \t]*[-*+][ \t]+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,14 @@ def alnum_counts(text: str) -> Counter[str]:
     return Counter(_ALNUM.findall(text.lower()))
 
 
-def sentence_spans(text: str) -> list[Span]:
-    """Return the sentences of `text` (also split at blank lines and bullets), whitespace-trimmed, with offsets."""
+def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
+    """Return the sentences of `text` (also split at blank lines and bullets), whitespace-trimmed, with offsets.
+
+    `markdown_bullets=False` keeps a "- " list in one piece: an answer's layout, which `citations.cite` rejoins.
+    """
     spans: list[Span] = []
     start = 0
-    for match in [*_SENTENCE_END.finditer(text), None]:
+    for match in [*(_DOCUMENT_SENTENCE_END if markdown_bullets else _SENTENCE_END).finditer(text), None]:
         end = match.start() if match else len(text)
         piece = text[start:end]
         lead = len(piece) - len(piece.lstrip())

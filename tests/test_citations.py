@@ -258,3 +258,10 @@ def test_a_marker_opening_the_next_sentence_as_its_subject_stays_there():
     check = cite(answer, [hit], question="Does chain-of-thought prompting improve results on arithmetic problems?")
     assert "xplains" not in check.text and "Asking the model to reason step by step helps" in check.text
     assert cite("Validators vote on blocks. [1]", sources()).text == "Validators vote on blocks [1]."
+
+
+def test_an_answer_written_as_a_list_keeps_its_lines():
+    """Markdown bullets end a passage's sentences, not the answer's: the checked answer is rejoined from them."""
+    answer = "- Validators vote on blocks [1].\n- Solana orders transactions with Proof of History [1]."
+    lines = cite(answer, sources()).text.splitlines()
+    assert [line[:2] for line in lines] == ["- ", "- "]

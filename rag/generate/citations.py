@@ -94,7 +94,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     `question` lets a denial repeat what it denies: "No, it has 6 layers, not 8 [1]" need not find 8; and makes a
     "Yes" answer to "Was it validated in three laboratories?" need a cited passage that states three.
     """
-    spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text))
+    spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text), markdown_bullets=False)  # an answer keeps its list
     grounded = grounded_names(question, sources)
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources

@@ -139,6 +139,8 @@ def record_first_tokens(generator) -> dict[str, dict[str, float]]:
     as the questions are asked (keyed by the question, which begins the prompt's last message)."""
     from rag.generate import llamacpp
 
+    if not isinstance(generator, llamacpp.LlamaCppGenerator):
+        raise SystemExit(f"--first-token reads llama.cpp's log-probabilities; {generator.name} is another backend")
     found: dict[str, dict[str, float]] = {}
     run, read = generator._run, llamacpp._logprobs
 

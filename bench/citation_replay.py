@@ -49,13 +49,24 @@ def kept_citations(rule: Any, cited: list[int], scores: list[Any]) -> set[int]:
     return {n for n in cited if rule is None or scores[n - 1].score >= best - rule}
 
 
+def load_rows(path: Path) -> list[dict]:
+    """The rows of a bench/answers.py run: its report (.json) or its row log (.rows.jsonl)."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [row for group in json.loads(text)["rows"].values() for row in group]
+
+
+def sources_for(question, library, settings, embedder, generator) -> tuple:
+    """The passages the pipeline numbered for `question`: retrieved and packed again (both deterministic)."""
+    documents = list(question.documents) if question.documents is not None else None
+    hits = library.search(question.question, k=settings.top_k, documents=documents)
+    scores = score_sentences(question.question, hits, embedder)
+    return build_messages(question.question, hits, [], settings, generator.count_tokens, scores).sources
+
+
 def main() -> None:
-    with open(sys.argv[1]) as f:  # a run's report (.json) or its row log (.rows.jsonl)
-        text = f.read()
-    if sys.argv[1].endswith(".jsonl"):
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        rows = [row for group in json.loads(text)["rows"].values() for row in group]
+    rows = load_rows(Path(sys.argv[1]))
     shared = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[2] / "shared"
     base = Settings.from_env()
     embedder = load_embedder(base)
@@ -69,9 +80,7 @@ def main() -> None:
             continue
         questions, library, settings = sets[row["set"]]
         question = next(q for q in questions if q.question == row["question"])
-        hits = library.search(question.question, k=settings.top_k)
-        scores = score_sentences(question.question, hits, embedder)
-        sources = build_messages(question.question, hits, [], settings, generator.count_tokens, scores).sources
+        sources = sources_for(question, library, settings, embedder, generator)
         gold_in_prompt.append(any(is_right(question, h) for h in sources))
         spans = sentence_spans(row["answer"])
         matrix = _support_matrix([strip_markers(s.text) for s in spans], [sentence_spans(h.chunk.text) for h in sources],

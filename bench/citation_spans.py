@@ -24,11 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.answers import build_sets, normalize  # noqa: E402
+from bench.citation_replay import load_rows, sources_for  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.generate.citations import cite  # noqa: E402
-from rag.generate.evidence import score_sentences  # noqa: E402
-from rag.generate.prompting import build_messages  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
 from rag.text import numbers, sentence_spans, strip_markers  # noqa: E402
 
@@ -59,10 +58,7 @@ def replay(rows: list[dict], sets: dict, embedder, generator) -> dict[str, dict]
             continue
         questions, library, settings = sets[row["set"]]
         question = next(q for q in questions if q.question == row["question"])
-        documents = list(question.documents) if question.documents is not None else None
-        hits = library.search(question.question, k=settings.top_k, documents=documents)
-        scores = score_sentences(question.question, hits, embedder)
-        sources = build_messages(question.question, hits, [], settings, generator.count_tokens, scores).sources
+        sources = sources_for(question, library, settings, embedder, generator)
         check = cite(row["answer"], sources, embedder, question=question.question)
         tally = out.setdefault(row["set"], {"citations": 0, "span": [], "bound": [], "figure": []})
         claimed = set(numbers(strip_markers(row["answer"]))) - set(numbers(question.question))
@@ -93,13 +89,7 @@ def main() -> None:
     parser.add_argument("--sec", action="store_true", help="also the SEC rows (ingests 20 filings once)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    rows: list[dict] = []
-    for run in args.runs:
-        text = run.read_text()
-        if run.suffix == ".jsonl":
-            rows += [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            rows += [row for group in json.loads(text)["rows"].values() for row in group]
+    rows = [row for run in args.runs for row in load_rows(run)]
     base = Settings.from_env()
     embedder = load_embedder(base)
     sets = build_sets(argparse.Namespace(shared=args.shared, work=args.work, covid=50, sec=args.sec), base, embedder)

@@ -147,15 +147,20 @@ def record_first_tokens(generator) -> dict[str, dict[str, float]]:
     def run_with_top(request: dict):
         question = request["messages"][-1]["content"].split("\n\n", 1)[0].strip()
         state = {"question": question, "seen": False}
-        llamacpp._logprobs = lambda chunk: _first(chunk, state, found) or read(chunk)
+
+        def read_and_record(chunk: object) -> list[float]:
+            _record_first(chunk, state, found)
+            return read(chunk)
+
+        llamacpp._logprobs = read_and_record  # the backend's reader of each streamed chunk, for this request
         return run({**request, "top_logprobs": 20})
 
     generator._run = run_with_top
     return found
 
 
-def _first(chunk: object, state: dict, found: dict) -> list:
-    """Store the Yes/No log-probabilities of the first token in `chunk`, once per request; return []."""
+def _record_first(chunk: object, state: dict, found: dict) -> None:
+    """Store the Yes/No log-probabilities of the first token in `chunk`, once per request."""
     content = ((chunk.get("choices") or [{}])[0].get("logprobs") or {}).get("content") if isinstance(chunk, dict) else None
     if content and not state["seen"]:
         state["seen"] = True
@@ -165,7 +170,6 @@ def _first(chunk: object, state: dict, found: dict) -> list:
             if word in ("yes", "no"):
                 best[word] = max(best.get(word, -99.0), float(alt["logprob"]))
         found[state["question"]] = {w: best.get(w, -99.0) for w in ("yes", "no")}
-    return []
 
 
 def margin_table(results: list[dict]) -> list[dict]:

@@ -233,7 +233,7 @@ def _name_words(text: str) -> Iterator[tuple[re.Match[str], str, str | None]]:
         starts = not before or before.endswith((".", "?", "!", "\n"))
         if len(word) < 2:
             yield match, word, None
-        elif sum(c.isupper() for c in word) >= 2:
+        elif _capitalised_twice(word):
             yield match, word, "acronym"
         elif any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
             yield match, word, "code"
@@ -253,9 +253,9 @@ def mentions_loosely(text: str, name: str) -> bool:
         return False
     pattern = r"(?<![A-Za-z0-9])" + r"[\W_]*".join(map(re.escape, parts)) + r"(?:e?s|'s)?(?![A-Za-z0-9])"
     # A short acronym must be written as one: "COV" is "CoV", but "WHO" is not "who" or "Who", "US" not "us".
-    short_acronym = len(name) < 4 and sum(c.isupper() for c in name) >= 2
+    short_acronym = len(name) < 4 and _capitalised_twice(name)
     for found in re.finditer(pattern, text, re.IGNORECASE):
-        if not short_acronym or sum(c.isupper() for c in found.group()) >= 2:
+        if not short_acronym or _capitalised_twice(found.group()):
             return True
     if name.isalpha() and name.isupper() and re.search(_spelled_out(name), text, re.IGNORECASE):
         return True
@@ -283,11 +283,17 @@ def mentions(text: str, name: str) -> bool:
 
     A name in mixed case ("QLora") may differ in case from the text ("QLoRA") where the text writes it with two
     capitals too: a model's spelling of a coined name, not another word."""
-    acronym = name.isalpha() and sum(c.isupper() for c in name) >= 2  # "SARS-COV-2" may be written "SARS-CoV-2"
     pattern = r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])"
-    if not acronym or name.isupper():
-        return re.search(pattern, text, 0 if acronym else re.IGNORECASE) is not None
-    return any(sum(c.isupper() for c in m.group()) >= 2 for m in re.finditer(pattern, text, re.IGNORECASE))
+    if not (name.isalpha() and _capitalised_twice(name)):  # "SARS-COV-2" may be written "SARS-CoV-2"
+        return re.search(pattern, text, re.IGNORECASE) is not None
+    if name.isupper():
+        return re.search(pattern, text) is not None
+    return any(_capitalised_twice(found.group()) for found in re.finditer(pattern, text, re.IGNORECASE))
+
+
+def _capitalised_twice(word: str) -> bool:
+    """Written as an acronym or coined name ("WHO", "CoV", "QLoRA"), not as a word ("who", "Who")."""
+    return sum(c.isupper() for c in word) >= 2
 
 
 def numbers(text: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ Each `Citation` carries the page offsets of the passage sentence that supports t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +181,8 @@ def _support_matrix(
     sims = _cosines(sentences, [s.text for s in flat], embedder)
     flat_terms = [content_terms(s.text) for s in flat]
     flat_figures = [set(numbers(s.text)) for s in flat]
+    starts = np.cumsum([0, *(len(spans) for spans in passages)])
+    passage_terms = [set().union(*flat_terms[a:b]) for a, b in zip(starts, starts[1:], strict=False)]
     weight = _rarity(flat_terms)
     out: list[list[Match]] = []
     for i, sentence in enumerate(sentences):
@@ -187,10 +190,9 @@ def _support_matrix(
         total = sum(weight(w) for w in words) or 1.0
         row: list[Match] = []
         offset = 0
-        for spans in passages:
-            terms = flat_terms[offset : offset + len(spans)]
-            recall = len(words & set().union(*terms)) / len(words) if words else 0.0
-            local = [sum(weight(w) for w in words & t) / total for t in terms]
+        for p, spans in enumerate(passages):
+            recall = len(words & passage_terms[p]) / len(words) if words else 0.0
+            local = [sum(weight(w) for w in words & t) / total for t in flat_terms[offset : offset + len(spans)]]
             if sims is not None:
                 local = [0.5 * lex + 0.5 * float(sims[i, offset + j]) for j, lex in enumerate(local)]
             ranked = [(len(claimed & flat_figures[offset + j]), value) for j, value in enumerate(local)]
@@ -202,14 +204,11 @@ def _support_matrix(
     return out
 
 
-def _rarity(sentence_terms: list[set[str]]) -> Any:
+def _rarity(sentence_terms: list[set[str]]) -> Callable[[str], float]:
     """Return term → weight, log(1 + N / sentences holding it): a term in every sentence says least."""
-    counts: dict[str, int] = {}
-    for terms in sentence_terms:
-        for term in terms:
-            counts[term] = counts.get(term, 0) + 1
+    counts = Counter(term for terms in sentence_terms for term in terms)
     n = len(sentence_terms)
-    return lambda term: float(np.log1p(n / counts.get(term, 1)))
+    return lambda term: float(np.log1p(n / (counts[term] or 1)))
 
 
 def _cosines(sentences: list[str], passage_sentences: list[str], embedder: Any) -> np.ndarray | None:

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import SEC_DOCS  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.entities import numbers  # noqa: E402
 from rag.generate.evidence import select_evidence  # noqa: E402
 from rag.generate.pipeline import Done, Token, answer, measure  # noqa: E402
-from rag.text import numbers  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 ANSWERABLE = ("solana", "covid", "sec")

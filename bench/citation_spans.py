@@ -12,7 +12,10 @@ passage holds the reference is scored: does the highlighted sentence hold it too
 "bound" counts citations where some single sentence of the passage holds it (a reference across two sentences
 cannot be highlighted by one). "figure" is what a reader checks first, whatever the reference: of the citations
 whose passage states a figure the answer states (and the question does not), the share whose highlighted
-sentence states one. Run it at two commits to compare span rules on the same answers.
+sentence states one. Run it at two commits to compare span rules on the same answers. Since session 15 a citation
+highlights the sentence of every claim citing it: "span"/"figure" score the main (best-supported) sentence alone,
+"span_all"/"figure_all" all of them; "marked"/"marked_all" is the share of the passage's characters highlighted
+(a highlight of the whole passage would hold everything and help no one).
 """
 
 import argparse
@@ -27,9 +30,12 @@ from bench.answers import build_sets, normalize  # noqa: E402
 from bench.citation_replay import load_rows, sources_for  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
+from rag.entities import numbers  # noqa: E402
 from rag.generate.citations import cite  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
-from rag.text import numbers, sentence_spans, strip_markers  # noqa: E402
+from rag.text import sentence_spans, strip_markers  # noqa: E402
+
+_LISTS = ("span", "span_all", "bound", "figure", "figure_all", "marked", "marked_all")
 
 
 def holds(question, text: str) -> float:
@@ -60,25 +66,35 @@ def replay(rows: list[dict], sets: dict, embedder, generator) -> dict[str, dict]
         question = next(q for q in questions if q.question == row["question"])
         sources = sources_for(question, library, settings, embedder, generator)
         check = cite(row["answer"], sources, embedder, question=question.question)
-        tally = out.setdefault(row["set"], {"citations": 0, "span": [], "bound": [], "figure": []})
+        tally = out.setdefault(row["set"], {"citations": 0, **{k: [] for k in _LISTS}})
         claimed = set(numbers(strip_markers(row["answer"]))) - set(numbers(question.question))
         for c in check.citations:
-            offset = c.chunk.start
-            shown = c.chunk.text[c.span_start - offset : c.span_end - offset]
+            main, every = _shown(c, ((c.span_start, c.span_end),)), _shown(c, c.highlights)
             if claimed & set(numbers(c.chunk.text)):
-                tally["figure"].append(bool(claimed & set(numbers(shown))))
+                tally["figure"].append(bool(claimed & set(numbers(main))))
+                tally["figure_all"].append(bool(claimed & set(numbers(every))))
+            tally["marked"].append(len(main) / max(len(c.chunk.text), 1))
+            tally["marked_all"].append(len(every) / max(len(c.chunk.text), 1))
             if not passage_right(question, sources[c.n - 1]):
                 continue
             tally["citations"] += 1
-            tally["span"].append(holds(question, shown))
+            tally["span"].append(holds(question, main))
+            tally["span_all"].append(holds(question, every))
             tally["bound"].append(max(holds(question, s.text) for s in sentence_spans(c.chunk.text) or [c.chunk]))
-    return {
-        name: {"citations": t["citations"], "span": round(statistics.mean(t["span"]), 3) if t["span"] else None,
-               "bound": round(statistics.mean(t["bound"]), 3) if t["bound"] else None,
-               "figure_citations": len(t["figure"]),
-               "figure": round(statistics.mean(t["figure"]), 3) if t["figure"] else None}
-        for name, t in out.items()
-    }  # fmt: skip
+    return {name: _summary(t) for name, t in out.items()}
+
+
+def _shown(citation, spans) -> str:
+    """The highlighted text of `spans` (page offsets), joined."""
+    offset = citation.chunk.start
+    return " ".join(citation.chunk.text[start - offset : end - offset] for start, end in spans)
+
+
+def _summary(tally: dict) -> dict:
+    """Means of each list in `tally` ("…_all": every claim's sentence highlighted; otherwise the main one only)."""
+    mean = lambda xs: round(statistics.mean(xs), 3) if xs else None  # noqa: E731
+    lists = {key: mean(values) for key, values in tally.items() if isinstance(values, list)}
+    return {"citations": tally["citations"], "figure_citations": len(tally["figure"]), **lists}
 
 
 def main() -> None:

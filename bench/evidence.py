@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.answers import covid_questions, normalize, open_library, sec_questions  # noqa: E402
 from bench.common import base_parser  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.entities import numbers  # noqa: E402
 from rag.generate import evidence as ev  # noqa: E402
 from rag.generate.pipeline import find_passages  # noqa: E402
 from rag.jsonview import supporting_text  # noqa: E402
-from rag.text import content_terms, numbers, sentence_spans  # noqa: E402
+from rag.text import content_terms, sentence_spans  # noqa: E402
 from rag.types import Citation, Hit  # noqa: E402
 
 WEIGHTINGS = {  # (dense, terms); session 6 also tried a passage-rank prior (results/2026-12-05-session6)

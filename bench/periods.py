@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.answers import open_library, sec_questions  # noqa: E402
 from bench.common import SEC_DOCS, base_parser, packed_prompt, prompt_models, shared_dir  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.entities import numbers_stated  # noqa: E402
 from rag.generate import pipeline  # noqa: E402
 from rag.generate.facts import stated_by  # noqa: E402
-from rag.text import numbers_stated  # noqa: E402
 
 
 def cases(shared: Path) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import SEC_DOCS, base_parser, load_avg, shared_dir, write_json  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.text import numbers  # noqa: E402
+from rag.entities import numbers  # noqa: E402
 
 QNA = Path("eval/docugami_sec10q/qna_data.csv")
 

@@ -136,7 +136,8 @@ def answer_from_record(record: dict[str, Any]) -> Answer:
         return Chunk(**{**c, "headings": tuple(c.get("headings", ()))})
 
     def citation(c: dict[str, Any]) -> Citation:
-        return Citation(c["n"], chunk(c["chunk"]), c["score"], c["span_start"], c["span_end"])
+        spans = tuple((int(start), int(end)) for start, end in c.get("spans", ()))  # absent before session 15
+        return Citation(c["n"], chunk(c["chunk"]), c["score"], c["span_start"], c["span_end"], spans)
 
     return Answer(
         record["question"], record["query"], record["text"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.jsonview import supporting_text
+from rag.jsonview import supporting_texts
 from rag.text import MARKER, parse_markers
 from rag.types import Answer, Citation
 
@@ -55,5 +55,5 @@ def _answer_body(answer: Answer, notes_before: int) -> tuple[str, list[str]]:
 
 
 def _footnote(number: int, citation: Citation) -> str:
-    quote = " ".join(supporting_text(citation).split()).replace('"', "'")
+    quote = " … ".join(" ".join(text.split()) for text in supporting_texts(citation)).replace('"', "'")
     return f'[^{number}]: {citation.document}, page {citation.page}: "{quote}"'

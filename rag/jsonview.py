@@ -69,8 +69,10 @@ def answer_json(result: Answer) -> dict[str, Any]:
 
 
 def citation_json(c: Citation) -> dict[str, Any]:
-    """Return one citation: the evidence fields (`text` is the supporting sentence) and `passage`, the whole chunk."""
-    return {**evidence_json(c), "passage": c.chunk.text}
+    """Return one citation: the evidence fields (`text` is the best-supported claim's sentence), `passage` (the whole
+    chunk) and `spans`, the sentence of every claim citing it."""
+    spans = [{"span_start": start, "span_end": end, "text": _page_text(c, start, end)} for start, end in c.highlights]
+    return {**evidence_json(c), "passage": c.chunk.text, "spans": spans}
 
 
 def evidence_json(q: Citation) -> dict[str, Any]:
@@ -88,8 +90,17 @@ def evidence_json(q: Citation) -> dict[str, Any]:
 
 def supporting_text(c: Citation) -> str:
     """Return the supporting sentence: the citation's page span, cut out of the chunk's text."""
-    start, end = c.span_start - c.chunk.start, c.span_end - c.chunk.start
-    return c.chunk.text[max(start, 0) : max(end, 0)] or c.chunk.text
+    return _page_text(c, c.span_start, c.span_end) or c.chunk.text
+
+
+def supporting_texts(c: Citation) -> tuple[str, ...]:
+    """Return the sentence of every claim citing `c`, in page order."""
+    return tuple(text for start, end in c.highlights if (text := _page_text(c, start, end))) or (c.chunk.text,)
+
+
+def _page_text(c: Citation, start: int, end: int) -> str:
+    """The text between page offsets `start` and `end`, within the citation's chunk."""
+    return c.chunk.text[max(start - c.chunk.start, 0) : max(end - c.chunk.start, 0)]
 
 
 def _source_json(n: int, hit: Hit) -> dict[str, Any]:

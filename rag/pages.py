@@ -1,7 +1,7 @@
 """Pictures of PDF pages with the cited span highlighted, drawn by PDFium in the sandbox, never in the app.
 
     renderer = PageRenderer(settings)
-    image = renderer.render(library.renderable(doc_id), page=3, span="the sentence that supports the claim")
+    image = renderer.render(library.renderable(doc_id), page=3, spans=("the sentence that supports the claim",))
 
 PDFium is C++ and the file is the user's: a page that hangs or crashes it must not freeze the web server. So the
 picture is drawn in a sandboxed worker (`rag.sandbox`: memory cap, `RENDER_TIMEOUT_S` per page) and comes back as
@@ -47,20 +47,20 @@ class PageRenderer:
         self._cache: OrderedDict[tuple, Image.Image] = OrderedDict()
         self._refused: set[str] = set()  # files that hung or crashed the worker
 
-    def render(self, path: Path | None, page: int, span: str = "") -> Image.Image | None:
-        """Return page `page` (1-based) of the PDF at `path` with `span` highlighted, or None when it cannot be
-        drawn (not a PDF, no such page, or the file hung or crashed the renderer)."""
+    def render(self, path: Path | None, page: int, spans: Sequence[str] = ()) -> Image.Image | None:
+        """Return page `page` (1-based) of the PDF at `path` with each of `spans` highlighted, or None when it
+        cannot be drawn (not a PDF, no such page, or the file hung or crashed the renderer)."""
         if path is None or path.suffix.lower() != ".pdf" or page < 1 or not path.is_file():
             return None
-        span = " ".join(span.split())[:SPAN_CHARS]
-        key = (str(path), path.stat().st_mtime_ns, page, span)
+        spans = tuple(clipped for span in spans if (clipped := " ".join(span.split())[:SPAN_CHARS]))
+        key = (str(path), path.stat().st_mtime_ns, page, spans)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key].copy()
             if str(path) in self._refused:
                 return None
-            image = self._draw(path, page, span)
+            image = self._draw(path, page, spans)
             if image is not None:
                 self._cache[key] = image
                 while len(self._cache) > CACHE_PAGES:
@@ -72,8 +72,8 @@ class PageRenderer:
             self._worker.stop()
             self._cache.clear()
 
-    def _draw(self, path: Path, page: int, span: str) -> Image.Image | None:
-        request = {"path": str(path), "page": page, "span": span, "scale": SCALE}
+    def _draw(self, path: Path, page: int, spans: tuple[str, ...]) -> Image.Image | None:
+        request = {"path": str(path), "page": page, "spans": list(spans), "scale": SCALE}
         deadline = self._worker.submit(request, self.timeout_s)
         if deadline is None:
             logger.warning("cannot draw %s: the page renderer did not start", path.name)
@@ -119,7 +119,7 @@ def _image(reply: Reply) -> Image.Image | None:
 
 
 class RenderHandler:
-    """Answers {"path", "page", "span", "scale"} requests in the sandboxed child with RGB pixels."""
+    """Answers {"path", "page", "spans", "scale"} requests in the sandboxed child with RGB pixels."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         import pypdfium2  # noqa: F401  (imported before the memory cap)
@@ -129,7 +129,8 @@ class RenderHandler:
         import pypdfium2 as pdfium
 
         try:
-            image = draw_page(Path(request["path"]), int(request["page"]), str(request["span"]), float(request["scale"]))
+            spans = [str(span) for span in request["spans"]]
+            image = draw_page(Path(request["path"]), int(request["page"]), spans, float(request["scale"]))
         except pdfium.PdfiumError as exc:
             return {"ok": False, "reason": f"PDFium could not open it: {exc}"}, None
         if image is None:
@@ -142,8 +143,8 @@ class RenderHandler:
         return {"ok": False, "reason": "drawing the page needed more memory than RAG_PARSE_MEMORY_MB allows"}
 
 
-def draw_page(path: Path, page: int, span: str, scale: float = SCALE) -> Image.Image | None:
-    """Return page `page` (1-based) as an RGB picture with `span` highlighted; None when there is no such page."""
+def draw_page(path: Path, page: int, spans: Sequence[str], scale: float = SCALE) -> Image.Image | None:
+    """Return page `page` (1-based) as an RGB picture with `spans` highlighted; None when there is no such page."""
     import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
@@ -153,7 +154,7 @@ def draw_page(path: Path, page: int, span: str, scale: float = SCALE) -> Image.I
             return None
         pdf_page = document[page - 1]
         image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
-        rects = _span_rects(pdf_page, span) if span else []
+        rects = [rect for span in spans for rect in _span_rects(pdf_page, span)]
         height = pdf_page.get_height()
     finally:
         document.close()

@@ -135,13 +135,23 @@ class IngestProgress:
 
 @dataclass(frozen=True)
 class Citation:
-    """A numbered source behind an answer: the passage `[n]` and the span that supports the claim."""
+    """A numbered source behind an answer: the passage `[n]` and the span that supports the claim.
+
+    When several answer sentences cite the passage, `span_start`/`span_end` is the best-supported claim's sentence
+    and `spans` holds every cited sentence's span (page offsets, in page order); `highlights` reads either.
+    """
 
     n: int
     chunk: Chunk
     score: float
     span_start: int  # offsets of the supporting span within the page text
     span_end: int
+    spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def highlights(self) -> tuple[tuple[int, int], ...]:
+        """Every supporting span (page offsets, in page order); just the main one when no others were recorded."""
+        return self.spans or ((self.span_start, self.span_end),)
 
     @property
     def document(self) -> str:

@@ -42,7 +42,7 @@ def chunk(text: str = "alpha beta gamma delta", start: int = 100, document: str 
 # ---- rendering ---------------------------------------------------------------------------------------------
 def test_sources_panel_escapes_text_and_names_and_marks_the_span():
     text = f"before {PAYLOAD} after"
-    view = SourceView(1, "d1", f"{PAYLOAD}.pdf", 2, 0.5, text, 7, 7 + len(PAYLOAD), True)
+    view = SourceView(1, "d1", f"{PAYLOAD}.pdf", 2, 0.5, text, ((7, 7 + len(PAYLOAD)),), True)
     html = sources_html([view])
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -113,10 +113,20 @@ def test_answer_markdown_flags_unsupported_sentences_and_abstentions():
 def test_citation_span_becomes_offsets_into_the_passage():
     c = chunk("alpha beta gamma delta", start=100)
     view = view_from_citation(Citation(2, c, 0.9, 106, 116))  # "beta gamma" in page offsets
-    assert view.marked == "beta gamma"
+    assert view.marked == ("beta gamma",)
     assert (view.n, view.document, view.page, view.cited) == (2, "a.pdf", 3, True)
     clamped = view_from_citation(Citation(1, c, 0.9, 50, 5000))
-    assert clamped.marked == c.text
+    assert clamped.marked == (c.text,)
+
+
+def test_every_claim_citing_a_passage_is_marked_once_in_order():
+    c = chunk("alpha beta gamma delta epsilon", start=100)
+    spans = ((106, 116), (100, 105), (111, 122), (200, 300))  # "beta gamma", "alpha", overlapping, past the end
+    view = view_from_citation(Citation(1, c, 0.9, 106, 116, spans))
+    assert view.marked == ("alpha", "beta gamma delta")  # merged where they overlap, the empty one dropped
+    html = sources_html([view])
+    assert html.count("<mark>") == 2
+    assert "<mark>alpha</mark> <mark>beta gamma delta</mark> epsilon" in html
 
 
 def test_views_from_answer_lists_cited_passages_first_then_the_rest():

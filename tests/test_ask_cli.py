@@ -36,6 +36,7 @@ def test_ask_json_has_the_contract_fields(fake_stack, capsys, tmp_path):
     (citation,) = out["citations"]
     assert {k: citation[k] for k in ("n", "document", "page")} == {"n": 1, "document": "sol.pdf", "page": 4}
     assert citation["text"].startswith("Solana orders transactions") and 0 < citation["score"] <= 1
+    assert [span["text"] for span in citation["spans"]] == [citation["text"]]  # one claim cites it
     assert out["unsupported"] == ["Cats purr."]
     assert {"retrieve", "evidence", "first_token", "total"} <= set(out["timings"])
     assert fake_stack[0].searches[0][1] == 2  # --k reached the library

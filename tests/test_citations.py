@@ -38,6 +38,15 @@ def test_correct_markers_are_kept_and_point_at_the_supporting_sentence(embedder)
     assert check.unsupported == () and check.invalid == () and check.support == 1.0
 
 
+@pytest.mark.parametrize("embedder", [None, FakeEmbedder(dim=64)])
+def test_a_passage_cited_by_two_claims_highlights_both_sentences(embedder):
+    check = cite("Solana orders transactions with Proof of History [1]. Validators vote on blocks [1].", sources(), embedder)
+    (citation,) = check.citations
+    shown = [PAGE3[start:end] for start, end in citation.highlights]
+    assert shown == ["Solana orders transactions with Proof of History.", "Validators vote on blocks."]
+    assert (citation.span_start, citation.span_end) in citation.highlights  # the best-supported one leads
+
+
 def test_a_marker_naming_no_passage_is_removed_and_reported():
     check = cite("Ethereum moved to proof of stake in 2022 [9].", sources())
     assert check.invalid == (9,)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rag.conversations import ConversationNotFoundError, Conversations
+from rag.conversations import ConversationNotFoundError, Conversations, answer_from_record, answer_record
 from rag.errors import RagError
 from rag.export import conversation_markdown
 from rag.types import Answer, Chunk, Citation, Hit
@@ -16,7 +16,7 @@ from rag.types import Answer, Chunk, Citation, Hit
 def answer(question: str, page: int = 3) -> Answer:
     chunk = Chunk("c1", "d" * 64, "solana.pdf", page, 10, 60, "Solana orders transactions with Proof of History.",
                   ("Intro", "Clock"), 4, "solana.pdf")  # fmt: skip
-    citation = Citation(1, chunk, 0.8, 10, 59)
+    citation = Citation(1, chunk, 0.8, 10, 59, ((10, 30), (31, 59)))
     return Answer(question, question + " (query)", "By Proof of History [1].", (citation,), (Hit(chunk, 0.8, "hybrid"),),
                   unsupported=("x",), evidence=(citation,), timings={"total": 1.5})  # fmt: skip
 
@@ -29,6 +29,14 @@ def test_turns_come_back_equal_and_in_order(tmp_path):
     (info,) = store.listing()
     assert (info.title, info.turns) == ("How does Solana order transactions?", 2)
     assert "[^1]: solana.pdf, page 3" in conversation_markdown(store.answers(first), info.title)
+
+
+def test_a_turn_saved_before_citations_had_several_spans_reads_back_with_its_one_span():
+    record = answer_record(answer("How does Solana order transactions?"))
+    for c in record["citations"]:
+        del c["spans"]
+    (citation,) = answer_from_record(record).citations
+    assert citation.highlights == ((10, 59),)
 
 
 def test_list_search_rename_delete(tmp_path):

@@ -30,6 +30,14 @@ def test_markers_become_footnotes_with_file_page_and_the_quoted_sentence():
     assert text.startswith("## How are transactions ordered?")
 
 
+def test_a_footnote_quotes_every_sentence_the_answer_cites_from_its_passage():
+    page = chunk("solana.pdf", 4)
+    citation = Citation(1, page, 0.9, 50, 75, ((0, 49), (50, 75)))
+    answer = Answer("q", "q", "By Proof of History [1]. Validators vote [1].", (citation,), (Hit(page, 0.9),))
+    expected = '[^1]: solana.pdf, page 4: "Solana orders transactions with Proof of History. … Validators vote on forks."'
+    assert expected in answer_markdown(answer)
+
+
 def test_footnotes_run_through_the_conversation_and_odd_markers_are_handled():
     one = cited("q1", "A [1][2].", (1, chunk("a.pdf", 1), 0, 49), (2, chunk("b.pdf", 2), 0, 49))
     two = cited("q2", "B [1, 3] and C [9].", (1, chunk("c.pdf", 3), 50, 75))  # [3] and [9] were not cited

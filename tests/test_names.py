@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from rag.config import Settings
+from rag.entities import Name, mentions_loosely, name_phrases, names
 from rag.generate.gate import unmentioned_names
 from rag.generate.pipeline import Done, Quoted, answer
 from rag.generate.prompting import NOT_FOUND
-from rag.text import Name, mentions_loosely, name_phrases, names
 from rag.types import Chunk, Hit
 from tests.fakes import FakeGenerator, FakeLibrary
 

@@ -6,11 +6,11 @@ import pytest
 from fakes import FakeEmbedder, FakeGenerator, FakeLibrary
 
 from rag.config import Settings
+from rag.entities import names as entities
 from rag.errors import QueryError
 from rag.generate.gate import EVIDENCE_GATE, PRE_GATE, measure
 from rag.generate.pipeline import Done, Quoted, Retrieved, Token, Waiting, answer
 from rag.generate.prompting import NOT_FOUND
-from rag.text import names as entities
 
 
 def run(question, generator, library=None, **kwargs):

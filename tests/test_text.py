@@ -114,12 +114,12 @@ def test_clauses_split_finer_than_sentences_for_the_re_ranker():
 
 
 def test_numbers_and_names_a_claim_rests_on():
-    from rag.text import mentions, names, numbers, numbers_stated
+    from rag.entities import mentions, names, numbers, numbers_stated
 
     assert numbers("It cost $14,000 per day, 1.30 billion, in 2019.") == {"14000": "14,000", "1.3": "1.30", "2019": "2019"}
     assert numbers_stated("three GPUs for 3.5 days") == {"3", "3.5"}
     assert numbers("in January 2020, 41 cases") == {"2020": "2020", "41": "41"}  # a list's comma is not the number's
-    from rag.text import figures
+    from rag.entities import figures
 
     assert figures("Is one of the three labs 1,200 km away?") == {"3": "three", "1200": "1,200"}
     assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}

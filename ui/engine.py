@@ -166,9 +166,9 @@ class Engine:
             raise self._generator_error
         return rag.load_generator(settings)
 
-    def page_image(self, session: str, doc_id: str, page: int, span: str) -> Any:
-        """Return a picture of one page of a session's document with `span` highlighted, or None."""
-        return self.renderer.render(self.library(session).renderable(doc_id), page, span)
+    def page_image(self, session: str, doc_id: str, page: int, spans: Sequence[str]) -> Any:
+        """Return a picture of one page of a session's document with `spans` highlighted, or None."""
+        return self.renderer.render(self.library(session).renderable(doc_id), page, spans)
 
     def release(self, session: str) -> None:
         """Forget a session's private library (public mode); nothing happens in local mode."""

@@ -182,7 +182,7 @@ class Handlers:
         view = next((v for v in views if v.n == n), None)
         if view is None:
             return gr.update(value=None, visible=False)
-        image = self.engine.page_image(request.session_hash, view.doc_id, view.page, view.marked or view.text[:200])
+        image = self.engine.page_image(request.session_hash, view.doc_id, view.page, view.marked or (view.text[:200],))
         if image is None:
             return gr.update(value=None, visible=False)
         return gr.update(value=image, visible=True, label=f"{view.document}, page {view.page}")

@@ -149,15 +149,7 @@ def sources_html(views: Sequence[SourceView], selected: int | None = None, note:
 
 
 def _card(view: SourceView, is_selected: bool) -> str:
-    text = view.text
-    if view.mark_end > view.mark_start:
-        body = (
-            _passage(text[: view.mark_start])
-            + f"<mark>{_passage(text[view.mark_start : view.mark_end])}</mark>"
-            + _passage(text[view.mark_end :])
-        )
-    else:
-        body = _passage(text)
+    body = _marked_passage(view.text, view.marks)
     state = "cited" if view.cited else "retrieved"
     classes = f"fn-card fn-{state}" + (" fn-selected" if is_selected else "")
     return (
@@ -166,6 +158,15 @@ def _card(view: SourceView, is_selected: bool) -> str:
         f" · page {view.page} · score {view.score:.3f} · {state}</div>"
         f'<div class="fn-passage">{body}</div></div>'
     )
+
+
+def _marked_passage(text: str, marks: tuple[tuple[int, int], ...]) -> str:
+    """Escape the passage with each (start, end) span of `marks` (in order, not overlapping) in <mark>."""
+    pieces, at = [], 0
+    for start, end in marks:
+        pieces += [_passage(text[at:start]), f"<mark>{_passage(text[start:end])}</mark>"]
+        at = end
+    return "".join(pieces) + _passage(text[at:])
 
 
 def _passage(text: str) -> str:

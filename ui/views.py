@@ -16,7 +16,8 @@ from rag.types import Answer, Citation, Hit
 class SourceView:
     """One passage behind an answer: where it is, how well it matched, and which span of it to highlight.
 
-    `mark_start`/`mark_end` are offsets into `text` (not into the page); equal values mean "no highlight".
+    `marks` are (start, end) offsets into `text` (not into the page), in order and not overlapping; one per answer
+    sentence that cites the passage; none means "no highlight".
     """
 
     n: int
@@ -25,8 +26,7 @@ class SourceView:
     page: int
     score: float
     text: str
-    mark_start: int = 0
-    mark_end: int = 0
+    marks: tuple[tuple[int, int], ...] = ()
     cited: bool = False
 
     @property
@@ -34,9 +34,9 @@ class SourceView:
         return f"[{self.n}] {self.document}, p. {self.page}"
 
     @property
-    def marked(self) -> str:
-        """Return the highlighted span's text ('' when there is none)."""
-        return self.text[self.mark_start : self.mark_end]
+    def marked(self) -> tuple[str, ...]:
+        """Return the highlighted spans' text (none when nothing is highlighted)."""
+        return tuple(self.text[start:end] for start, end in self.marks)
 
 
 def view_from_hit(n: int, hit: Hit) -> SourceView:
@@ -45,13 +45,25 @@ def view_from_hit(n: int, hit: Hit) -> SourceView:
 
 
 def view_from_citation(citation: Citation) -> SourceView:
-    """Return the citation with its supporting span turned from page offsets into passage offsets."""
+    """Return the citation with its supporting spans turned from page offsets into passage offsets."""
     chunk = citation.chunk
-    start = min(max(citation.span_start - chunk.start, 0), len(chunk.text))
-    end = min(max(citation.span_end - chunk.start, start), len(chunk.text))
-    return SourceView(
-        citation.n, chunk.doc_id, chunk.document, chunk.page, float(citation.score), chunk.text, start, end, True
-    )
+    marks = _passage_marks(citation.highlights, chunk.start, len(chunk.text))
+    return SourceView(citation.n, chunk.doc_id, chunk.document, chunk.page, float(citation.score), chunk.text, marks, True)
+
+
+def _passage_marks(spans: Sequence[tuple[int, int]], offset: int, length: int) -> tuple[tuple[int, int], ...]:
+    """Page offsets → offsets into a passage of `length` characters starting at `offset`: clamped, empty ones
+    dropped, overlapping ones merged (one <mark> per stretch of text)."""
+    clamped = sorted((min(max(s - offset, 0), length), min(max(e - offset, 0), length)) for s, e in spans)
+    merged: list[tuple[int, int]] = []
+    for start, end in clamped:
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def views_from_hits(hits: Sequence[Hit]) -> list[SourceView]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.entities import numbers
 from rag.generate.facts import (
     SUPPORT_THRESHOLD,
     Match,
@@ -31,16 +32,7 @@ from rag.generate.facts import (
     grounded_names,
 )
 from rag.generate.prompting import NOT_FOUND
-from rag.text import (
-    MARKER,
-    REPORTING,
-    Span,
-    content_terms,
-    numbers,
-    parse_markers,
-    sentence_spans,
-    strip_markers,
-)
+from rag.text import MARKER, REPORTING, Span, content_terms, parse_markers, sentence_spans, strip_markers
 from rag.types import Citation, Hit
 
 # Words of a sentence that points at the passages without saying anything ("This information is found in [1].").
@@ -103,7 +95,7 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     claims = [claim_of(strip_markers(s.text), question) for s in spans]
     scores = _support_matrix(claims, passage_spans, embedder, list(numbers(question)))
     checks: list[SentenceCheck] = []
-    best_for: dict[int, tuple[float, Span]] = {}
+    supports: dict[int, list[tuple[float, Span]]] = {}  # passage n → (score, passage sentence) per claim citing it
     invalid: list[int] = []
     pieces: list[str] = []
     for i, span in enumerate(spans):
@@ -114,15 +106,11 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         valid = [n for n in markers if 1 <= n <= len(sources)]
         check = check_facts(_check_sentence(span.text, valid, scores[i]), sources, question, grounded, scores[i])
         checks.append(check)
-        for n in check.cited:
-            match = scores[i][n - 1]
-            if check.supported and (n not in best_for or match.score > best_for[n][0]):
-                best_for[n] = (match.score, match.span)
+        for n in check.cited if check.supported else ():
+            supports.setdefault(n, []).append((scores[i][n - 1].score, scores[i][n - 1].span))
         pieces.append(_render(span.text, check))
     checks = bare_no_to_a_figure(confirmed_figures(checks, sources, question), question)
-    citations = tuple(
-        _citation(n, sources[n - 1], score, span) for n, (score, span) in sorted(best_for.items(), key=lambda kv: kv[0])
-    )
+    citations = tuple(_citation(n, sources[n - 1], supports[n]) for n in sorted(supports))
     unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
     refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
@@ -160,9 +148,13 @@ def _render(sentence: str, check: SentenceCheck) -> str:
     return f"{bare} {markers}"
 
 
-def _citation(n: int, hit: Hit, score: float, span: Span) -> Citation:
-    """Return a Citation whose span offsets are in the page's text (chunk offset + sentence offset)."""
-    return Citation(n, hit.chunk, round(float(score), 4), hit.chunk.start + span.start, hit.chunk.start + span.end)
+def _citation(n: int, hit: Hit, supports: list[tuple[float, Span]]) -> Citation:
+    """Return a Citation of passage `n` with page offsets (chunk offset + sentence offset): its main span is the
+    best-supported claim's sentence, and `spans` every claim's, so "7 TPS [1]" and "storage [1]" both show."""
+    score, best = max(supports, key=lambda s: s[0])
+    at = hit.chunk.start
+    spans = tuple(sorted({(at + span.start, at + span.end) for _, span in supports}))
+    return Citation(n, hit.chunk, round(float(score), 4), at + best.start, at + best.end, spans)
 
 
 def _support_matrix(

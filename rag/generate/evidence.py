@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.text import Span, content_terms, numbers, sentence_spans
+from rag.entities import numbers
+from rag.text import Span, content_terms, sentence_spans
 from rag.types import Citation, Hit
 
 W_DENSE, W_TERMS = 0.5, 0.5

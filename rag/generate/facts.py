@@ -9,8 +9,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rag.entities import figures, mentions, names, numbers, numbers_stated
 from rag.generate.prompting import is_yes_no
-from rag.text import Span, figures, mentions, names, numbers, numbers_stated, strip_markers
+from rag.text import Span, strip_markers
 from rag.types import Hit
 
 SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
@@ -99,7 +100,7 @@ def missing_facts(
     Microsoft's filings) is still missing.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
-    up to twenty count too. Names compare as whole words, acronyms by case (`rag.text.mentions`).
+    up to twenty count too. Names compare as whole words, acronyms by case (`rag.entities.mentions`).
     """
     claim = strip_markers(sentence)
     haystack = stated_by(passages)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.entities import Name, mentions, mentions_loosely, name_phrases, names
 from rag.generate.citations import CitationCheck
 from rag.generate.facts import stated_by
-from rag.text import Name, content_terms, mentions, mentions_loosely, name_phrases, names, strip_markers
+from rag.text import content_terms, strip_markers
 from rag.types import Citation, Hit
 
 PRE_GATE = 0.25  # below this retrieval confidence the model is not asked (dev: 0% answerable, ~82% unanswerable)
@@ -116,12 +117,12 @@ def _calendar(name: Name) -> bool:
 
 
 def mentions_name(text: str, name: Name) -> bool:
-    """True when `text` mentions one of the name's words (`rag.text.mentions_loosely`)."""
+    """True when `text` mentions one of the name's words (`rag.entities.mentions_loosely`)."""
     return any(mentions_loosely(text, word) for word in name.words)
 
 
 def _unmentioned(asked: Sequence[Name], text: str) -> list[Name]:
-    """The names none of whose words `text` mentions (`rag.text.mentions_loosely`)."""
+    """The names none of whose words `text` mentions (`rag.entities.mentions_loosely`)."""
     return [name for name in asked if not mentions_name(text, name)]
 
 

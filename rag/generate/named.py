@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from rag.entities import Name, mentions_loosely
 from rag.generate.facts import stated_by
 from rag.generate.gate import asked_names, mentions_name, unmentioned_names
-from rag.text import Name, mentions_loosely
 from rag.types import Hit
 
 

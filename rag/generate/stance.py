@@ -27,8 +27,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.entities import figures, numbers_stated
 from rag.generate.prompting import is_yes_no
-from rag.text import Span, content_terms, figures, numbers_stated, sentence_spans
+from rag.text import Span, content_terms, sentence_spans
 from rag.types import Citation, Hit
 
 WINDOW = 4  # content words either side of a figure that say what it counts

@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--first-token", action="store_true", help="record the first token's Yes/No log-probabilities")
     parser.add_argument(
+        "--replay",
+        type=Path,
+        help="an earlier run's JSON: give each question the reply the model wrote then (its `model` field) instead of "
+        "asking the model, so a change to the checks is measured on the same model text, in seconds a question",
+    )
+    parser.add_argument(
         "--leave-out",
         action="store_true",
         help="ask each COVID-QA question with its article left out of the search (the other articles are on the "
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         if not outcome.ok:
             raise SystemExit(f"ingest failed: {outcome.message}")
     generator = load_generator(settings)
+    if args.replay:
+        generator = Replayed(generator, json.loads(args.replay.read_text())["rows"])
     first_tokens = record_first_tokens(generator) if args.first_token else None
     started, results = time.perf_counter(), []
     names = [d.name for d in library.documents()] if args.leave_out else []
@@ -115,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if "article" in r]
     for i, row in enumerate(rows, 1):
         kept = [n for n in names if n != f"covid_{row['article']}.txt"] if args.leave_out else None
+        if args.replay:
+            generator.question = row["question"]
         events = list(answer(row["question"], library, generator, documents=kept))
         final = next(e for e in events if isinstance(e, Done)).answer
         said = stance(final.text, final.abstained)
@@ -132,6 +142,29 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report["summary"], indent=1))
     return 0
+
+
+class Replayed:
+    """The model's replies from an earlier run, streamed back in one piece; its tokenizer counts the prompt as before,
+    so the same passages are packed. A question the run did not answer (or refused before the model) gets ""."""
+
+    def __init__(self, generator, rows: list[dict]) -> None:
+        self.generator, self.name = generator, generator.name
+        self.replies = {row["question"]: row.get("model", "") for row in rows}
+        self.question = ""
+
+    def load(self) -> None:
+        self.generator.load()
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def stream(self, messages, *, max_tokens: int, temperature: float, stop=()):
+        reply = self.replies.get(self.question, "")
+        yield from [reply] if reply else []
+
+    def close(self) -> None:
+        self.generator.close()
 
 
 def record_first_tokens(generator) -> dict[str, dict[str, float]]:

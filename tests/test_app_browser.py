@@ -288,6 +288,22 @@ def test_picking_a_source_number_brings_it_up_with_its_page(browser, app_url):
     expect(page.locator("#page-image")).to_contain_text(f"agents-primer.pdf, page {page_number}")
 
 
+def test_a_passage_cited_by_two_sentences_marks_both(browser, served):
+    url, _, generator = served
+    page = open_page(browser, url)
+    page.locator("#doc-filter label", has_text="agents-primer.pdf").click()
+    generator.replies.append(
+        "ReAct is a prompting pattern published in 2022 by Yao and colleagues [1]. Interleaving reasoning with "
+        "actions grounds the reasoning in real observations, which reduces hallucination [1]."
+    )
+    ask(page, "What is ReAct, and why does interleaving reasoning with actions help?")
+    wait_for_answer(page)
+    card = page.locator("#sources .fn-card", has_text="short for")
+    expect(card.locator("mark")).to_have_count(2)
+    expect(card.locator("mark").first).to_contain_text("published in 2022")
+    expect(card.locator("mark").last).to_contain_text("grounds the reasoning in real observations")
+
+
 def test_a_thumbs_up_with_a_note_is_saved_with_the_answer_it_rates(browser, served):
     from rag.feedback import ratings
 

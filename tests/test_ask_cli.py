@@ -63,6 +63,13 @@ def test_ask_prints_no_checked_text_when_the_check_changed_nothing(monkeypatch, 
     assert f"\nAnswer:\n{reply}" in out and "Checked against the passages" not in out  # the check kept it whole
 
 
+def test_ask_lists_every_sentence_the_answer_cites_from_a_passage(monkeypatch, capsys, tmp_path):
+    passages = [("sol.pdf", 4, "Solana orders transactions with Proof of History. Validators vote on the blocks.")]
+    reply = "Solana orders transactions with Proof of History [1]. Validators vote on the blocks [1]."
+    out, data, _ = _ask_text_and_json(monkeypatch, capsys, tmp_path, passages, reply, "How does Solana order transactions, and do validators vote on the blocks?")
+    assert 'Sources:\n  [1] sol.pdf, page 4: "Solana orders transactions with Proof of History. … Validators vote' in out
+
+
 def test_ask_markdown_prints_real_footnotes(fake_stack, capsys, tmp_path):
     assert main(["ask", "How does Solana order transactions?", "--markdown", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out

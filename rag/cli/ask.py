@@ -19,7 +19,7 @@ from rag.cli.common import add_data_dir, open_library, settings_for
 from rag.export import answer_markdown
 from rag.generate.pipeline import Done, Quoted, Token, answer
 from rag.generate.registry import load_generator
-from rag.jsonview import answer_json, supporting_text
+from rag.jsonview import answer_json, supporting_text, supporting_texts
 from rag.types import Answer
 
 
@@ -103,8 +103,9 @@ def print_sources(result: Answer, streamed: str) -> None:
     for n, hit in enumerate(result.sources, start=1):
         if cited and n not in cited:
             continue
-        quote = supporting_text(cited[n]) if n in cited else hit.chunk.text
-        print(f'  [{n}] {hit.document}, page {hit.page}: "{_short(quote)}"', file=out)
+        # every sentence the answer's claims cite from this passage, as the sources panel marks them
+        quote = " … ".join(map(_short, supporting_texts(cited[n]))) if n in cited else _short(hit.chunk.text)
+        print(f'  [{n}] {hit.document}, page {hit.page}: "{quote}"', file=out)
     for sentence in result.unsupported if not result.abstained else ():
         print(f'  (not supported by the passages: "{_short(sentence)}")', file=out)
     timings = result.timings

@@ -68,6 +68,10 @@ _SENTENCE_END = re.compile(
     r"(?<=[.!?])(?<!\s[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bFig\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\s*[•▪●]\s+"
 )
 _DOCUMENT_SENTENCE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n[ \t]*[-*+][ \t]+(?=\S)")
+# A Markdown heading line alone ("## LoRA: low-rank adaptation"), in the files read as Markdown: HTML and Word
+# headings are written as "#" lines by `rag.ingest.loaders` (its KINDS; a test keeps the two in step).
+_HEADING = re.compile(r"#{1,6}[ \t]+\S[^\n]*")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".docx")
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,14 @@ def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
             spans.append(Span(start + lead, start + lead + len(body), body))
         start = match.end() if match else len(text)
     return spans
+
+
+def is_heading(sentence: str, document: str) -> bool:
+    """True for a sentence of `document` (its file name) that is a Markdown heading line: it names a section and
+    states nothing, so it is never quoted as evidence, packed for its own sake or highlighted as a claim's support
+    (its words still count, as the passage's context header). In a PDF or a text file "# …" is a footnote or a
+    number sign ("# In accordance with Item 601…" in a 10-Q), so only files read as Markdown have headings."""
+    return document.lower().endswith(MARKDOWN_SUFFIXES) and _HEADING.fullmatch(sentence.strip()) is not None
 
 
 def clauses(text: str) -> list[str]:

@@ -47,6 +47,15 @@ def test_a_passage_cited_by_two_claims_highlights_both_sentences(embedder):
     assert (citation.span_start, citation.span_end) in citation.highlights  # the best-supported one leads
 
 
+def test_a_heading_line_is_not_shown_as_the_support_of_a_claim():
+    text = ("# Adapting a model: fine-tuning, LoRA and adapters\n\nAdapters are small networks inserted in each "
+            "block. LoRA learns a low-rank update of the weights.")  # fmt: skip
+    source = Hit(Chunk("c1", "d", "fine-tuning.md", 1, 0, len(text), text), 0.9)  # Markdown: "#" opens a heading
+    check = cite("LoRA and adapters are techniques for adapting a model [1].", [source])
+    (citation,) = check.citations
+    assert not text[citation.span_start : citation.span_end].startswith("#")
+
+
 def test_a_marker_naming_no_passage_is_removed_and_reported():
     check = cite("Ethereum moved to proof of stake in 2022 [9].", sources())
     assert check.invalid == (9,)

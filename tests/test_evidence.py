@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fakes import FakeEmbedder
 
-from rag.generate.evidence import MAX_CHARS, select_evidence
+from rag.generate.evidence import MAX_CHARS, score_sentences, select_evidence
 from rag.jsonview import supporting_text
+from rag.text import sentence_spans
 from rag.types import Chunk, Hit
 
 PAGE_OFFSET = 500  # each passage starts 500 characters into its page
@@ -84,3 +85,29 @@ def test_what_counts_as_asking_for_and_stating_an_amount():
     assert not asks_amount("Who leads the Solana validators?") and not asks_amount("What is Proof of History?")
     assert states_amount("Revenue was $5,931 million.") and states_amount("up 81% from a year ago")
     assert not states_amount("For the quarter ended July 1, 2023.") and not states_amount("Tower of History")
+
+
+FINE_TUNING = (
+    "# Adapting a model: fine-tuning, LoRA and adapters\n\n"
+    "Adapters are small networks inserted in each block, and they add latency at inference.\n\n"
+    "## LoRA: low-rank adaptation\n\n"
+    "After training, LoRA can be merged into the weights, so it adds no latency."
+)
+
+
+def test_a_markdown_heading_names_the_subject_but_is_never_quoted_or_packed_for_itself():
+    sources = [Hit(Chunk("c0", "d0", "fine-tuning.md", 1, 0, len(FINE_TUNING), FINE_TUNING), 1.0, "hybrid")]
+    quotes = select_evidence("What is the difference between LoRA and adapters?", sources, FakeEmbedder(64))
+    shown = [supporting_text(q) for q in quotes]
+    assert shown and not any(text.startswith("#") for text in shown), shown
+    scores = score_sentences("What is the difference between LoRA and adapters?", sources, FakeEmbedder(64))
+    by_text = {span.text: scores.get(sources[0], span) for span in sentence_spans(FINE_TUNING)}
+    assert by_text["# Adapting a model: fine-tuning, LoRA and adapters"] == 0.0
+    assert by_text["After training, LoRA can be merged into the weights, so it adds no latency."] > 0
+
+
+def test_in_a_pdf_a_line_opening_with_a_number_sign_is_a_sentence_like_any_other():
+    footnote = "# In accordance with Item 601 of Regulation S-K, this certification is furnished to the SEC."
+    (quote,) = select_evidence("Is the certification furnished in accordance with Item 601?", hits(footnote),
+                               FakeEmbedder(64))  # fmt: skip
+    assert supporting_text(quote) == footnote

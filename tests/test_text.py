@@ -10,6 +10,7 @@ from rag.text import (
     alnum_counts,
     clauses,
     content_terms,
+    is_heading,
     parse_markers,
     sentence_spans,
     strip_markers,
@@ -130,3 +131,23 @@ def test_numbers_and_names_a_claim_rests_on():
     # A number glued to letters belongs to a name, whole: no "10" of "10-Q", no "201" of "2019-nCoV".
     assert numbers("Apple's 10-Q, COVID-19, a 20kb gene, a 5-year plan and 2019-nCoV; 12.5% of 5,931.") == {
         "12.5": "12.5", "5931": "5,931"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sentence", "heading"),
+    [("# Adapting a model: fine-tuning, LoRA and adapters", True), ("### LoRA", True), ("#hashtag in a post", False),
+     ("# Title\nand the paragraph under it.", False), ("C# is a language.", False), ("#", False)],
+)
+def test_a_markdown_heading_line_is_told_from_a_sentence(sentence, heading):
+    assert is_heading(sentence, "notes.md") is heading
+
+
+def test_only_files_read_as_markdown_have_heading_lines():
+    from rag.ingest.chunking import MARKDOWN_KINDS
+    from rag.ingest.loaders import KINDS
+    from rag.text import MARKDOWN_SUFFIXES
+
+    assert set(MARKDOWN_SUFFIXES) == {suffix for suffix, kind in KINDS.items() if kind in MARKDOWN_KINDS}
+    footnote = "# In accordance with Item 601(b)(32)(ii) of Regulation S-K"  # a 10-Q's footnote mark
+    assert not is_heading(footnote, "2023 Q1 NVDA.pdf") and not is_heading(footnote, "notes.txt")
+    assert is_heading("## LoRA", "Fine-Tuning.DOCX") and is_heading("## LoRA", "page.htm")

@@ -32,7 +32,7 @@ from rag.generate.facts import (
     grounded_names,
 )
 from rag.generate.prompting import NOT_FOUND
-from rag.text import MARKER, REPORTING, Span, content_terms, parse_markers, sentence_spans, strip_markers
+from rag.text import MARKER, REPORTING, Span, content_terms, is_heading, parse_markers, sentence_spans, strip_markers
 from rag.types import Citation, Hit
 
 # Words of a sentence that points at the passages without saying anything ("This information is found in [1].").
@@ -93,7 +93,8 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources
     ]
     claims = [claim_of(strip_markers(s.text), question) for s in spans]
-    scores = _support_matrix(claims, passage_spans, embedder, list(numbers(question)))
+    documents = [hit.chunk.document for hit in sources]
+    scores = _support_matrix(claims, passage_spans, embedder, list(numbers(question)), documents)
     checks: list[SentenceCheck] = []
     supports: dict[int, list[tuple[float, Span]]] = {}  # passage n → (score, passage sentence) per claim citing it
     invalid: list[int] = []
@@ -158,14 +159,19 @@ def _citation(n: int, hit: Hit, supports: list[tuple[float, Span]]) -> Citation:
 
 
 def _support_matrix(
-    sentences: list[str], passages: list[list[Span]], embedder: Any, asked: Sequence[str] = ()
+    sentences: list[str],
+    passages: list[list[Span]],
+    embedder: Any,
+    asked: Sequence[str] = (),
+    documents: Sequence[str] = (),
 ) -> list[list[Match]]:
     """Return, per answer sentence and passage, the best-supporting passage sentence and its score.
 
     score = lexical recall of the sentence's content terms in the passage (0..1), averaged with the
     cosine to the passage's most similar sentence when an embedder is available.
-    The passage sentence shown as the support is the one stating most of the claim's own figures (those not
-    `asked` by the question: "$7,709 million" picks the table row, not the prose about R&D), then the best by
+    The passage sentence shown as the support is a statement, not a heading line of a Markdown `document`, and the
+    one stating most of the claim's own figures (those not `asked` by the question: "$7,709 million" picks the
+    table row, not the prose about R&D), then the best by
     cosine and rarity-weighted term recall: for "Is LoRA's B initialised to zero?" the sentence saying "B is
     initialised to zero" beats one that merely names LoRA and a matrix.
     """
@@ -173,6 +179,8 @@ def _support_matrix(
     sims = _cosines(sentences, [s.text for s in flat], embedder)
     flat_terms = [content_terms(s.text) for s in flat]
     flat_figures = [set(numbers(s.text)) for s in flat]
+    names = documents or [""] * len(passages)
+    flat_heading = [is_heading(s.text, name) for name, spans in zip(names, passages, strict=True) for s in spans]
     starts = np.cumsum([0, *(len(spans) for spans in passages)])
     passage_terms = [set().union(*flat_terms[a:b]) for a, b in zip(starts, starts[1:], strict=False)]
     weight = _rarity(flat_terms)
@@ -187,7 +195,8 @@ def _support_matrix(
             local = [sum(weight(w) for w in words & t) / total for t in flat_terms[offset : offset + len(spans)]]
             if sims is not None:
                 local = [0.5 * lex + 0.5 * float(sims[i, offset + j]) for j, lex in enumerate(local)]
-            ranked = [(len(claimed & flat_figures[offset + j]), value) for j, value in enumerate(local)]
+            ranked = [(not flat_heading[offset + j], len(claimed & flat_figures[offset + j]), value)
+                      for j, value in enumerate(local)]  # fmt: skip
             cosine = float(sims[i, offset : offset + len(spans)].max()) if sims is not None else None
             score = recall if cosine is None else 0.5 * recall + 0.5 * max(cosine, 0.0)
             row.append(Match(score, spans[max(range(len(spans)), key=ranked.__getitem__)]))

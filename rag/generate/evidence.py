@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.entities import numbers
-from rag.text import Span, content_terms, sentence_spans
+from rag.text import Span, content_terms, is_heading, sentence_spans
 from rag.types import Citation, Hit
 
 W_DENSE, W_TERMS = 0.5, 0.5
@@ -66,7 +66,9 @@ def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> Sent
     figure = W_FIGURE if asks_amount(query) else 0.0
     return SentenceScores(
         {
-            (hit.chunk.chunk_id, span.start): W_DENSE * float(cosines[i])
+            (hit.chunk.chunk_id, span.start): 0.0  # a heading names the question's subject and answers nothing
+            if is_heading(span.text, hit.chunk.document)
+            else W_DENSE * float(cosines[i])
             + W_TERMS * _term_share(wanted, hit, span)
             + (figure if figure and states_amount(span.text) else 0.0)
             for i, (hit, span) in enumerate(spans)
@@ -102,7 +104,7 @@ def select_evidence(
         (scores.get(hit, span), n, hit, span)
         for n, hit in enumerate(sources, start=1)
         for span in sentence_spans(hit.chunk.text)
-        if _is_prose(span.text)
+        if _is_prose(span.text) and not is_heading(span.text, hit.chunk.document)
     ]
     chosen: list[Citation] = []
     seen: set[str] = set()

@@ -11,7 +11,9 @@ search's top_k alone, as before session 12), then `select_evidence` (top 3 sente
   answer's figures (numbers ≥ 100 that are not years).
 `--sweep` also scores other weightings of the sentence score (picked on covid + solana, confirmed on sec) and
 two baselines: the first sentence of each of the top 3 passages, and dense cosine alone, and the default
-without the bonus for sentences stating an amount (W_FIGURE). "bound: any passage"
+without the bonus for sentences stating an amount (W_FIGURE). Every run also scores the default without the
+coverage gain (W_NEW: later quotes favour question terms the earlier ones lack) and counts the questions whose
+quotes it changed. "bound: any passage"
 is how often a retrieved passage holds the reference at all: no choice of sentences can beat it.
 """
 
@@ -37,6 +39,7 @@ from rag.jsonview import supporting_text  # noqa: E402
 from rag.text import content_terms, sentence_spans  # noqa: E402
 from rag.types import Citation, Hit  # noqa: E402
 
+NO_GAIN = "default, no coverage gain"  # the quotes by score alone, as before session 15
 WEIGHTINGS = {  # (dense, terms); session 6 also tried a passage-rank prior (results/2026-12-05-session6)
     "default": (ev.W_DENSE, ev.W_TERMS),
     "dense only": (1.0, 0.0),
@@ -104,6 +107,7 @@ def score_set(cases: list[Case], library, settings: Settings, embedder, variants
               plain: bool = False) -> dict[str, dict]:  # fmt: skip
     """Return {variant: {held, per-question timings}} for one set."""
     held = {name: [] for name in variants} | {"bound: any passage": []}
+    shown: dict[str, list[tuple[str, ...]]] = {name: [] for name in variants}
     times: list[float] = []
     for case in cases:
         if plain:
@@ -117,24 +121,27 @@ def score_set(cases: list[Case], library, settings: Settings, embedder, variants
             if name == "default":
                 times.append(time.perf_counter() - started)
             held[name].append(any(case.held(supporting_text(q)) for q in quotes))
+            shown[name].append(tuple(supporting_text(q) for q in quotes))
+    changed = sum(a != b for a, b in zip(shown["default"], shown.get(NO_GAIN, shown["default"]), strict=True))
     return {
         name: {"n": len(v), "held_top3": round(sum(v) / len(v), 3) if v else 0.0} for name, v in held.items()
-    } | {"_median_select_s": round(statistics.median(times), 4) if times else None}
+    } | {"_median_select_s": round(statistics.median(times), 4) if times else None, "_quotes_changed": changed}
 
 
 def variants(sweep: bool) -> dict:
-    def weighted(weights, figure=ev.W_FIGURE):
+    def weighted(weights, figure=ev.W_FIGURE, new=ev.W_NEW):
         def select(query, sources, embedder):
-            saved = ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE
-            (ev.W_DENSE, ev.W_TERMS), ev.W_FIGURE = weights, figure
+            saved = ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE, ev.W_NEW
+            (ev.W_DENSE, ev.W_TERMS), ev.W_FIGURE, ev.W_NEW = weights, figure, new
             try:
                 return ev.select_evidence(query, sources, embedder)
             finally:
-                ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE = saved
+                ev.W_DENSE, ev.W_TERMS, ev.W_FIGURE, ev.W_NEW = saved
 
         return select
 
-    chosen = {"default": weighted(WEIGHTINGS["default"])}
+    # "_quotes_changed" in the report: questions whose quotes the coverage gain (W_NEW, session 15) changed
+    chosen = {"default": weighted(WEIGHTINGS["default"]), NO_GAIN: weighted(WEIGHTINGS["default"], new=0.0)}
     if sweep:
         chosen |= {name: weighted(w) for name, w in WEIGHTINGS.items() if name != "default"}
         chosen["default, no amount bonus"] = weighted(WEIGHTINGS["default"], 0.0)
@@ -183,6 +190,7 @@ def print_table(report: dict) -> None:
     for name in names:
         print(f"| {name} | " + " | ".join(f"{report[k][name]['held_top3']:.2f}" for k in report) + " |")
     print("| median select (s) | " + " | ".join(str(report[k]["_median_select_s"]) for k in report) + " |")
+    print("| questions whose quotes W_NEW changed | " + " | ".join(str(report[k]["_quotes_changed"]) for k in report) + " |")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakes import FakeEmbedder
 
-from rag.generate.evidence import MAX_CHARS, score_sentences, select_evidence
+from rag.generate.evidence import MAX_CHARS, W_NEW, SentenceScores, score_sentences, select_evidence
 from rag.jsonview import supporting_text
 from rag.text import sentence_spans
 from rag.types import Chunk, Hit
@@ -111,3 +111,17 @@ def test_in_a_pdf_a_line_opening_with_a_number_sign_is_a_sentence_like_any_other
     (quote,) = select_evidence("Is the certification furnished in accordance with Item 601?", hits(footnote),
                                FakeEmbedder(64))  # fmt: skip
     assert supporting_text(quote) == footnote
+
+
+def test_after_the_first_quote_a_sentence_on_a_subject_not_yet_quoted_comes_before_a_third_on_the_first():
+    text = ("LoRA learns a low-rank update of each weight matrix. LoRA is applied to the attention projections. "
+            "LoRA files can be loaded on demand. Adapters add a little latency at inference.")  # fmt: skip
+    (source,) = hits(text)
+    plain = {"LoRA learns": 0.60, "LoRA is applied": 0.58, "LoRA files": 0.57, "Adapters add": 0.55}
+    scores = SentenceScores({(source.chunk.chunk_id, span.start): next(v for k, v in plain.items()
+                             if span.text.startswith(k)) for span in sentence_spans(text)})  # fmt: skip
+    quotes = select_evidence("How do LoRA and adapters differ?", [source], FakeEmbedder(64), scores=scores)
+    # "Adapters add…" gains W_NEW × 1/3 (one of the question's three terms no quote holds yet): 0.60 > 0.58
+    assert 0.55 + W_NEW / 3 > 0.58
+    assert [supporting_text(q).split()[:2] for q in quotes] == [["LoRA", "learns"], ["Adapters", "add"], ["LoRA", "is"]]
+    assert [q.score for q in quotes] == [0.6, 0.55, 0.58]  # each quote keeps its own score

@@ -36,6 +36,10 @@ _ASKS_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 MAX_QUOTES = 3
+# After the first quote, a sentence gains W_NEW × the share of the question's terms it holds that the quotes before
+# it lack: "What is the difference between LoRA and adapters?" quotes a sentence about adapters after one about
+# LoRA, instead of three about LoRA. A question the first quote covers whole is quoted as before.
+W_NEW = 0.15
 MIN_WORDS = 4  # "Table 3." or a lone heading is not evidence
 MIN_PROSE_WORDS = 2  # words starting lower-case: a running header ("Apple Inc. | Q1 2023 Form 10-Q | 5") has none
 MAX_CHARS = 400  # a run-on "sentence" (a table dumped as one line) is cut at a word boundary for display
@@ -100,25 +104,38 @@ def select_evidence(
     from `score_sentences` saves embedding the sentences again.
     """
     scores = scores or score_sentences(query, sources, embedder)
+    wanted = content_terms(query, split_hyphens=True)
     candidates = [
-        (scores.get(hit, span), n, hit, span)
+        (scores.get(hit, span), n, hit, span, wanted & content_terms(span.text, split_hyphens=True))
         for n, hit in enumerate(sources, start=1)
         for span in sentence_spans(hit.chunk.text)
         if _is_prose(span.text) and not is_heading(span.text, hit.chunk.document)
     ]
+    candidates.sort(key=lambda c: -c[0])
     chosen: list[Citation] = []
     seen: set[str] = set()
-    for score, n, hit, span in sorted(candidates, key=lambda c: -c[0]):
+    covered: set[str] | None = None  # the question's terms the quotes so far hold (None before the first)
+    while candidates and len(chosen) < limit:
+        pick = _next_quote(candidates, covered, len(wanted))
+        candidates.remove(pick)
+        score, n, hit, span, held = pick
         key = " ".join(span.text.split()).lower()
         if key in seen:
             continue
         seen.add(key)
+        covered = (covered or set()) | held
         shown = _shorten(span)
         start = hit.chunk.start + shown.start
         chosen.append(Citation(n, hit.chunk, round(score, 4), start, start + len(shown.text)))
-        if len(chosen) == limit:
-            break
     return tuple(chosen)
+
+
+def _next_quote(candidates: list, covered: set[str] | None, asked: int) -> tuple:
+    """The candidate (score, n, hit, span, question terms held; best score first) to quote next: the best score,
+    plus W_NEW × the share of the `asked` question terms it adds to those `covered` (after the first quote)."""
+    if covered is None or not asked:
+        return candidates[0]
+    return max(candidates, key=lambda c: c[0] + W_NEW * len(c[4] - covered) / asked)  # ties: the earlier
 
 
 def _is_prose(text: str) -> bool:
@@ -139,5 +156,9 @@ def _term_share(wanted: set[str], hit: Hit, span: Span) -> float:
     """Share of the query's content terms in the sentence or its passage's context header."""
     if not wanted:
         return 0.0
-    have = content_terms(span.text, split_hyphens=True) | content_terms(hit.chunk.context, split_hyphens=True)
-    return len(wanted & have) / len(wanted)
+    return len(wanted & _terms_with_context(hit, span)) / len(wanted)
+
+
+def _terms_with_context(hit: Hit, span: Span) -> set[str]:
+    """The content terms of the sentence and of its passage's context header (document and section)."""
+    return content_terms(span.text, split_hyphens=True) | content_terms(hit.chunk.context, split_hyphens=True)

@@ -105,6 +105,21 @@ def test_sentence_packing_takes_the_best_sentences_of_all_passages_and_drops_pas
     assert [p.text for p in whole.passages] == [h.chunk.text for h in hits] and not any(p.trimmed for p in whole.passages)
 
 
+def test_sentence_packing_takes_a_sentence_on_the_second_subject_before_another_on_the_first():
+    text = "LoRA learns low-rank updates. LoRA is applied to projections. Adapters add latency."
+    (one,) = [hit(text)]
+    liked = {"LoRA learns low-rank updates.": 0.60, "LoRA is applied to projections.": 0.58, "Adapters add latency.": 0.55}
+    scores = SentenceScores({(one.chunk.chunk_id, s.start): liked[s.text] for s in sentence_spans(text)})
+    budget = 6 + 5 + 6  # header "[1] report.pdf" (2 words + 4), then the two LoRA sentences (words + 1)
+    assert pack_sentences([one], budget, words, scores).passages[0].text == (
+        "LoRA learns low-rank updates. LoRA is applied to projections."
+    )  # by score alone
+    asked = content_terms("How do LoRA and adapters differ?", split_hyphens=True)  # {lora, adapter, differ}
+    # "Adapters…" gains W_NEW × 1/3: 0.55 + 0.05 = 0.60 > 0.58
+    packed = pack_sentences([one], budget, words, scores, asked).passages[0].text
+    assert packed == "LoRA learns low-rank updates. … Adapters add latency."
+
+
 def test_build_messages_packs_sentences_when_asked(tmp_path):
     text = " ".join(f"Filler sentence {i} says little." for i in range(20)) + " Gamma is third."
     hits = [hit(text, n=0)]

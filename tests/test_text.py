@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.entities import figures, mentions, names, numbers, numbers_stated
 from rag.text import (
     MARKER,
     STOPWORDS,
@@ -82,30 +83,27 @@ def test_strip_markers_removes_citations_and_nothing_else():
     assert MARKER.fullmatch("[a]") is None and MARKER.fullmatch("[2.5]") is None
 
 
-def test_sentence_spans_carry_offsets_and_skip_abbreviations():
-    text = "Founded by A. Yakovenko et al. in 2017.  It is fast! Fig. 3 shows e.g. two. Then\n\nnew part • a bullet"
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "Founded by A. Yakovenko et al. in 2017.  It is fast! Fig. 3 shows e.g. two. Then\n\nnew part • a bullet",
+            ["Founded by A. Yakovenko et al. in 2017.", "It is fast!", "Fig. 3 shows e.g. two.", "Then", "new part",
+             "a bullet"],
+        ),
+        # A Markdown bullet ends a sentence, a dash inside a line does not: the sample library's "…in-context
+        # learning.\n- **Chain-of-thought prompting.** Asking…" was one sentence, so a citation about chain-of-thought
+        # highlighted the line about in-context learning too.
+        (
+            "It is called in-context\n  learning.\n- **Chain-of-thought.** Asking helps.\n* next item\nRevenue fell - 5 points.",
+            ["It is called in-context\n  learning.", "**Chain-of-thought.** Asking helps.",
+             "next item\nRevenue fell - 5 points."],
+        ),
+    ],
+)  # fmt: skip
+def test_sentence_spans_carry_offsets_skip_abbreviations_and_end_at_bullets(text, sentences):
     spans = sentence_spans(text)
-    assert [s.text for s in spans] == [
-        "Founded by A. Yakovenko et al. in 2017.",
-        "It is fast!",
-        "Fig. 3 shows e.g. two.",
-        "Then",
-        "new part",
-        "a bullet",
-    ]
-    assert all(text[s.start : s.end] == s.text for s in spans)
-
-
-def test_a_markdown_bullet_ends_a_sentence_but_a_dash_inside_a_line_does_not():
-    """The sample library's "…in-context learning.\n- **Chain-of-thought prompting.** Asking…" was one sentence, so a
-    citation about chain-of-thought highlighted the line about in-context learning too."""
-    text = "It is called in-context\n  learning.\n- **Chain-of-thought.** Asking helps.\n* next item\nRevenue fell - 5 points."
-    spans = sentence_spans(text)
-    assert [s.text for s in spans] == [
-        "It is called in-context\n  learning.",
-        "**Chain-of-thought.** Asking helps.",
-        "next item\nRevenue fell - 5 points.",
-    ]
+    assert [s.text for s in spans] == sentences
     assert all(text[s.start : s.end] == s.text for s in spans)
 
 
@@ -115,13 +113,9 @@ def test_clauses_split_finer_than_sentences_for_the_re_ranker():
 
 
 def test_numbers_and_names_a_claim_rests_on():
-    from rag.entities import mentions, names, numbers, numbers_stated
-
     assert numbers("It cost $14,000 per day, 1.30 billion, in 2019.") == {"14000": "14,000", "1.3": "1.30", "2019": "2019"}
     assert numbers_stated("three GPUs for 3.5 days") == {"3", "3.5"}
     assert numbers("in January 2020, 41 cases") == {"2020": "2020", "41": "41"}  # a list's comma is not the number's
-    from rag.entities import figures
-
     assert figures("Is one of the three labs 1,200 km away?") == {"3": "three", "1200": "1,200"}
     assert names("The WHO said 2019-nCoV spreads in Wuhan, NVIDIA's rival.") == {"WHO", "2019-nCoV", "Wuhan", "NVIDIA"}
     assert mentions("proof-of-history", "History") and not mentions("who knows", "WHO")

@@ -116,9 +116,7 @@ def select_evidence(
     seen: set[str] = set()
     covered: set[str] | None = None  # the question's terms the quotes so far hold (None before the first)
     while candidates and len(chosen) < limit:
-        pick = _next_quote(candidates, covered, len(wanted))
-        candidates.remove(pick)
-        score, n, hit, span, held = pick
+        score, n, hit, span, held = candidates.pop(next_covering(candidates, covered, len(wanted)))
         key = " ".join(span.text.split()).lower()
         if key in seen:
             continue
@@ -130,12 +128,15 @@ def select_evidence(
     return tuple(chosen)
 
 
-def _next_quote(candidates: list, covered: set[str] | None, asked: int) -> tuple:
-    """The candidate (score, n, hit, span, question terms held; best score first) to quote next: the best score,
-    plus W_NEW × the share of the `asked` question terms it adds to those `covered` (after the first quote)."""
+def next_covering(pool: Sequence[tuple], covered: set[str] | None, asked: int) -> int:
+    """The index in `pool` of the sentence to take next, for the quotes here and the prompt's sentences
+    (`rag.generate.packing`). `pool` holds (score, …, question terms the sentence states) tuples, best score
+    first. Before the first sentence is taken (`covered` is None) that is the best score; after, the best score +
+    W_NEW × the share of the `asked` question terms the sentence states beyond those `covered`."""
     if covered is None or not asked:
-        return candidates[0]
-    return max(candidates, key=lambda c: c[0] + W_NEW * len(c[4] - covered) / asked)  # ties: the earlier
+        return 0
+    gains = [entry[0] + W_NEW * len(entry[-1] - covered) / asked for entry in pool]
+    return max(range(len(pool)), key=gains.__getitem__)  # ties: the earlier
 
 
 def _is_prose(text: str) -> bool:
@@ -156,9 +157,5 @@ def _term_share(wanted: set[str], hit: Hit, span: Span) -> float:
     """Share of the query's content terms in the sentence or its passage's context header."""
     if not wanted:
         return 0.0
-    return len(wanted & _terms_with_context(hit, span)) / len(wanted)
-
-
-def _terms_with_context(hit: Hit, span: Span) -> set[str]:
-    """The content terms of the sentence and of its passage's context header (document and section)."""
-    return content_terms(span.text, split_hyphens=True) | content_terms(hit.chunk.context, split_hyphens=True)
+    have = content_terms(span.text, split_hyphens=True) | content_terms(hit.chunk.context, split_hyphens=True)
+    return len(wanted & have) / len(wanted)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.generate.evidence import W_NEW, SentenceScores
+from rag.generate.evidence import SentenceScores, next_covering
 from rag.text import Span, content_terms, sentence_spans
 from rag.types import Hit
 
@@ -133,27 +133,27 @@ def pack_sentences(
     sentences in document order (gaps marked "…"), passages keep rank order, and unchosen passages are dropped.
 
     With the question's content terms `asked`, each sentence after the first gains W_NEW × the share of them it
-    states that the sentences taken before it do not (`rag.generate.evidence`, as the quotes): a question on two
-    subjects, or in two parts, gets sentences on both."""
+    states that the sentences taken before it do not (`rag.generate.evidence.next_covering`, as the quotes): a
+    question on two subjects, or in two parts, gets sentences on both."""
     spans = [sentence_spans(hit.chunk.text) for hit in hits]
     pool = sorted(
-        ((scores.get(hit, span), i, j) for i, hit in enumerate(hits) for j, span in enumerate(spans[i])),
+        (
+            (scores.get(hit, span), i, j, asked & content_terms(span.text, split_hyphens=True))
+            for i, hit in enumerate(hits)
+            for j, span in enumerate(spans[i])
+        ),
         key=lambda c: (-c[0], c[1], c[2]),
     )
-    held = {(i, j): asked & content_terms(spans[i][j].text, split_hyphens=True) for _, i, j in pool}
     chosen: dict[int, list[int]] = {}
-    used, covered = 0, set()
+    used, covered = 0, None  # covered: the question's terms the sentences taken so far state
     while pool:
-        gain = (lambda c: 0.0) if not chosen or not asked else _gain(held, covered, len(asked))
-        pick = max(pool, key=lambda c: c[0] + gain(c))  # ties: the earlier, by score then position
-        pool.remove(pick)
-        _, i, j = pick
+        _, i, j, held = pool.pop(next_covering(pool, covered, len(asked)))
         header = 0 if i in chosen else header_tokens(i + 1, hits[i], count_tokens)  # paid by its first sentence
         cost = count_tokens(spans[i][j].text) + 1 + header
         if used + cost <= budget:
             chosen.setdefault(i, []).append(j)
             used += cost
-            covered |= held[i, j]
+            covered = (covered or set()) | held
     passages: list[Passage] = []
     for i, hit in enumerate(hits):
         if i in chosen:
@@ -161,11 +161,6 @@ def pack_sentences(
             passages.append(Passage(len(passages) + 1, hit, text, len(chosen[i]) < len(spans[i])))
     dropped = tuple(hit.chunk.chunk_id for i, hit in enumerate(hits) if i not in chosen)
     return Packing(tuple(passages), dropped, used)
-
-
-def _gain(held: dict, covered: set[str], asked: int) -> Callable[[tuple[float, int, int]], float]:
-    """W_NEW × the share of the `asked` question terms a sentence states beyond those `covered`."""
-    return lambda c: W_NEW * len(held[c[1], c[2]] - covered) / asked
 
 
 def _join(spans: Sequence[Span], chosen: Sequence[int]) -> str:

@@ -243,4 +243,7 @@ def test_llamacpp_keeps_a_bounded_prompt_cache_in_ram(tmp_path, monkeypatch):
     generator = LlamaCppGenerator(settings, model.name, lambda: model)
     generator.load()
     assert seen[0].cache_ram_mib == 64 and seen[0].n_parallel == 1
+    assert seen[0].no_extra_bufts  # repacked layouts off by default: they slow the prompt's reading
     generator.close()
+    LlamaCppGenerator(settings.replace(llm_repack_weights=True), model.name, lambda: model).load()
+    assert not seen[1].no_extra_bufts

@@ -56,6 +56,7 @@ class LlamaCppGenerator(LazyGenerator):
         params.n_ctx = self.n_ctx
         params.n_parallel = 1  # one answer at a time: the slot keeps its prompt cache between answers
         params.cache_ram_mib = self.settings.llm_cache_mb  # earlier prompts kept in RAM: bounded (see Settings)
+        params.no_extra_bufts = not self.settings.llm_repack_weights  # faster prompt reading (see Settings)
         threads = self.settings.resolved_threads  # once: with threads=0 it measures the CPU (0.1 s) and may vary
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads

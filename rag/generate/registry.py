@@ -82,6 +82,7 @@ def load_generator(settings: Settings) -> Generator:
         settings.n_ctx,
         settings.llm_cache_mb,
         settings.llm_prompt_cache,
+        settings.llm_repack_weights,
         settings.threads,  # the configured value: resolved_threads follows the CPU load now and would reload
         str(settings.models_dir),
         settings.openai_base_url,

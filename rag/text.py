@@ -118,6 +118,9 @@ def alnum_counts(text: str) -> Counter[str]:
     return Counter(ALNUM.findall(text.lower()))
 
 
+REPEAT_MIN_CHARS = 20  # a sentence this short may be said twice ("Yes.", "See [2].")
+
+
 def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
     """Return the sentences of `text` (also split at blank lines and bullets), whitespace-trimmed, with offsets.
 
@@ -134,6 +137,26 @@ def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
             spans.append(Span(start + lead, start + lead + len(body), body))
         start = match.end() if match else len(text)
     return spans
+
+
+def repeated_sentence_start(text: str, last_is_complete: bool = False) -> int | None:
+    """Return where the first sentence of `text` that says an earlier one again begins (markers, case, spacing and
+    end punctuation aside), or None. The last sentence counts only when `last_is_complete` (a reply still streaming
+    may stop mid-sentence). Sentences under REPEAT_MIN_CHARS ("Yes.") may repeat.
+
+    Example: "Solana uses Proof of History [1]. It orders events. Solana uses Proof of History [2]. So" -> 52, where
+    the second "Solana uses …" begins.
+    """
+    spans = sentence_spans(text, markdown_bullets=False)
+    seen: set[str] = set()
+    for span in spans if last_is_complete else spans[:-1]:
+        said = " ".join(strip_markers(span.text).lower().split()).rstrip(".!?;: ")
+        if len(said) < REPEAT_MIN_CHARS:
+            continue
+        if said in seen:
+            return span.start
+        seen.add(said)
+    return None
 
 
 def is_heading(sentence: str, document: str) -> bool:

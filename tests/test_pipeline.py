@@ -230,3 +230,16 @@ def test_numbers_compare_by_value_and_number_words_count():
     [fee] = [h for h in FakeLibrary().search("fee signature") if "lamports" in h.chunk.text]
     assert missing_facts("One signature costs 5,000 lamports [2].", [fee]) == ()
     assert missing_facts("One signature costs 6,000 lamports [2].", [fee]) == ("6,000",)
+
+
+def test_a_reply_that_says_a_sentence_again_is_stopped_there():
+    said = "Solana orders transactions with Proof of History [1]."
+    gen = FakeGenerator(" ".join([said, "Leaders rotate often [1].", *[said] * 30]))
+    events = run("How does Solana order transactions?", gen)
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    result = events[-1].answer
+    assert result.text.count("Proof of History") == 1 and result.text.endswith("Leaders rotate often [1].")
+    assert gen.stopped_early == 1 and streamed.count("Proof of History") == 2  # stopped at the first repeat
+    assert result.timings["repeat_stopped"] == 1.0 and not result.abstained
+    once = run("How does Solana order transactions?", FakeGenerator(said + " " + said.replace("[1]", "[2]")))
+    assert once[-1].answer.text.count("Proof of History") == 1  # another marker is still the same sentence

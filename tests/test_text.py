@@ -145,3 +145,15 @@ def test_only_files_read_as_markdown_have_heading_lines():
     footnote = "# In accordance with Item 601(b)(32)(ii) of Regulation S-K"  # a 10-Q's footnote mark
     assert not is_heading(footnote, "2023 Q1 NVDA.pdf") and not is_heading(footnote, "notes.txt")
     assert is_heading("## LoRA", "Fine-Tuning.DOCX") and is_heading("## LoRA", "page.htm")
+
+
+def test_a_sentence_said_again_is_found_where_it_starts():
+    from rag.text import repeated_sentence_start
+
+    text = "Solana uses Proof of History [1]. It orders events. Solana uses proof of history [2]. So"
+    assert text[repeated_sentence_start(text) :].startswith("Solana uses proof of history [2].")
+    assert repeated_sentence_start("Yes. Yes. It orders events by time.") is None  # short sentences may repeat
+    unfinished = "Solana uses Proof of History [1]. Solana uses Proof of History"
+    assert repeated_sentence_start(unfinished) is None  # still being written
+    assert repeated_sentence_start(unfinished, last_is_complete=True) == 34
+    assert repeated_sentence_start("Solana uses Proof of History. Solana uses Proof of Stake.") is None

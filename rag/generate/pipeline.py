@@ -33,6 +33,7 @@ from rag.generate.periods import toward_period
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.generate.stance import contradiction
 from rag.search.options import check_query
+from rag.text import repeated_sentence_start
 from rag.types import Answer, Chunk, Citation, DocumentInfo, Hit
 
 ABSTAIN_TEXT = NOT_FOUND + " The closest passages are listed as sources."
@@ -101,6 +102,8 @@ class Done:
 
 
 Event = Retrieved | Quoted | Waiting | Token | Done
+_SENTENCE_END_CHARS = frozenset(".!?\n")  # a piece holding one may have completed a sentence
+_ENDS = (".", "!", "?", "\n")
 
 
 def answer(
@@ -204,9 +207,24 @@ def _generate(
                 timings["first_token"] = time.perf_counter() - started
             pieces.append(piece)
             yield Token(piece)
+            if _SENTENCE_END_CHARS.intersection(piece) and _stop_repeating(pieces, piece.rstrip(" ").endswith(_ENDS)):
+                timings["repeat_stopped"] = 1.0
+                break
     timings.setdefault("first_token", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - started - timings["first_token"]
     timings["tokens_per_s"] = len(pieces) / timings["generate"] if pieces and timings["generate"] > 0 else 0.0
+
+
+def _stop_repeating(pieces: list[str], last_is_complete: bool) -> bool:
+    """True, with `pieces` cut back to before it, when the reply has just said a sentence again: a small model
+    that starts looping ("Parameters are different from hyperparameters, …" nine times) goes on to its token limit,
+    ~20 s of words that add nothing."""
+    text = "".join(pieces)
+    cut = repeated_sentence_start(text, last_is_complete)
+    if cut is None:
+        return False
+    pieces[:] = [text[:cut].rstrip()]
+    return True
 
 
 def _finish(

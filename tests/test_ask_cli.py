@@ -184,3 +184,19 @@ def test_e2e_cli_json(solana, capsys, monkeypatch):
     assert main(["ask", "What are the two types of membership in Corda?", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["abstained"] is False and out["citations"] and out["timings"]["first_token"] > 0
+
+
+def test_ask_shows_a_looping_reply_once_and_answers_json_without_the_repeat(monkeypatch, capsys, tmp_path):
+    said = "Solana orders transactions with Proof of History [1]."
+    library, generator = FakeLibrary(), FakeGenerator(" ".join([said] * 20), " ".join([said] * 20))
+    monkeypatch.setattr(ask_command, "open_library", lambda settings: library)
+    monkeypatch.setenv("RAG_GENERATOR", "fake")
+    question = "How does Solana order transactions?"
+    with registered_fake(generator):
+        assert main(["ask", question, "--data-dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert main(["ask", question, "--json", "--data-dir", str(tmp_path)]) == 0
+        data = json.loads(capsys.readouterr().out)
+    # the terminal cannot take back the streamed repeat: the checked answer follows it, said once
+    assert f"\nChecked against the passages:\n{said}\n" in out and out.count(said) == 3  # 2 streamed, 1 checked
+    assert data["answer"] == said and data["timings"]["repeat_stopped"] == 1.0 and generator.stopped_early == 2

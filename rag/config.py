@@ -44,10 +44,7 @@ def default_threads() -> int:
     are busy right now. Not from the 1-minute load average alone: it lags and counts this process's own start-up
     work (the app ingesting its sample library made it pick 1 thread on an idle box: 8 tokens/s instead of 15).
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     busy = busy_cores_elsewhere()
     if busy is None:  # no /proc: fall back to the load average
         try:
@@ -55,6 +52,14 @@ def default_threads() -> int:
         except OSError:
             busy = 0.0
     return max(1, cores - int(busy + 0.5))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def busy_cores_elsewhere(window_s: float = 0.1) -> float | None:

@@ -247,3 +247,34 @@ def test_llamacpp_keeps_a_bounded_prompt_cache_in_ram(tmp_path, monkeypatch):
     generator.close()
     LlamaCppGenerator(settings.replace(llm_repack_weights=True), model.name, lambda: model).load()
     assert not seen[1].no_extra_bufts
+
+
+def test_llamacpp_says_so_when_a_busy_start_leaves_it_fewer_cores(tmp_path, monkeypatch, caplog):
+    """The thread count is chosen once, at load, from what else keeps the cores busy: a busy moment then slows
+    every answer of the session, so the log says which setting fixes it."""
+    import xllamacpp
+
+    import rag.config
+    import rag.generate.llamacpp as llamacpp
+
+    seen = []
+
+    class Server:
+        listening_address = "http://127.0.0.1:9"
+
+        def __init__(self, params) -> None:
+            seen.append(params.cpuparams.n_threads)
+
+    monkeypatch.setattr(xllamacpp, "Server", Server)
+    monkeypatch.setattr(rag.config, "usable_cores", lambda: 2)
+    monkeypatch.setattr(llamacpp, "usable_cores", lambda: 2)
+    monkeypatch.setattr(rag.config, "busy_cores_elsewhere", lambda: 1.0)  # another process keeps one core busy
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF")
+    settings = Settings(data_dir=tmp_path, generator=f"gguf:{model}")
+    with caplog.at_level("WARNING", logger="rag.generate.llamacpp"):
+        llamacpp.LlamaCppGenerator(settings, model.name, lambda: model).load()
+        assert seen == [1] and "uses 1 of 2 cores" in caplog.text and "RAG_THREADS=2" in caplog.text
+        caplog.clear()
+        llamacpp.LlamaCppGenerator(settings.replace(threads=1), model.name, lambda: model).load()
+        assert seen == [1, 1] and caplog.text == ""  # asked for one thread: nothing to say

@@ -74,11 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for repack in (True, False):
         mine = [r for r in runs if r["repack"] == repack]
-        summary[f"repack={int(repack)}"] = {
-            key: round(statistics.median(r[key] for r in mine), 1) for key in ("prompt_tokens_s", "answer_tokens_s")
-        }
-        print(f"repack={int(repack)}: median prompt {summary[f'repack={int(repack)}']['prompt_tokens_s']} tok/s, "
-              f"answer {summary[f'repack={int(repack)}']['answer_tokens_s']} tok/s")  # fmt: skip
+        medians = {key: round(statistics.median(r[key] for r in mine), 1) for key in ("prompt_tokens_s", "answer_tokens_s")}
+        summary[f"repack={int(repack)}"] = medians
+        print(f"repack={int(repack)}: median prompt {medians['prompt_tokens_s']} tok/s, "
+              f"answer {medians['answer_tokens_s']} tok/s")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"threads": args.threads, "summary": summary, "runs": runs}, indent=2))
     return 0

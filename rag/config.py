@@ -158,9 +158,9 @@ class Settings:
     # token). Off, every prompt is read afresh: greedy output then depends on the prompt (and the thread count)
     # alone — reused state is computed in other batch shapes and moves the logits, enough to flip a word.
     llm_prompt_cache: bool = True
-    # llama.cpp's repacked weight layouts ("extra buffer types"): on our 2-core box they made writing the answer ~25 %
-    # faster and reading the prompt ~8 % slower (64 vs 70 tokens/s, bench/llm_layout.py). The wait for the first word is the prompt's reading,
-    # so they are off; on for faster streaming once the answer has begun (docs/speed.md, "llama.cpp's weight layout").
+    # llama.cpp's repacked weight layouts ("extra buffer types"): on our 2-core box they made writing the answer
+    # ~25 % faster and reading the prompt ~8 % slower (64 vs 70 tokens/s, bench/llm_layout.py). The first word waits
+    # for the prompt's reading, so they are off; on for faster streaming (docs/speed.md, "llama.cpp's weight layout").
     llm_repack_weights: bool = False
     max_new_tokens: int = 384
     temperature: float = 0.1

@@ -118,9 +118,6 @@ def alnum_counts(text: str) -> Counter[str]:
     return Counter(ALNUM.findall(text.lower()))
 
 
-REPEAT_MIN_CHARS = 20  # a sentence this short may be said twice ("Yes.", "See [2].")
-
-
 def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
     """Return the sentences of `text` (also split at blank lines and bullets), whitespace-trimmed, with offsets.
 
@@ -137,6 +134,9 @@ def sentence_spans(text: str, markdown_bullets: bool = True) -> list[Span]:
             spans.append(Span(start + lead, start + lead + len(body), body))
         start = match.end() if match else len(text)
     return spans
+
+
+REPEAT_MIN_CHARS = 20  # a sentence this short may be said twice ("Yes.", "See [2].")
 
 
 def repeated_sentence_start(text: str, last_is_complete: bool = False) -> int | None:

@@ -70,13 +70,14 @@ class LlamaCppGenerator(LazyGenerator):
         self._address = self._server.listening_address
         self._http = httpx.Client(base_url=self._address, timeout=60.0)
         logger.info("loaded %s (%s) with %d threads", self.name, path, threads)
-        if self.settings.threads == 0 and threads < usable_cores():
+        cores = usable_cores()
+        if self.settings.threads == 0 and threads < cores:
             # The count is chosen once, now, from what else keeps the cores busy; a busy moment at start-up makes
             # every answer of the session slower (seen in session 16: 1 thread, first tokens ~8 s instead of ~4.5).
             logger.warning(
                 "llama.cpp uses %d of %d cores: other processes kept the rest busy while it loaded, and answers stay "
                 "slower until a restart; set RAG_THREADS=%d to always use them all",
-                threads, usable_cores(), usable_cores(),
+                threads, cores, cores,
             )  # fmt: skip
 
     def _close(self) -> None:

@@ -102,8 +102,7 @@ class Done:
 
 
 Event = Retrieved | Quoted | Waiting | Token | Done
-_SENTENCE_END_CHARS = frozenset(".!?\n")  # a piece holding one may have completed a sentence
-_ENDS = (".", "!", "?", "\n")
+_SENTENCE_ENDS = (".", "!", "?", "\n")  # a piece holding one may have completed a sentence
 
 
 def answer(
@@ -207,7 +206,8 @@ def _generate(
                 timings["first_token"] = time.perf_counter() - started
             pieces.append(piece)
             yield Token(piece)
-            if _SENTENCE_END_CHARS.intersection(piece) and _stop_repeating(pieces, piece.rstrip(" ").endswith(_ENDS)):
+            ended = piece.rstrip(" ").endswith(_SENTENCE_ENDS)  # the last sentence is complete
+            if any(end in piece for end in _SENTENCE_ENDS) and _stop_repeating(pieces, ended):
                 timings["repeat_stopped"] = 1.0
                 break
     timings.setdefault("first_token", time.perf_counter() - started)

@@ -114,7 +114,7 @@ class Settings:
     # Runtime (~1.5x float32 here). Explicit "bfloat16" falls back to float32 where bf16 would be emulated.
     embed_dtype: Literal["auto", "bfloat16", "float32", "int8"] = "auto"
     embed_batch_size: int = 64
-    threads: int = 0  # 0 = choose from the cores that are free right now
+    threads: int = 0  # 0 = llama.cpp: every usable core; torch, ONNX, OCR, Qdrant: the cores free right now
     # --- chunking ---
     chunk_tokens: int = (
         240  # passage size in the embedder's own tokens (it reads at most 256); 240 beat 160 on COVID-QA

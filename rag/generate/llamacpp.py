@@ -57,7 +57,10 @@ class LlamaCppGenerator(LazyGenerator):
         params.n_parallel = 1  # one answer at a time: the slot keeps its prompt cache between answers
         params.cache_ram_mib = self.settings.llm_cache_mb  # earlier prompts kept in RAM: bounded (see Settings)
         params.no_extra_bufts = not self.settings.llm_repack_weights  # faster prompt reading (see Settings)
-        threads = self.settings.resolved_threads  # once: with threads=0 it measures the CPU (0.1 s) and may vary
+        # Every usable core unless RAG_THREADS says otherwise, however busy the box is now: beside 1-3 processes
+        # spinning on a 2-core box two threads wrote the first token as soon as one or sooner (bench/llm_threads.py,
+        # docs/speed.md), and a count chosen from a busy moment at load held a whole session to 1 core (session 16).
+        threads = self.settings.threads or usable_cores()
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.port = 0  # the embedded HTTP server takes a free loopback port (used for /tokenize)
@@ -70,15 +73,6 @@ class LlamaCppGenerator(LazyGenerator):
         self._address = self._server.listening_address
         self._http = httpx.Client(base_url=self._address, timeout=60.0)
         logger.info("loaded %s (%s) with %d threads", self.name, path, threads)
-        cores = usable_cores()
-        if self.settings.threads == 0 and threads < cores:
-            # The count is chosen once, now, from what else keeps the cores busy; a busy moment at start-up makes
-            # every answer of the session slower (seen in session 16: 1 thread, first tokens ~8 s instead of ~4.5).
-            logger.warning(
-                "llama.cpp uses %d of %d cores: other processes kept the rest busy while it loaded, and answers stay "
-                "slower until a restart; set RAG_THREADS=%d to always use them all",
-                threads, cores, cores,
-            )  # fmt: skip
 
     def _close(self) -> None:
         if self._http is not None:

@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         said = stance(final.text, final.abstained)
         model = "".join(e.text for e in events if isinstance(e, Token))  # what the model wrote, before the checks
         want = "refused" if args.leave_out else row["answer"]
-        results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == want})
+        confidence = final.timings.get("confidence")  # retrieval's, which the pre-gate reads
+        results.append({**row, "reply": final.text, "model": model, "stance": said, "right": said == want,
+                        "confidence": confidence})  # fmt: skip
         if first_tokens is not None:
             results[-1]["first_token"] = first_tokens.pop(row["question"].strip(), None)
         print(f"  {i}/{len(rows)} {row['id']} want={row['answer']} said={said} | {final.text[:90]!r}", flush=True)

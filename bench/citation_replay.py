@@ -6,7 +6,9 @@
 For each answered solana / COVID-QA row, the same passages are retrieved and packed again (deterministic), the
 answer's sentences are scored against them (`rag.generate.citations._support_matrix`) and each rule's kept
 citations are scored like bench/answers.py: as shipped (None), only the cited passages within 0.0 of the best
-cited one, the best-supporting passage of all ("argmax"), or that one only when it beats the cited by 0.05.
+cited one, the best-supporting passage of all ("argmax"), or that one only when it beats the cited by 0.05;
+"rank-tie0.02" / "rank-tie0.05" (session 17): the best-ranked passage (lowest [n]) whose support is within 0.02 /
+0.05 of the best cited one's (two passages that say the same thing: cite the one retrieval put first).
 Also prints how often a gold passage was in the prompt at all (the bound a repointing rule could reach).
 """
 
@@ -23,11 +25,12 @@ from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.generate.citations import _support_matrix, parse_markers  # noqa: E402
 from rag.generate.evidence import score_sentences  # noqa: E402
+from rag.generate.pipeline import find_passages  # noqa: E402
 from rag.generate.prompting import build_messages  # noqa: E402
 from rag.generate.registry import load_generator  # noqa: E402
 from rag.text import sentence_spans, strip_markers  # noqa: E402
 
-RULES: list[Any] = [None, 0.0, "argmax", "argmax-margin0.05"]
+RULES: list[Any] = [None, 0.0, "argmax", "argmax-margin0.05", "rank-tie0.02", "rank-tie0.05"]
 
 
 def is_right(question, hit) -> bool:
@@ -44,6 +47,9 @@ def kept_citations(rule: Any, cited: list[int], scores: list[Any]) -> set[int]:
     top = max(range(len(scores)), key=lambda p: scores[p].score) + 1
     if rule == "argmax":
         return {top}
+    if isinstance(rule, str) and rule.startswith("rank-tie"):
+        tie = float(rule.removeprefix("rank-tie"))
+        return {min(p + 1 for p in range(len(scores)) if scores[p].score >= best - tie)}
     if rule == "argmax-margin0.05":
         return {top} if scores[top - 1].score - best >= 0.05 else {n for n in cited if scores[n - 1].score >= best}
     return {n for n in cited if rule is None or scores[n - 1].score >= best - rule}
@@ -60,7 +66,7 @@ def load_rows(path: Path) -> list[dict]:
 def sources_for(question, library, settings, embedder, generator) -> tuple:
     """The passages the pipeline numbered for `question`: retrieved and packed again (both deterministic)."""
     documents = list(question.documents) if question.documents is not None else None
-    hits = library.search(question.question, k=settings.top_k, documents=documents)
+    hits = find_passages(question.question, question.question, library, settings, documents)  # as `answer` does
     scores = score_sentences(question.question, hits, embedder)
     return build_messages(question.question, hits, [], settings, generator.count_tokens, scores).sources
 

@@ -343,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="", help="only these sets, comma-separated (default: all built)")
     parser.add_argument("--retrieval-only", action="store_true", help="calibrate abstention without the LLM")
     parser.add_argument("--cache", action="store_true", help="only measure prompt-cache reuse (3 questions)")
+    parser.add_argument(
+        "--replay", type=Path, nargs="+", default=[],
+        help="earlier runs' JSON: each question gets the reply the model wrote then (its `model` field) instead of "
+        "asking the model, so a change to the checks is measured on the same model text, in seconds a question",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bench/results/answers.json"))
     args = parser.parse_args(argv)
 
@@ -354,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = build_sets(args, base, embedder)
     solana_lib, solana_settings = sets["solana"][1], sets["solana"][2]
     generator = None if args.retrieval_only else load_generator(base)
+    if args.replay:
+        generator = Replayed(generator, [row for run in args.replay for row in load_rows(run)])
     if args.cache:
         print(json.dumps(cache_check(solana_lib, generator, solana_settings), indent=2))
         return 0
@@ -366,12 +373,42 @@ def main(argv: list[str] | None = None) -> int:
             continue
         chosen = questions[: args.limit] if args.limit else questions
         log = args.out.with_suffix(".rows.jsonl")
+        if isinstance(generator, Replayed):
+            generator.current = name
         results[name] = run_set(chosen, library, generator, settings, embedder, args.retrieval_only, log)
     report = make_report(base, args, results, time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print_table(report)
     return 0
+
+
+class Replayed:
+    """The model's replies from earlier runs, keyed by the set being run (`current`: sets share questions) and the
+    question that begins the prompt's last message; the real tokenizer counts the prompt, so the same passages are
+    packed. A question without a recorded reply gets ""."""
+
+    def __init__(self, generator, rows: list[dict]) -> None:
+        self.generator, self.name, self.current = generator, generator.name, ""
+        self.replies = {(row["set"], row["question"].strip()): row.get("model", "") for row in rows}
+
+    def load(self) -> None:
+        self.generator.load()
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def stream(self, messages, *, max_tokens: int, temperature: float, stop=()):
+        reply = self.replies.get((self.current, messages[-1].content.split("\n\n", 1)[0].strip()), "")
+        yield from [reply] if reply else []
+
+    def close(self) -> None:
+        self.generator.close()
+
+
+def load_rows(path: Path) -> list[dict]:
+    """Every row of a bench/answers.py report."""
+    return [row for rows in json.loads(path.read_text())["rows"].values() for row in rows]
 
 
 def print_table(report: dict) -> None:

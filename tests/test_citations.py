@@ -283,3 +283,53 @@ def test_an_answer_written_as_a_list_keeps_its_lines():
     answer = "- Validators vote on blocks [1].\n- Solana orders transactions with Proof of History [1]."
     lines = cite(answer, sources()).text.splitlines()
     assert [line[:2] for line in lines] == ["- ", "- "]
+
+
+RESTATING = "What did the document say about how Solana orders transactions and how validators vote?"
+
+
+@pytest.mark.parametrize("embedder", [None, FakeEmbedder(dim=64)])
+def test_a_sentence_that_says_the_question_back_is_dropped_and_not_counted_against_the_answer(embedder):
+    """SEC: "In the Q1 2023 10-Q, Microsoft provided details about changes in debt and interest expenses." before
+    three supported figures made the answer a refusal (support 0.75 with a low retrieval score)."""
+    reply = ("The document says how Solana orders transactions and how validators vote. Specifically, Solana orders "
+             "transactions with Proof of History [1]. Validators vote on blocks [1].")  # fmt: skip
+    check = cite(reply, sources(), embedder, RESTATING)
+    assert check.text == "Solana orders transactions with Proof of History [1]. Validators vote on blocks [1]."
+    assert check.support == 1.0 and check.unsupported == () and not check.claims_nothing
+    assert [s.restates for s in check.sentences] == [True, False, False]
+
+
+def test_a_reply_that_only_says_the_question_back_is_checked_like_any_claim():
+    check = cite("The document says how Solana orders transactions and how validators vote [1].", sources(),
+                 None, RESTATING)  # fmt: skip
+    assert not check.sentences[0].restates and check.text.startswith("The document says")  # kept, and checked
+    check = cite("The document says how Solana orders transactions and how validators vote. I could not find this "
+                 "in your documents.", sources(), None, RESTATING)  # fmt: skip
+    assert not any(s.restates for s in check.sentences)  # nothing else states anything: not dropped either
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Does Solana order transactions with Proof of History?", "Solana orders transactions with Proof of History."),
+        ("Does Solana order transactions with Proof of History or with Tower BFT votes?",
+         "Solana orders transactions with Proof of History."),  # fmt: skip
+    ],
+)
+def test_the_question_s_own_words_are_an_answer_to_yes_no_and_either_or_questions(question, reply):
+    from rag.generate.citations import restates_question
+
+    assert not restates_question(reply, question)
+    assert restates_question(reply, "How does Solana order transactions with Proof of History?")
+
+
+def test_a_checked_reply_that_claims_nothing_is_never_shown_however_sure_retrieval_is():
+    from rag.generate.citations import CitationCheck
+    from rag.generate.facts import SentenceCheck
+    from rag.generate.gate import Signals, decide
+
+    said_back = SentenceCheck("The document says how Solana orders transactions.", (), 0.0, False, restates=True)
+    check = CitationCheck(said_back.text, (), (said_back,), (), (), refused=False)
+    assert check.claims_nothing and check.support == 1.0  # nothing to support: the share alone would pass
+    assert decide(check, Signals(dense_top=1.0, coverage=1.0, agreement=1.0), threshold=0.5)

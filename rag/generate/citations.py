@@ -31,7 +31,7 @@ from rag.generate.facts import (
     confirmed_figures,
     grounded_names,
 )
-from rag.generate.prompting import NOT_FOUND
+from rag.generate.prompting import NOT_FOUND, is_yes_no
 from rag.text import MARKER, REPORTING, Span, content_terms, is_heading, parse_markers, sentence_spans, strip_markers
 from rag.types import Citation, Hit
 
@@ -67,13 +67,35 @@ class CitationCheck:
     @property
     def support(self) -> float:
         """Fraction of factual sentences that a passage supports (1.0 when there are none)."""
-        claims = [s for s in self.sentences if not s.refusal]
+        claims = [s for s in self.sentences if s.claims]
         return sum(s.supported for s in claims) / len(claims) if claims else 1.0
+
+    @property
+    def claims_nothing(self) -> bool:
+        """True when no sentence states anything: only refusals, pointers or the question said back."""
+        return not any(s.claims for s in self.sentences)
+
+
+RESTATED_SHARE = 0.8  # a sentence holding this share of the question's terms, and no others, only says it back
+_EITHER_OR = re.compile(r"\bor\b", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^\s*(?:specifically|in particular|more specifically|namely|in detail),\s*", re.IGNORECASE)
 
 
 def is_pointer(sentence: str) -> bool:
     """True for a sentence that only points at passages ("The answer is in [2].", "[1][3].") and states nothing."""
     return content_terms(strip_markers(sentence)) <= POINTER_WORDS
+
+
+def restates_question(sentence: str, question: str) -> bool:
+    """True for a sentence that only says the question back ("In the Q1 2023 10-Q, Microsoft provided details about
+    changes in debt and interest expenses."): no term beyond the question's and pointing words, and most of the
+    question's. It claims nothing, so it neither backs an answer nor counts against one (SEC: three supported
+    figures after it were refused for it). Not for yes/no or either-or questions, whose own words can be the answer
+    ("Proof of History orders the transactions.")."""
+    if not question or is_yes_no(question) or _EITHER_OR.search(question):
+        return False
+    asked, said = content_terms(question), content_terms(strip_markers(sentence))
+    return bool(said) and said <= asked | POINTER_WORDS and len(said & asked) >= RESTATED_SHARE * len(asked)
 
 
 def is_refusal(text: str) -> bool:
@@ -99,9 +121,14 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     supports: dict[int, list[tuple[float, Span]]] = {}  # passage n → (score, passage sentence) per claim citing it
     invalid: list[int] = []
     pieces: list[str] = []
+    restated = _restated(spans, claims, question)
     for i, span in enumerate(spans):
         if is_pointer(claims[i]):  # "This information is found in passages [1] and [2].": no claim to show
             continue
+        if i in restated:  # the question said back before the answer: not shown, not counted
+            checks.append(SentenceCheck(span.text, (), 0.0, False, restates=True))
+            continue
+        follows_restated = i - 1 in restated
         markers = parse_markers(span.text)
         invalid += [n for n in markers if not 1 <= n <= len(sources)]
         valid = [n for n in markers if 1 <= n <= len(sources)]
@@ -109,12 +136,28 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
         checks.append(check)
         for n in check.cited if check.supported else ():
             supports.setdefault(n, []).append((scores[i][n - 1].score, scores[i][n - 1].span))
-        pieces.append(_render(span.text, check))
+        shown = _without_lead_in(span.text) if follows_restated else span.text  # "Specifically, …" led on from it
+        pieces.append(_render(shown, check))
     checks = bare_no_to_a_figure(confirmed_figures(checks, sources, question), question)
     citations = tuple(_citation(n, sources[n - 1], supports[n]) for n in sorted(supports))
-    unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and not c.refusal)
+    unsupported = tuple(strip_markers(c.text).strip() for c in checks if not c.supported and c.claims)
     refused = bool(checks) and checks[0].refusal and not any(c.supported and not c.refusal for c in checks)
     return CitationCheck(" ".join(pieces), citations, tuple(checks), unsupported, tuple(sorted(set(invalid))), refused)
+
+
+def _without_lead_in(sentence: str) -> str:
+    """The sentence without a lead-in that pointed back at a sentence no longer shown: "Specifically, it …" → "It …"."""
+    rest = _LEAD_IN.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest != sentence else sentence
+
+
+def _restated(spans: Sequence[Span], claims: Sequence[str], question: str) -> set[int]:
+    """The sentences that only say the question back, when others in the reply state something; a reply that
+    is nothing but the question said back is checked like any claim (and rarely passes)."""
+    candidates = {i for i, claim in enumerate(claims) if restates_question(claim, question)}
+    stating = [i for i, span in enumerate(spans) if i not in candidates and not is_pointer(claims[i])
+               and not is_refusal(span.text)]  # fmt: skip
+    return candidates if stating else set()
 
 
 def _check_sentence(sentence: str, cited: list[int], matches: list[Match]) -> SentenceCheck:

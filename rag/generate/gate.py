@@ -132,6 +132,6 @@ def _unmentioned(asked: Sequence[Name], text: str) -> list[Name]:
 
 def decide(check: CitationCheck, signals: Signals, threshold: float) -> bool:
     """Return True to abstain: the model refused, or retrieval and support together are too weak."""
-    if check.refused or not any(ch.isalnum() for ch in strip_markers(check.text)):
-        return True  # a refusal, or nothing but markers: never shown as an answer
+    if check.refused or check.claims_nothing or not any(ch.isalnum() for ch in strip_markers(check.text)):
+        return True  # a refusal, the question said back, or nothing but markers: never shown as an answer
     return 0.5 * signals.confidence + 0.5 * check.support < threshold

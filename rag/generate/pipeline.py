@@ -250,7 +250,7 @@ def _finish(
 def unstated_answer(check: CitationCheck) -> tuple[str, ...]:
     """The numbers and names of the answer's first claim (the one that answers, in 1-3 sentence answers) that no
     passage it cites states; () when it has none missing."""
-    claims = [s for s in check.sentences if not s.refusal]
+    claims = [s for s in check.sentences if s.claims]
     return claims[0].missing if claims else ()
 
 

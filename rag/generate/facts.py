@@ -32,12 +32,12 @@ class SentenceCheck:
     inferred: bool = False  # the marker was added or re-pointed by us, not written by the model
     refusal: bool = False  # the sentence says the passages lack the answer
     restates: bool = False  # it only says the question back: no claim, neither supported nor unsupported
+    missing: tuple[str, ...] = ()  # numbers and names the sentence states that no passage it cites does
 
     @property
     def claims(self) -> bool:
         """True for a sentence that states something (not a refusal, not the question said back)."""
         return not self.refusal and not self.restates
-    missing: tuple[str, ...] = ()  # numbers and names the sentence states that no passage it cites does
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,11 @@ def test_a_sentence_said_again_is_found_where_it_starts():
     assert repeated_sentence_start(unfinished) is None  # still being written
     assert repeated_sentence_start(unfinished, last_is_complete=True) == 34
     assert repeated_sentence_start("Solana uses Proof of History. Solana uses Proof of Stake.") is None
+
+
+def test_asked_terms_leave_out_words_about_asking_unless_nothing_else_is_asked():
+    from rag.text import asked_terms
+
+    assert asked_terms("What details does the library give about how LoRA is initialised?") == {"lora", "initialised"}
+    assert asked_terms("What do the PDFs say about chunk-overlap?") == {"chunk-overlap", "chunk", "overlap"}
+    assert asked_terms("What does the document say?") == {"say"}  # nothing else: kept, so a sentence can still score

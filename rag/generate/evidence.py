@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.entities import numbers
-from rag.text import Span, content_terms, is_heading, sentence_spans
+from rag.text import Span, asked_terms, content_terms, is_heading, sentence_spans
 from rag.types import Citation, Hit
 
 W_DENSE, W_TERMS = 0.5, 0.5
@@ -66,7 +66,7 @@ def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> Sent
         return SentenceScores({})
     vectors = np.asarray(embedder.encode([query] + [span.text for _, span in spans]), dtype=np.float32)
     cosines = vectors[1:] @ vectors[0]
-    wanted = content_terms(query, split_hyphens=True)
+    wanted = asked_terms(query)
     figure = W_FIGURE if asks_amount(query) else 0.0
     return SentenceScores(
         {
@@ -104,7 +104,7 @@ def select_evidence(
     from `score_sentences` saves embedding the sentences again.
     """
     scores = scores or score_sentences(query, sources, embedder)
-    wanted = content_terms(query, split_hyphens=True)
+    wanted = asked_terms(query)
     candidates = [
         (scores.get(hit, span), n, hit, span, wanted & content_terms(span.text, split_hyphens=True))
         for n, hit in enumerate(sources, start=1)

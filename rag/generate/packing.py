@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.generate.evidence import SentenceScores, next_covering
-from rag.text import Span, content_terms, sentence_spans
+from rag.text import Span, asked_terms, content_terms, sentence_spans
 from rag.types import Hit
 
 MIN_SHARE = 48  # tokens a lower-ranked passage keeps for its best sentences before we drop it
@@ -62,7 +62,7 @@ def pack(
     """Fit `hits` (best first) into `budget` tokens by whole passages or by best sentences (module docstring);
     "sentences" needs `scores` and falls back to "passages" without them."""
     if how == "sentences" and scores is not None:
-        return pack_sentences(hits, budget, count_tokens, scores, content_terms(question, split_hyphens=True))
+        return pack_sentences(hits, budget, count_tokens, scores, asked_terms(question))
     return pack_passages(question, hits, budget, count_tokens, scores)
 
 

@@ -384,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Replayed:
-    """The model's replies from earlier runs, keyed by the set being run (`current`: sets share questions) and the
-    question that begins the prompt's last message; the real tokenizer counts the prompt, so the same passages are
-    packed. A question without a recorded reply gets ""."""
+    """The model's replies from earlier runs, keyed by the set being run (`current`: sets share questions; rows
+    without a set, like bench/yesno.py's, match "") and the question that begins the prompt's last message; the real
+    tokenizer counts the prompt, so the same passages are packed. A question without a recorded reply gets ""."""
 
     def __init__(self, generator, rows: list[dict]) -> None:
         self.generator, self.name, self.current = generator, generator.name, ""
-        self.replies = {(row["set"], row["question"].strip()): row.get("model", "") for row in rows}
+        self.replies = {(row.get("set", ""), row["question"].strip()): row.get("model", "") for row in rows}
 
     def load(self) -> None:
         self.generator.load()
@@ -407,8 +407,11 @@ class Replayed:
 
 
 def load_rows(path: Path) -> list[dict]:
-    """Every row of a bench/answers.py report."""
-    return [row for rows in json.loads(path.read_text())["rows"].values() for row in rows]
+    """Every row of a bench/answers.py run: its report (.json) or its row log (.rows.jsonl)."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [row for group in json.loads(text)["rows"].values() for row in group]
 
 
 def print_table(report: dict) -> None:

@@ -13,14 +13,13 @@ Also prints how often a gold passage was in the prompt at all (the bound a repoi
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.answers import build_sets, normalize  # noqa: E402
+from bench.answers import build_sets, load_rows, normalize  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.generate.citations import _support_matrix, parse_markers  # noqa: E402
@@ -53,14 +52,6 @@ def kept_citations(rule: Any, cited: list[int], scores: list[Any]) -> set[int]:
     if rule == "argmax-margin0.05":
         return {top} if scores[top - 1].score - best >= 0.05 else {n for n in cited if scores[n - 1].score >= best}
     return {n for n in cited if rule is None or scores[n - 1].score >= best - rule}
-
-
-def load_rows(path: Path) -> list[dict]:
-    """The rows of a bench/answers.py run: its report (.json) or its row log (.rows.jsonl)."""
-    text = path.read_text()
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [row for group in json.loads(text)["rows"].values() for row in group]
 
 
 def sources_for(question, library, settings, embedder, generator) -> tuple:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.answers import Replayed  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.generate.facts import is_denial  # noqa: E402
@@ -123,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if "article" in r]
     for i, row in enumerate(rows, 1):
         kept = [n for n in names if n != f"covid_{row['article']}.txt"] if args.leave_out else None
-        if args.replay:
-            generator.question = row["question"]
         events = list(answer(row["question"], library, generator, documents=kept))
         final = next(e for e in events if isinstance(e, Done)).answer
         said = stance(final.text, final.abstained)
@@ -144,29 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report["summary"], indent=1))
     return 0
-
-
-class Replayed:
-    """The model's replies from an earlier run, streamed back in one piece; its tokenizer counts the prompt as before,
-    so the same passages are packed. A question the run did not answer (or refused before the model) gets ""."""
-
-    def __init__(self, generator, rows: list[dict]) -> None:
-        self.generator, self.name = generator, generator.name
-        self.replies = {row["question"]: row.get("model", "") for row in rows}
-        self.question = ""
-
-    def load(self) -> None:
-        self.generator.load()
-
-    def count_tokens(self, text: str) -> int:
-        return self.generator.count_tokens(text)
-
-    def stream(self, messages, *, max_tokens: int, temperature: float, stop=()):
-        reply = self.replies.get(self.question, "")
-        yield from [reply] if reply else []
-
-    def close(self) -> None:
-        self.generator.close()
 
 
 def record_first_tokens(generator) -> dict[str, dict[str, float]]:

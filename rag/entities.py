@@ -1,6 +1,7 @@
 """The numbers and names a claim rests on, as the fact check, the abstain gate and the evidence finder read them.
 
     numbers("cost $14,000 in 2020")   -> {"14000": "14,000", "2020": "2020"}   (normalised → as written)
+    percentages("up 34.0%, 2 percent") -> {"34", "2"}
     figures("three layers")           -> {"3": "three"}                       (number words two to twenty too)
     names("Apple's R&D rose in Q3")   -> {"Apple", "Q3"}
     name_phrases("by Proof of History") -> [Name("Proof of History", ("Proof", "History"))]
@@ -20,6 +21,8 @@ from rag.text import ALNUM, STOPWORDS, WORD
 _NAME_JOINERS = frozenset(["of", "the", "for", "de", "du", "von", "van"])  # "Bank of England" is one name
 # A number glued to letters ("10-Q", "20kb", "COVID-19") is part of a name and is checked as one (`names`).
 _NUMBER = re.compile(r"(?<![\w.])(?<!\w-)\d[\d,]*+(?:\.\d+)?+(?!-?[A-Za-z])")  # possessive: no "1" of "10-Q"
+# a number and what makes it a percentage: "%" (after a table's closing bracket too, "(1)%"), "percent", "per cent"
+_PERCENT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 )}  # fmt: skip
@@ -143,6 +146,12 @@ def numbers(text: str) -> dict[str, str]:
     """Return the numbers written in `text` with digits, normalised → as written: {"14000": "14,000", "1.3": "1.30"}."""
     # "in 2020, 41 cases": the list's comma is not part of what was written
     return {_normal_number(m.group()): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
+
+
+def percentages(text: str) -> set[str]:
+    """The normalised numbers `text` writes as percentages: "34.0%", "(1)%", "5 percent", "2 per cent" → "34", "1",
+    "5", "2"."""
+    return {_normal_number(m.group(1)) for m in _PERCENT.finditer(text)}
 
 
 def figures(text: str) -> dict[str, str]:

@@ -58,7 +58,8 @@ _REPORTED = re.compile(
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
 _LEADING_PUNCT = re.compile(r"^[\s,;:]+")
-_SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
+# a word's first letter, unless the word is written with a capital inside ("iPhone", "mRNA", "eBay" stay)
+_SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])(?![a-z0-9'-]*[A-Z])")
 
 # A clause ends after . ! ? ; : or at any line break (a PDF's printed line, a table row): finer than a sentence.
 _CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -68,6 +69,14 @@ _SENTENCE_END = re.compile(
     r"(?<=[.!?])(?<!\s[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bFig\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\s*[•▪●]\s+"
 )
 _DOCUMENT_SENTENCE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n[ \t]*[-*+][ \t]+(?=\S)")
+# Words no finished sentence ends on: "… BCV-AKS-01, which is [2]." ran into its marker before saying what it was.
+DANGLING = frozenset(
+    ["is", "are", "was", "were", "be", "been", "of", "to", "the", "a", "an", "and", "or", "which", "with", "by", "from",
+     "than", "approximately"]
+)  # fmt: skip
+_CLAUSE_BREAK = re.compile(r"\s*[,;]\s+|\s+[—–-]\s+")
+_TRAILING_CLAUSE = frozenset(["which", "that", "who", "whose", "where", "when", "while", "including"])
+MIN_CLAUSE_WORDS = 4  # what is left after cutting the unfinished clause must say something
 # A Markdown heading line alone ("## LoRA: low-rank adaptation"), in the files read as Markdown: HTML and Word
 # headings are written as "#" lines by `rag.ingest.loaders` (its KINDS; a test keeps the two in step).
 _HEADING = re.compile(r"#{1,6}[ \t]+\S[^\n]*")
@@ -202,6 +211,29 @@ def parse_markers(text: str) -> list[int]:
             low, high = bounds[0], max(bounds[-1], bounds[0])
             numbers.extend(range(low, min(high, low + MAX_MARKER_RANGE) + 1))
     return numbers
+
+
+def finished_part(sentence: str) -> str | None:
+    """`sentence` (markers and all) when it ends as a sentence does; cut back to before its last clause break when
+    only a trailing clause is unfinished ("…the strain BCV-AKS-01, which is [2]." → "…the strain BCV-AKS-01 [2]."), or
+    without a last "and"/"or"; None when the sentence itself never finished ("The gross margin … is [1].")."""
+    bare = strip_markers(sentence).strip()
+    body = bare.rstrip(".!?:;, ")
+    last = WORD.findall(body.lower())[-1:]
+    if not last or last[0] not in DANGLING:
+        return sentence
+    breaks = list(_CLAUSE_BREAK.finditer(body))
+    tail = WORD.findall(body[breaks[-1].end() :].lower()) if breaks else []  # the last clause's words
+    if last[0] in ("and", "or"):  # "… 5000 lamports and" (cut off): the list so far stands
+        head = body[: len(body) - len(last[0])].rstrip(" ,;")
+    elif tail and tail[0] in _TRAILING_CLAUSE:
+        head = body[: breaks[-1].start()].rstrip()  # ", which is [2]": what it added was never said
+    else:  # "Compared with X, the advantages of Fabric are [1].": the sentence itself is unfinished
+        return None
+    if len(WORD.findall(head)) < MIN_CLAUSE_WORDS or finished_part(head) != head:
+        return None
+    markers = "".join(f"[{n}]" for n in dict.fromkeys(parse_markers(sentence)))
+    return f"{head} {markers}{bare[-1] if bare[-1] in '.!?' else '.'}" if markers else head + "."
 
 
 def strip_markers(text: str) -> str:

@@ -136,6 +136,26 @@ def test_names_and_numbers_must_be_in_a_cited_passage_even_when_the_question_giv
     assert missing_facts("Yes, it took 10 days [1].", page, asked) == ("10",)  # a yes must find its facts
 
 
+def test_an_unfinished_last_clause_is_cut_and_the_rest_checked_as_usual():
+    """COVID-QA dev: "… closely related to the strain BCV-AKS-01, which is [2]." was shown as written."""
+    check = cite("Solana orders transactions with Proof of History, which is [1].", sources(), FakeEmbedder(dim=64))
+    assert check.text == "Solana orders transactions with Proof of History [1]."
+    assert [c.n for c in check.citations] == [1] and check.unsupported == ()
+
+
+def test_a_percentage_must_be_written_as_one_in_a_cited_passage():
+    """Seen in a tried second pass (session 18): "Amazon's gross margin was 32.2% [2]" passed the fact check
+    because the cited page lists exhibit "32.2 Certification of …"."""
+    from rag.generate.facts import missing_facts
+
+    text = "32.2 Certification of the CFO. Net sales rose 12 percent; iPhone net sales Change: (1)%; margin 44.5 %."
+    page = [Hit(Chunk("c", "d", "2023 Q3 AMZN.pdf", 46, 0, len(text), text), 1.0)]
+    assert missing_facts("The gross margin was 32.2% [1].", page) == ("32.2%",)
+    assert missing_facts("Exhibit 32.2 is a certification [1].", page) == ()  # the number as the page writes it
+    assert missing_facts("Net sales rose 12% [1].", page) == ()  # "12 percent" is 12%
+    assert missing_facts("iPhone net sales fell 1% and the margin was 44.5 percent [1].", page) == ()
+
+
 def test_a_name_the_question_used_may_be_repeated_when_some_passage_mentions_it():
     from rag.generate.citations import cite
 

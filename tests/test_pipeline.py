@@ -202,7 +202,10 @@ def test_a_name_no_passage_mentions_lowers_confidence():
     assert who.entities == 0.0
 
 
-@pytest.mark.parametrize("reply", ["[1]", "[1][2].", "[2] [3]", "This information is found in passages [1] and [2]."])
+@pytest.mark.parametrize(
+    "reply",
+    ["[1]", "[1][2].", "[2] [3]", "This information is found in passages [1] and [2].", "The fee for one signature is [2]."],
+)
 def test_an_answer_of_markers_or_pointers_only_is_never_shown_as_an_answer(reply):
     result = run("How does Solana order transactions?", FakeGenerator(reply))[-1].answer
     assert result.abstained and result.text.startswith(NOT_FOUND), result.text

@@ -32,7 +32,17 @@ from rag.generate.facts import (
     grounded_names,
 )
 from rag.generate.prompting import NOT_FOUND, is_yes_no
-from rag.text import MARKER, REPORTING, Span, content_terms, is_heading, parse_markers, sentence_spans, strip_markers
+from rag.text import (
+    MARKER,
+    REPORTING,
+    Span,
+    content_terms,
+    finished_part,
+    is_heading,
+    parse_markers,
+    sentence_spans,
+    strip_markers,
+)
 from rag.types import Citation, Hit
 
 # Words of a sentence that points at the passages without saying anything ("This information is found in [1].").
@@ -110,6 +120,8 @@ def cite(text: str, sources: Sequence[Hit], embedder: Any = None, question: str 
     "Yes" answer to "Was it validated in three laboratories?" need a cited passage that states three.
     """
     spans = sentence_spans(_TRAILING.sub(r" \2\1 ", text), markdown_bullets=False)  # an answer keeps its list
+    # "…, which is [2]." loses its unfinished clause; "The gross margin … is [1]." says nothing and goes
+    spans = [Span(s.start, s.end, kept) for s in spans if (kept := finished_part(s.text)) is not None]
     grounded = grounded_names(question, sources)
     passage_spans = [
         sentence_spans(hit.chunk.text) or [Span(0, len(hit.chunk.text), hit.chunk.text)] for hit in sources

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.entities import figures, mentions, names, numbers, numbers_stated
+from rag.entities import figures, mentions, names, numbers, numbers_stated, percentages
 from rag.generate.prompting import is_yes_no
 from rag.text import Span, strip_markers
 from rag.types import Hit
@@ -106,14 +106,19 @@ def missing_facts(
     Microsoft's filings) is still missing.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
-    up to twenty count too. Names compare as whole words, acronyms by case (`rag.entities.mentions`).
+    up to twenty count too. A percentage must be one in the passages too: "32.2%" is not the exhibit "32.2". Names compare as whole words, acronyms by case (`rag.entities.mentions`).
     """
     claim = strip_markers(sentence)
     haystack = stated_by(passages)
     if question and is_denial(claim):
         haystack += " " + question
-    stated = numbers_stated(haystack)
-    missing = [written for value, written in sorted(numbers(claim).items()) if value not in stated]
+    stated, shares = numbers_stated(haystack), percentages(haystack)
+    claimed_shares = percentages(claim)
+    missing = [
+        f"{written}%" if value in claimed_shares else written
+        for value, written in sorted(numbers(claim).items())
+        if value not in stated or (value in claimed_shares and value not in shares)  # "32.2%" of exhibit "32.2"
+    ]
     missing += [name for name in sorted(names(claim)) if name not in grounded and not mentions(haystack, name)]
     return tuple(missing)
 

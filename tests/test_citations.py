@@ -143,6 +143,19 @@ def test_an_unfinished_last_clause_is_cut_and_the_rest_checked_as_usual():
     assert [c.n for c in check.citations] == [1] and check.unsupported == ()
 
 
+def test_a_number_the_passage_states_only_about_something_else_is_missing():
+    """New-user pass on NVIDIA's 10-Q (session 18): "NVIDIA has 24 employees [4]." passed the fact check because the
+    cited page's last line ran into its page number ("If our estimates of customer 24")."""
+    from rag.generate.facts import missing_facts
+
+    text = "NVIDIA revenue was $5.93 billion, down 17% from a year ago. If our estimates of customer 24"
+    page = [Hit(Chunk("c", "d", "2022 Q3 NVDA.pdf", 25, 0, len(text), text), 1.0)]
+    assert missing_facts("NVIDIA has 24 employees [1].", page) == ("24",)
+    assert missing_facts("Revenue fell 17% from a year earlier [1].", page) == ()  # said of the revenue: stands
+    assert missing_facts("The filing for Q3 2022 reports revenue of $5.93 billion [1].", page) == ()  # file name: 2022
+    assert missing_facts("It has 24 employees [1].", page, "Does it have 24 employees?") == ()  # the question's own
+
+
 def test_a_percentage_must_be_written_as_one_in_a_cited_passage():
     """Seen in a tried second pass (session 18): "Amazon's gross margin was 32.2% [2]" passed the fact check
     because the cited page lists exhibit "32.2 Certification of …"."""

@@ -181,3 +181,59 @@ def test_a_diagram_with_numbered_labels_is_not_a_table():
         [(196, "Transaction"), (230, "3"), (242, "Transaction"), (276, "4")],
     ]
     assert rewritten(lines) == ["Transaction 1 Transaction 2", "Block Header 1", "Transaction 3 Transaction 4"]
+
+
+# NVIDIA's summary table (2022 Q3 10-Q, page 28): "Three Months Ended" sits over three columns but is narrower than
+# them, so by position it heads only the middle one; the change columns have their own headers.
+SUMMARY = [
+    [(18, "Third Quarter of Fiscal Year 2023 Summary")],
+    [(254, "Three Months Ended")],
+    [(200, "October 30,"), (271, "July 31,"), (348, "October 31,")],
+    [(215, "2022"), (307, "2022"), (363, "2021"), (428, "Q/Q Change"), (520, "Y/Y Change")],
+    [(20, "Revenue"), right(246, "$5,931"), right(321, "$6,704"), right(395, "$7,103"), right(498, "(12)%"), right(591, "(17)%")],
+    [(20, "Operating expenses"), right(246, "$2,576"), right(321, "$2,416"), right(395, "$1,960"), right(498, "7%"), right(591, "31%")],
+]  # fmt: skip
+
+
+def test_a_period_header_narrower_than_its_columns_heads_all_its_dated_columns():
+    """The model answered NVIDIA's quarter revenue with the middle column's $6,704 (the quarter before)."""
+    revenue = next(line for line in rewritten(SUMMARY) if line.startswith("Revenue:"))
+    assert revenue.startswith("Revenue: Three Months Ended October 30, 2022: $5,931; July 31, 2022: $6,704; "
+                              "October 31, 2021: $7,103; Q/Q Change: (12)%")  # fmt: skip
+
+
+def test_period_headers_spread_within_their_group_and_not_when_it_is_unclear():
+    from rag.ingest.table_periods import spread_periods
+
+    def spread(headers):
+        columns = [list(h) for h in headers]
+        spread_periods(columns)
+        return [" ".join(c) for c in columns]
+
+    # the years repeat in groups of two: each group's own period (Microsoft's cash flows)
+    assert spread([["2022"], ["Three Months Ended", "2021"], ["2022"], ["Six Months Ended", "2021"]]) == [
+        "Three Months Ended 2022", "Three Months Ended 2021", "Six Months Ended 2022", "Six Months Ended 2021"]
+    # a column without a date ("Change") ends the group (Apple's net sales by category)
+    assert spread([["June 25, 2022"], ["Three Months Ended", "June 26, 2021"], ["Change"], ["June 25, 2022"],
+                   ["Nine Months Ended", "June 26, 2021"]]) == [
+        "Three Months Ended June 25, 2022", "Three Months Ended June 26, 2021", "Change",
+        "Nine Months Ended June 25, 2022", "Nine Months Ended June 26, 2021"]
+    # between two periods with no pattern of years to tell: left as it was (Amazon's commitments)
+    assert spread([["Nine Months Ended December 31,", "2023"], ["2024"], ["Year Ended December 31,", "2025"],
+                   ["2026"], ["Thereafter"]]) == [
+        "Nine Months Ended December 31, 2023", "2024", "Year Ended December 31, 2025",
+        "Year Ended December 31, 2026", "Thereafter"]
+    # a title over the table stays first; the period goes before the date
+    assert spread([["SUMMARY", "2023"], ["SUMMARY", "Three Months Ended", "March 31, 2022"]])[0] == (
+        "SUMMARY Three Months Ended 2023")
+    assert spread([["December 31, 2022"], ["December 31, 2021"]]) == ["December 31, 2022", "December 31, 2021"]
+
+
+def test_nvidias_summary_table_says_which_column_is_the_quarter(shared_dir):
+    from rag.config import Settings
+    from rag.ingest.pdf import load_pdf
+
+    path = shared_dir / "eval/docugami_sec10q/docs/2022 Q3 NVDA.pdf"
+    pages, _ = load_pdf(path.read_bytes(), path.name, Settings())
+    revenue = next(line for line in pages[27].text.splitlines() if line.startswith("Revenue:"))
+    assert revenue.startswith("Revenue: Three Months Ended October 30, 2022: $5,931; July 31, 2022: $6,704")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from rag.entities import figures, mentions, names, numbers, numbers_stated, percentages
 from rag.generate.prompting import is_yes_no
-from rag.text import Span, strip_markers
+from rag.text import Span, content_terms, sentence_spans, strip_markers
 from rag.types import Hit
 
 SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as backed by a passage
@@ -117,10 +117,28 @@ def missing_facts(
     missing = [
         f"{written}%" if value in claimed_shares else written
         for value, written in sorted(numbers(claim).items())
-        if value not in stated or (value in claimed_shares and value not in shares)  # "32.2%" of exhibit "32.2"
+        if value not in stated
+        or (value in claimed_shares and value not in shares)  # "32.2%" of exhibit "32.2"
+        or not anchored(value, claim, passages, question)  # "NVIDIA has 24 employees" from page number "24"
     ]
     missing += [name for name in sorted(names(claim)) if name not in grounded and not mentions(haystack, name)]
     return tuple(missing)
+
+
+def anchored(value: str, claim: str, passages: Sequence[Hit], question: str = "") -> bool:
+    """Whether a sentence of `passages` that states the number `value` shares a word with `claim` (beyond numbers):
+    a number a passage states only about something else does not back the claim. Asked "How many employees does
+    NVIDIA have?", the model answered "NVIDIA has 24 employees [4]": the page's only "24" was its page number,
+    glued to the last line ("If our estimates of customer 24"). A number the file name, a context header or the
+    question states is anchored there."""
+    if value in numbers_stated(" ".join([question, *(f"{h.chunk.document} {h.chunk.context}" for h in passages)])):
+        return True
+    words = {term for term in content_terms(claim, split_hyphens=True) if not term.replace(".", "").isdigit()}
+    return any(
+        value in numbers_stated(span.text) and words & content_terms(span.text, split_hyphens=True)
+        for hit in passages
+        for span in sentence_spans(hit.chunk.text)
+    )
 
 
 def is_denial(sentence: str) -> bool:

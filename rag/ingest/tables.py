@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.ingest.page_lines import FIGURE, Cell, Line, read_lines
+from rag.ingest.table_periods import spread_periods
 
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _UNIT = re.compile(r"\((?:[^()]*\b)?in (thousands|millions|billions)\b[^()]*\)", re.IGNORECASE)
@@ -237,6 +238,7 @@ def _headers(lines: list[Line], columns: list[tuple[float, float]]) -> list[Head
                 continue
             for index in _spanned(cell, columns):
                 parts[index].append(cell.text)
+    spread_periods(parts)
     return [tuple(p) for p in parts]
 
 

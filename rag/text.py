@@ -55,7 +55,15 @@ _REPORTED = re.compile(
     rf"(?:(?<=^)|(?<=[.!?]\s)|(?<=\n))(?:[Tt]he\s+)?(?:[Pp]assages?\s*|[Ss]ources?\s*|[Dd]ocuments?\s*)?{_MARKERS}\s+"
     rf"{REPORTING}\s*"
 )
+# A clause that only says where the words came from, written without a marker: "… was $5,931, which is from the
+# passage." (NVIDIA's 10-Q, session 18). The check adds the marker itself.
+_POINTER_TAIL = re.compile(
+    r",?\s+(?:which\s+is\s+|as\s+)?(?:(?:stated|mentioned|found|given|shown|described|provided)\s+)?"
+    r"(?:in|from|according\s+to)\s+(?:the\s+)?(?:passages?|sources?)(?=\s*(?:[.!?]|$))",  # markers: _CITATION_PHRASE
+    re.IGNORECASE,
+)
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)")
+_ORPHAN_COMMA = re.compile(r",\s*(?=[.!?;:])")  # "Solana uses PoH, as stated in [2]." lost all after its comma
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
 _LEADING_PUNCT = re.compile(r"^[\s,;:]+")
 # a word's first letter, unless the word is written with a capital inside ("iPhone", "mRNA", "eBay" stay)
@@ -243,8 +251,8 @@ def strip_markers(text: str) -> str:
     "Revenue rose.", "found in passages [1] and [2]." becomes "found.", "rose [1], costs fell" becomes
     "rose, costs fell", "[1] explains that asking helps." becomes "Asking helps.". Brackets that are not markers ("[2.5]", "[2019/2020]") stay.
     """
-    text = _EMPTY_BRACKETS.sub("", _CITATION_PHRASE.sub("", _REPORTED.sub("", text)))
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _EMPTY_BRACKETS.sub("", _CITATION_PHRASE.sub("", _REPORTED.sub("", _POINTER_TAIL.sub("", text))))
+    text = _ORPHAN_COMMA.sub("", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
     text = _LEADING_PUNCT.sub("", text)
     return _capitalise_sentences(re.sub(r"[ \t]{2,}", " ", text))
 

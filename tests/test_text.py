@@ -69,6 +69,11 @@ def test_parse_markers(text, numbers):
         # a marker as the subject of "explains that" (sample library, session 14: "Explains that asking…")
         ("Yes, it helps. [1] explains that asking the model helps.", "Yes, it helps. Asking the model helps."),
         ("The passage [2] states that revenue rose [2].", "Revenue rose."),
+        # NVIDIA's 10-Q, session 18: a clause that only says where it came from, with no marker to take along
+        ("The revenue was $5,931, which is from the passage.", "The revenue was $5,931."),
+        ("Solana uses PoH, as stated in the passages [2].", "Solana uses PoH."),
+        ("The window holds 4096 tokens in the context [1].", "The window holds 4096 tokens in the context."),
+        ("Funds come from the sources of revenue.", "Funds come from the sources of revenue."),
     ],
 )
 def test_marker_removal_keeps_sentences_whole(written, shown):

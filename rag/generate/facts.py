@@ -106,7 +106,9 @@ def missing_facts(
     Microsoft's filings) is still missing.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
-    up to twenty count too. A percentage must be one in the passages too: "32.2%" is not the exhibit "32.2". Names compare as whole words, acronyms by case (`rag.entities.mentions`).
+    up to twenty count too. A percentage must be one in the passages too ("32.2%" is not the exhibit "32.2"), and a
+    number must be said of what the claim is about (`anchored`). Names compare as whole words, acronyms by case
+    (`rag.entities.mentions`).
     """
     claim = strip_markers(sentence)
     haystack = stated_by(passages)

@@ -366,3 +366,52 @@ def test_a_checked_reply_that_claims_nothing_is_never_shown_however_sure_retriev
     check = CitationCheck(said_back.text, (), (said_back,), (), (), refused=False)
     assert check.claims_nothing and check.support == 1.0  # nothing to support: the share alone would pass
     assert decide(check, Signals(dense_top=1.0, coverage=1.0, agreement=1.0), threshold=0.5)
+
+
+NVIDIA_TABLE = (
+    "NVIDIA Corporation and Subsidiaries: Condensed Consolidated Statements of Income\n"
+    "Revenue: Three Months Ended Oct 30, 2022: $5,931; Oct 31, 2021: $7,103; "
+    "Nine Months Ended Oct 30, 2022: $20,923; Oct 31, 2021: $19,271 (in millions).\n"
+    "Segment revenue — Compute & Networking: Three Months Ended Oct 30, 2022: $3,816; Oct 31, 2021: $2,936 (in millions).\n"
+    "Segment revenue — Graphics: Three Months Ended Oct 30, 2022: $2,115; Oct 31, 2021: $4,167 (in millions).\n"
+    "Gross margin was 53.6% in the quarter."
+)
+
+
+def test_a_figure_read_off_another_row_or_period_of_a_table_is_missing():
+    """SEC answers (session 19): "The Personal Computing segment revenue … was $18,592 million" read off the
+    "Productivity and Business Processes" row; the issue's NVIDIA example gave the quarter the nine-month figure."""
+    from rag.generate.facts import missing_facts
+
+    page = [Hit(Chunk("c", "d", "2022 Q3 NVDA.pdf", 4, 0, len(NVIDIA_TABLE), NVIDIA_TABLE), 1.0)]
+    assert missing_facts("Graphics segment revenue was $3,816 million in the quarter [1].", page) == ("3,816",)
+    assert missing_facts("Compute & Networking revenue was $3,816 million in the quarter [1].", page) == ()
+    assert missing_facts("NVIDIA's revenue for the quarter was $20,923 million [1].", page) == ("20,923",)
+    assert missing_facts("NVIDIA's revenue for the first nine months was $20,923 million [1].", page) == ()
+    assert missing_facts("Revenue was $20,923 million in the first nine months, $5,931 in the quarter [1].", page) == ()
+    assert missing_facts("NVIDIA's net sales were $5,931 million [1].", page) == ()  # a filing's "revenue" is sales
+    assert missing_facts("The gross margin for the quarter was 53.6% [1].", page) == ()  # prose: not a row
+
+
+def test_a_misread_figure_is_named_with_the_row_the_passages_give_it_for():
+    from rag.generate.facts import SentenceCheck, check_facts
+
+    page = [Hit(Chunk("c", "d", "2022 Q3 NVDA.pdf", 4, 0, len(NVIDIA_TABLE), NVIDIA_TABLE), 1.0)]
+    check = check_facts(
+        SentenceCheck("Graphics revenue was $3,816 million and $2,936 a year ago [1].", (1,), 0.9, True), page
+    )
+    assert not check.supported and check.missing == ("2,936", "3,816")
+    assert [(m.figure, m.row) for m in check.misread] == [
+        ("2,936", "Segment revenue — Compute & Networking"), ("3,816", "Segment revenue — Compute & Networking")
+    ]  # fmt: skip
+
+
+def test_the_question_says_which_row_and_period_a_short_answer_is_about():
+    from rag.generate.facts import missing_facts
+
+    page = [Hit(Chunk("c", "d", "2022 Q3 NVDA.pdf", 4, 0, len(NVIDIA_TABLE), NVIDIA_TABLE), 1.0)]
+    asked = "What was NVIDIA's revenue for the quarter?"
+    assert missing_facts("It was $5,931 million [1].", page, asked) == ()
+    assert missing_facts("It was $20,923 million [1].", page, asked) == ("20,923",)  # the nine months'
+    assert missing_facts("The first nine months brought $20,923 million [1].", page, asked) == ()  # says which
+    assert missing_facts("It was $5,931 million, not $20,923 [1].", page, asked) == ()  # a denial may name the other

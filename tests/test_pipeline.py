@@ -246,3 +246,17 @@ def test_a_reply_that_says_a_sentence_again_is_stopped_there():
     assert result.timings["repeat_stopped"] == 1.0 and not result.abstained
     once = run("How does Solana order transactions?", FakeGenerator(said + " " + said.replace("[1]", "[2]")))
     assert once[-1].answer.text.count("Proof of History") == 1  # another marker is still the same sentence
+
+
+def test_an_answer_whose_figure_is_another_rows_says_which_row_the_passages_give_it_for():
+    """Refused, the answer must not claim the passages lack a figure they hold: it names the row they give it for."""
+    table = (
+        "Segment revenue — Productivity and Business Processes: $18,592; $16,465 (in millions).\n"
+        "Segment revenue — More Personal Computing: $13,666; $13,332 (in millions)."
+    )
+    library = FakeLibrary([("2023 Q3 MSFT.pdf", 27, table)])
+    reply = "The Personal Computing segment revenue was $18,592 million, 23% of the total [1]."
+    result = run("What was the Personal Computing segment revenue?", FakeGenerator(reply), library)[-1].answer
+    assert result.abstained and result.citations == ()
+    assert "The passages do not state 23%." in result.text
+    assert "They give 18,592 for “Segment revenue — Productivity and Business Processes”, not for what" in result.text

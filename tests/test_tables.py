@@ -237,3 +237,26 @@ def test_nvidias_summary_table_says_which_column_is_the_quarter(shared_dir):
     pages, _ = load_pdf(path.read_bytes(), path.name, Settings())
     revenue = next(line for line in pages[27].text.splitlines() if line.startswith("Revenue:"))
     assert revenue.startswith("Revenue: Three Months Ended October 30, 2022: $5,931; July 31, 2022: $6,704")
+
+
+def test_the_rows_written_into_the_page_are_read_back_with_their_sections_and_periods():
+    from rag.ingest.table_rows import table_rows
+
+    text = "\n".join(rewritten(INCOME))
+    rows = {row.label: row for row in table_rows(text)}
+    assert list(rows) == [
+        "Revenue",
+        "Research and development",
+        "Total operating expenses",
+        "Interest expense",
+        "Basic",
+    ]
+    revenue = rows["Revenue"]
+    assert [(c.figure, c.period) for c in revenue.cells] == [
+        ("$5,931", "three"), ("$7,103", "three"), ("20,923", "nine"), ("19,271", "nine")
+    ]  # fmt: skip
+    assert revenue.cells[1].header == "Oct 31, 2021"  # the period is carried over from the header before it
+    assert rows["Research and development"].section == "Operating expenses"
+    assert text[revenue.start : revenue.end].startswith("Revenue: Three Months Ended")
+    prose = "Revenue was $5,931 million: up 3%; costs: 7,103 in total.\nNote: 5 (in millions)."
+    assert table_rows(prose) == []  # a colon and a semicolon do not make a row; nor does one figure

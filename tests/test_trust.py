@@ -45,3 +45,19 @@ def test_no_figure_is_shown_behind_a_citation_that_does_not_state_it(attention, 
         flagged = strip_markers(sentence).strip() in result.unsupported  # shown with ⚠ and listed
         assert flagged or not missing_facts(sentence, cited), (sentence, result.unsupported)
     assert result.abstained or any(ch.isalpha() for ch in result.text)
+
+
+@pytest.mark.slow
+def test_a_table_figure_is_not_shown_for_another_row(shared_dir, tmp_path, real_embedder):
+    """Microsoft's 10-Q: the model answered the Personal Computing segment's revenue with Productivity and Business
+    Processes' $18,592M, on the cited page (session 19). Right ($13,666M) or refused, never the other row's."""
+    from rag.generate.registry import load_generator
+
+    settings = Settings(data_dir=tmp_path, threads=1, max_new_tokens=96, temperature=0.0)
+    library = Library.open(settings, real_embedder)
+    (outcome,) = library.ingest([shared_dir / "eval/docugami_sec10q/docs/2023 Q3 MSFT.pdf"])
+    assert outcome.ok, outcome.message
+    question = "How much of Microsoft's total revenue was attributed to its Personal Computing segment in Q3 2023?"
+    result = list(answer(question, library, load_generator(settings), settings=settings))[-1].answer
+    library.close()
+    assert result.abstained or "18,592" not in result.text, result.text

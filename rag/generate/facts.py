@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from rag.entities import figures, mentions, names, numbers, numbers_stated, percentages
 from rag.generate.prompting import is_yes_no
+from rag.generate.row_facts import Misreading, misread_figures, misreading
 from rag.text import Span, content_terms, sentence_spans, strip_markers
 from rag.types import Hit
 
@@ -33,6 +34,7 @@ class SentenceCheck:
     refusal: bool = False  # the sentence says the passages lack the answer
     restates: bool = False  # it only says the question back: no claim, neither supported nor unsupported
     missing: tuple[str, ...] = ()  # numbers and names the sentence states that no passage it cites does
+    misread: tuple[Misreading, ...] = ()  # those of `missing` its passages give for another table row or period
 
     @property
     def claims(self) -> bool:
@@ -100,28 +102,30 @@ def missing_facts(
     the other companies' filings from 0.75 refused to 0.40 ("Apple's revenue was … [1]" citing a Microsoft
     filing), for no fewer wrong refusals of answerable ones.
 
-    A denial ("No, …", "… is not …") may repeat the question's numbers and names: it says they are not so. Any
+    A denial ("No, …", "… is not …") may repeat the question's numbers and names: it says they are not so (and may
+    give a figure of another row or period: "… was $5,931, not the nine months' $20,923"). Any
     sentence may repeat a `grounded` name: one the question used and some passage mentions ("Transformer" asked of
     the Transformer paper, cited to a page that says "the model"); a name no passage mentions ("Apple" asked of
     Microsoft's filings) is still missing.
 
     Numbers compare by value as written with digits ("14,000" = "14000", "1.30" = "1.3"); a passage's number words
     up to twenty count too. A percentage must be one in the passages too ("32.2%" is not the exhibit "32.2"), and a
-    number must be said of what the claim is about (`anchored`). Names compare as whole words, acronyms by case
+    number must be said of what the claim is about (`anchored`), and a figure read off a table row of that row and
+    the period the claim names (`rag.generate.row_facts.misreading`). Names compare as whole words, acronyms by case
     (`rag.entities.mentions`).
     """
     claim = strip_markers(sentence)
-    haystack = stated_by(passages)
-    if question and is_denial(claim):
+    haystack, denial = stated_by(passages), is_denial(claim)
+    if question and denial:
         haystack += " " + question
-    stated, shares = numbers_stated(haystack), percentages(haystack)
-    claimed_shares = percentages(claim)
+    stated, shares, claimed_shares = numbers_stated(haystack), percentages(haystack), percentages(claim)
     missing = [
         f"{written}%" if value in claimed_shares else written
         for value, written in sorted(numbers(claim).items())
         if value not in stated
         or (value in claimed_shares and value not in shares)  # "32.2%" of exhibit "32.2"
         or not anchored(value, claim, passages, question)  # "NVIDIA has 24 employees" from page number "24"
+        or (not denial and misreading(value, claim, passages, question))  # "Personal Computing … $18,592": another row
     ]
     missing += [name for name in sorted(names(claim)) if name not in grounded and not mentions(haystack, name)]
     return tuple(missing)
@@ -172,5 +176,6 @@ def check_facts(
         if len(fewer) < len(missing):
             cited, missing = [*cited, n], fewer
     if missing:  # not all found: the sentence stays with its own citations, unsupported
-        return replace(check, supported=False, missing=first)
+        misread = misread_figures(strip_markers(check.text), [sources[n - 1] for n in check.cited], question)
+        return replace(check, supported=False, missing=first, misread=misread)
     return replace(check, cited=tuple(cited), inferred=check.inferred or len(cited) > len(check.cited))

@@ -25,6 +25,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.generate.citations import CitationCheck, cite
 from rag.generate.evidence import score_sentences, select_evidence
+from rag.generate.facts import SentenceCheck
 from rag.generate.followups import rewrite_query
 from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_answers, unmentioned_names
 from rag.generate.generator import HEARTBEAT, Generator, Message
@@ -238,20 +239,32 @@ def _finish(
 ) -> Answer:
     """Return the Answer: the checked text with citations, or the abstention text with the closest sources."""
     timings["support"] = round(check.support, 4)
-    missing = unstated_answer(check)
-    if missing:  # the answer itself rests on a figure or name no passage it cites states: refuse, and say which
-        text = f"{NOT_FOUND} The passages do not state {', '.join(missing)}. The closest passages are listed as sources."
+    claim = answering_claim(check)
+    if claim and claim.missing:  # the answer rests on a figure or name no passage it cites states: refuse, say which
+        text = f"{NOT_FOUND} {_not_stated(claim)} The closest passages are listed as sources."
         return Answer(question, query, text, (), sources, check.unsupported, True, timings=timings)
     if decide(check, signals, settings.abstain_threshold):
         return Answer(question, query, ABSTAIN_TEXT, (), sources, check.unsupported, True, timings=timings)
     return Answer(question, query, check.text, check.citations, sources, check.unsupported, False, timings=timings)
 
 
-def unstated_answer(check: CitationCheck) -> tuple[str, ...]:
-    """The numbers and names of the answer's first claim (the one that answers, in 1-3 sentence answers) that no
-    passage it cites states; () when it has none missing."""
-    claims = [s for s in check.sentences if s.claims]
-    return claims[0].missing if claims else ()
+def answering_claim(check: CitationCheck) -> SentenceCheck | None:
+    """The answer's first claim: the sentence that answers, in 1-3 sentence answers (None when none claims)."""
+    return next((s for s in check.sentences if s.claims), None)
+
+
+def _not_stated(claim: SentenceCheck) -> str:
+    """What the passages lack: "The passages do not state 14,000.", and for a figure they give for another table
+    row or period, what they give it for ("They give 18,592 for “Productivity and Business Processes”, …")."""
+    rows: dict[str, list[str]] = {}
+    for m in claim.misread:
+        rows.setdefault(m.row, []).append(m.figure)
+    plain = [m for m in claim.missing if not any(m in figures for figures in rows.values())]
+    said = [f"The passages do not state {', '.join(plain)}."] if plain else []
+    said += [
+        f"They give {', '.join(figures)} for “{row}”, not for what the answer says." for row, figures in rows.items()
+    ]
+    return " ".join(said)
 
 
 def _with_neighbours(hits: tuple[Hit, ...], library: AnswerLibrary, n: int) -> tuple[Hit, ...]:

@@ -31,6 +31,7 @@ from rag.generate.gate import PRE_GATE, Signals, decide, measure, no_sentence_an
 from rag.generate.generator import HEARTBEAT, Generator, Message
 from rag.generate.named import toward_named
 from rag.generate.periods import toward_period
+from rag.generate.privative import privation
 from rag.generate.prompting import NOT_FOUND, HistoryItem, build_messages
 from rag.generate.stance import contradiction
 from rag.search.options import check_query
@@ -147,8 +148,8 @@ def answer(
         yield _abstain(question, query, prompt.sources, quotes, started, timings, prompt.dropped, text)
         return
     yield Quoted(quotes)
-    found = contradiction(question, prompt.sources)
-    if found is not None:  # a yes/no question the passages' own figures answer No: no model needed (stance.py)
+    found = contradiction(question, prompt.sources) or privation(question, prompt.sources)
+    if found is not None:  # a yes/no question the passages answer No, by figures or in words: no model needed
         timings["first_token"] = timings["total"] = time.perf_counter() - started
         yield Done(Answer(question, query, found.text, (found.citation,), prompt.sources, (), False, prompt.dropped,
                           quotes, timings))  # fmt: skip

@@ -20,7 +20,9 @@ from rag.text import ALNUM, STOPWORDS, WORD
 
 _NAME_JOINERS = frozenset(["of", "the", "for", "de", "du", "von", "van"])  # "Bank of England" is one name
 # A number glued to letters ("10-Q", "20kb", "COVID-19") is part of a name and is checked as one (`names`).
-_NUMBER = re.compile(r"(?<![\w.])(?<!\w-)\d[\d,]*+(?:\.\d+)?+(?!-?[A-Za-z])")  # possessive: no "1" of "10-Q"
+# possessive: no "1" of "10-Q"; a capital K, M or B right after is the number's scale ("36M sentences", "$5.9B"),
+# compared without it as "36 million" is
+_NUMBER = re.compile(r"(?<![\w.])(?<!\w-)(\d[\d,]*+(?:\.\d+)?+)(?:[KMB](?![\w-]))?(?!-?[A-Za-z])")
 # a number and what makes it a percentage: "%" (after a table's closing bracket too, "(1)%"), "percent", "per cent"
 _PERCENT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -145,7 +147,7 @@ def _capitalised_twice(word: str) -> bool:
 def numbers(text: str) -> dict[str, str]:
     """Return the numbers written in `text` with digits, normalised → as written: {"14000": "14,000", "1.3": "1.30"}."""
     # "in 2020, 41 cases": the list's comma is not part of what was written
-    return {_normal_number(m.group()): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
+    return {_normal_number(m.group(1)): m.group().rstrip(".,") for m in _NUMBER.finditer(text)}
 
 
 def percentages(text: str) -> set[str]:

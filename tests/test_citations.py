@@ -415,3 +415,17 @@ def test_the_question_says_which_row_and_period_a_short_answer_is_about():
     assert missing_facts("It was $20,923 million [1].", page, asked) == ("20,923",)  # the nine months'
     assert missing_facts("The first nine months brought $20,923 million [1].", page, asked) == ()  # says which
     assert missing_facts("It was $5,931 million, not $20,923 [1].", page, asked) == ()  # a denial may name the other
+
+
+def test_a_claim_naming_two_periods_gives_each_figure_the_period_of_its_clause():
+    """New-user pass (session 19): "net income … was $74,039 million for the three-month period and $79,082
+    million for the nine-month period [1]" — both figures were the nine months' (2023 and 2022)."""
+    from rag.generate.facts import missing_facts
+
+    text = "Operating activities — Net income: Nine Months Ended July 1, 2023: $74,039; June 25, 2022: $79,082 (in millions)."
+    page = [Hit(Chunk("c", "d", "2023 Q3 AAPL.pdf", 9, 0, len(text), text), 1.0)]
+    asked = "What was Apple's net income for the quarter?"
+    claim = "Net income was $74,039 million for the three-month period and $79,082 million for the nine-month period [1]."
+    assert missing_facts(claim, page, asked) == ("74,039",)
+    both = "Net income for the first nine months was $74,039 million, against $79,082 million a year earlier [1]."
+    assert missing_facts(both, page, asked) == ()  # the claim's period, not the question's quarter

@@ -158,6 +158,10 @@ def test_numbers_and_names_a_claim_rests_on():
     # A number glued to letters belongs to a name, whole: no "10" of "10-Q", no "201" of "2019-nCoV".
     assert numbers("Apple's 10-Q, COVID-19, a 20kb gene, a 5-year plan and 2019-nCoV; 12.5% of 5,931.") == {
         "12.5": "12.5", "5931": "5,931"}  # fmt: skip
+    # A capital K, M or B after a number is its scale, compared without it as "36 million" is: "36M sentences"
+    # backs "36 million sentence pairs" (new-user pass, session 19: the right answer was refused).
+    assert numbers("36M sentences, $5.9B, 175B parameters; 36Mb, 3D, A100.") == {
+        "36": "36M", "5.9": "5.9B", "175": "175B"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

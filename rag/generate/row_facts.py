@@ -22,6 +22,7 @@ from rag.types import Hit
 
 # Filings say "net sales" where a question and the model say "revenue", "income" where they say "earnings".
 _SAME_THING = {"revenue": "sale", "earning": "income"}
+_CLAUSE = re.compile(r",\s|;\s?|\s(?:and|while|whereas|versus|compared to|compared with)\s")  # not "5,931"
 _PERIODS = {
     "three": re.compile(r"\b(?:three|3)[- ]months?\b|\bquarter(?:ly|'s)?\b", re.IGNORECASE),
     "six": re.compile(r"\b(?:six|6)[- ]months?\b|\bfirst half\b", re.IGNORECASE),
@@ -53,15 +54,15 @@ def misreading(value: str, claim: str, passages: Sequence[Hit], question: str = 
 
     The question speaks for the claim too: asked "What was NVIDIA's revenue for the quarter?", the answer "It was
     $5,931 million [1]." is about the revenue row and the quarter. A claim that names a period speaks for itself
-    (asked about the quarter, "the first nine months' revenue was …" says which figure it gives; naming two, it
-    names none)."""
+    (asked about the quarter, "the first nine months' revenue was …" says which figure it gives), clause by clause
+    when it names two (`period_of`)."""
     found: list[tuple[TableRow, Cell]] = []
     for hit in passages:
         rows = table_rows(hit.chunk.text)
         if value in numbers_stated(_outside(hit.chunk.text, rows)):
             return ""
         found += [(row, cell) for row in rows for cell in row.cells if value in numbers(cell.figure)]
-    terms, period = _terms(claim) | _terms(question), period_named(claim if _names_period(claim) else question)
+    terms, period = _terms(claim) | _terms(question), period_of(value, claim, question)
     wrong = [
         (row, cell) for row, cell in found if _other_row(row, terms) or (period and cell.period not in ("", period))
     ]
@@ -70,6 +71,16 @@ def misreading(value: str, claim: str, passages: Sequence[Hit], question: str = 
     row, cell = wrong[0]
     name = f"{row.section} — {row.label}" if row.section else row.label
     return name if _other_row(row, terms) else f"{name}, {cell.period} months"
+
+
+def period_of(value: str, claim: str, question: str = "") -> str:
+    """The period `claim` gives the number `value`: the one named in its clause ("$74,039 million for the
+    three-month period and $79,082 million for the nine-month period"), else the one the claim names, else the
+    question's ("" when none, or two where one is wanted)."""
+    for clause in _CLAUSE.split(claim):
+        if value in numbers(clause) and _names_period(clause):
+            return period_named(clause)
+    return period_named(claim if _names_period(claim) else question)
 
 
 def period_named(claim: str) -> str:

@@ -260,3 +260,16 @@ def test_an_answer_whose_figure_is_another_rows_says_which_row_the_passages_give
     assert result.abstained and result.citations == ()
     assert "The passages do not state 23%." in result.text
     assert "They give 18,592 for “Segment revenue — Productivity and Business Processes”, not for what" in result.text
+
+
+def test_a_name_in_a_passages_context_header_counts_as_found_for_the_confidence():
+    """New-user pass (session 19): "How much did Apple spend on research and development in the quarter?" was
+    refused before the model — the R&D row of Apple's 10-Q never says "Apple"; its context header does."""
+    from rag.types import Chunk, Hit
+
+    row = "Operating expenses — Research and development: Three Months Ended July 1, 2023: 7,442 (in millions)."
+    header = {"AAPL": "2023 Q3 AAPL — Apple Inc. Form 10-Q", "MSFT": "2023 Q3 MSFT — Microsoft Corp. Form 10-Q"}
+    hits = {k: [Hit(Chunk("c", "d", f"{k}.pdf", 4, 0, len(row), row, context=h), 1.0)] for k, h in header.items()}
+    question = "How much did Apple spend on research and development in the quarter?"
+    assert measure(question, hits["AAPL"], FakeEmbedder(64)).entities == 1.0
+    assert measure(question, hits["MSFT"], FakeEmbedder(64)).entities == 0.0  # another company's filing

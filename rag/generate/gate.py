@@ -71,7 +71,7 @@ def measure(query: str, hits: Sequence[Hit], embedder: Embedder) -> Signals:
     coverage = len(wanted & set().union(*passage_terms)) / len(wanted) if wanted else 0.0
     lexical = [len(wanted & t) for t in passage_terms]
     found_names = names(query)
-    text = "\n".join(h.chunk.text for h in hits)
+    text = "\n".join(f"{h.chunk.context}\n{h.chunk.text}" for h in hits)  # "Apple" is in a 10-Q's header, not its rows
     found = sum(mentions(text, name) for name in found_names) / len(found_names) if found_names else 1.0
     vectors = np.asarray(embedder.encode([query] + [h.chunk.text for h in hits]), dtype=np.float32)
     dense = vectors[1:] @ vectors[0]

@@ -255,6 +255,8 @@ def test_a_bare_no_to_a_question_about_a_figure_is_not_supported():
     assert bare.refused and not bare.sentences[0].supported and bare.unsupported == ()  # an abstention, however sure
     assert cite("No, deaths were linked to the outbreak in January 2020 [1].", page, None, asked).support == 1.0
     assert cite("No [1].", page, None, "Were deaths linked to the outbreak in January?").support == 1.0
+    dated = cite("No [1].", page, None, "Were deaths linked to the outbreak in 2020?")  # a year only dates it
+    assert not dated.refused and dated.sentences[0].supported
 
 
 LORA = (

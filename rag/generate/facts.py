@@ -19,6 +19,7 @@ SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as
 MAX_ADDED_CITATIONS = 2  # passages added to a sentence because they state a figure or name its citation lacks
 _YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
 _VERDICT = re.compile(r"^\W*(?:yes|no)\W*$", re.IGNORECASE)  # "Yes [1]": the whole answer to a yes/no question
+_YEAR = re.compile(r"(?:19|20)\d\d")
 _DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
 
 
@@ -63,8 +64,10 @@ def bare_no_to_a_figure(checks: list[SentenceCheck], question: str) -> list[Sent
     linked to the outbreak as of 24 January 2020?"; where the passage stated the figure, to "… fever in 98%?"."""
     if not checks or not _VERDICT.match(strip_markers(checks[0].text)) or _YES.match(checks[0].text):
         return checks
-    # counted as no answer (like a refusal), so no retrieval confidence, however high, shows it
-    return [replace(checks[0], supported=False, refusal=True), *checks[1:]] if figures(question) else checks
+    # counted as no answer (like a refusal), so no retrieval confidence, however high, shows it; a year only dates
+    # the question ("Did Mac net sales increase in the third quarter of 2023?" → "No [1]" stands on its passage)
+    counts = [value for value in figures(question) if not _YEAR.fullmatch(value)]
+    return [replace(checks[0], supported=False, refusal=True), *checks[1:]] if counts else checks
 
 
 def confirmed_figures(checks: list[SentenceCheck], sources: Sequence[Hit], question: str) -> list[SentenceCheck]:

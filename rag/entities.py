@@ -23,6 +23,7 @@ _NAME_JOINERS = frozenset(["of", "the", "for", "de", "du", "von", "van"])  # "Ba
 # possessive: no "1" of "10-Q"; a capital K, M or B right after is the number's scale ("36M sentences", "$5.9B"),
 # compared without it as "36 million" is
 _NUMBER = re.compile(r"(?<![\w.])(?<!\w-)(\d[\d,]*+(?:\.\d+)?+)(?:[KMB](?![\w-]))?(?!-?[A-Za-z])")
+_YEAR = re.compile(r"1[89]\d\d|20\d\d")
 # a number and what makes it a percentage: "%" (after a table's closing bracket too, "(1)%"), "percent", "per cent"
 _PERCENT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -154,6 +155,11 @@ def percentages(text: str) -> set[str]:
     """The normalised numbers `text` writes as percentages: "34.0%", "(1)%", "5 percent", "2 per cent" → "34", "1",
     "5", "2"."""
     return {_normal_number(m.group(1)) for m in _PERCENT.finditer(text)}
+
+
+def is_year(written: str) -> bool:
+    """Whether a number as written is a year (1800-2099): it dates what is said rather than counting anything."""
+    return bool(_YEAR.fullmatch(written))
 
 
 def figures(text: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.entities import figures, mentions, names, numbers, numbers_stated, percentages
+from rag.entities import figures, is_year, mentions, names, numbers, numbers_stated, percentages
 from rag.generate.prompting import is_yes_no
 from rag.generate.row_facts import Misreading, misread_figures, misreading
 from rag.text import Span, content_terms, sentence_spans, strip_markers
@@ -19,7 +19,6 @@ SUPPORT_THRESHOLD = 0.45  # combined support score at which a sentence counts as
 MAX_ADDED_CITATIONS = 2  # passages added to a sentence because they state a figure or name its citation lacks
 _YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
 _VERDICT = re.compile(r"^\W*(?:yes|no)\W*$", re.IGNORECASE)  # "Yes [1]": the whole answer to a yes/no question
-_YEAR = re.compile(r"(?:19|20)\d\d")
 _DENIAL = re.compile(r"^\W*no\b|\b(?:not|never|neither|nor|rather than|instead of)\b|n't\b", re.IGNORECASE)
 
 
@@ -66,7 +65,7 @@ def bare_no_to_a_figure(checks: list[SentenceCheck], question: str) -> list[Sent
         return checks
     # counted as no answer (like a refusal), so no retrieval confidence, however high, shows it; a year only dates
     # the question ("Did Mac net sales increase in the third quarter of 2023?" → "No [1]" stands on its passage)
-    counts = [value for value in figures(question) if not _YEAR.fullmatch(value)]
+    counts = [value for value in figures(question) if not is_year(value)]
     return [replace(checks[0], supported=False, refusal=True), *checks[1:]] if counts else checks
 
 

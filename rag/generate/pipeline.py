@@ -258,9 +258,9 @@ def _not_stated(claim: SentenceCheck) -> str:
     """What the passages lack: "The passages do not state 14,000.", and for a figure they give for another table
     row or period, what they give it for ("They give 18,592 for “Productivity and Business Processes”, …")."""
     rows: dict[str, list[str]] = {}
-    for m in claim.misread:
-        rows.setdefault(m.row, []).append(m.figure)
-    plain = [m for m in claim.missing if not any(m in figures for figures in rows.values())]
+    for misread in claim.misread:
+        rows.setdefault(misread.row, []).append(misread.figure)
+    plain = [fact for fact in claim.missing if not any(fact in figures for figures in rows.values())]
     said = [f"The passages do not state {', '.join(plain)}."] if plain else []
     said += [
         f"They give {', '.join(figures)} for “{row}”, not for what the answer says." for row, figures in rows.items()

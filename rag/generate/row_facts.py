@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.entities import numbers, numbers_stated, percentages
-from rag.ingest.table_rows import Cell, TableRow, table_rows
+from rag.ingest.table_rows import RowCell, TableRow, table_rows
 from rag.text import content_terms
 from rag.types import Hit
 
@@ -56,7 +56,7 @@ def misreading(value: str, claim: str, passages: Sequence[Hit], question: str = 
     $5,931 million [1]." is about the revenue row and the quarter. A claim that names a period speaks for itself
     (asked about the quarter, "the first nine months' revenue was …" says which figure it gives), clause by clause
     when it names two (`period_of`)."""
-    found: list[tuple[TableRow, Cell]] = []
+    found: list[tuple[TableRow, RowCell]] = []
     for hit in passages:
         rows = table_rows(hit.chunk.text)
         if value in numbers_stated(_outside(hit.chunk.text, rows)):
@@ -78,20 +78,19 @@ def period_of(value: str, claim: str, question: str = "") -> str:
     three-month period and $79,082 million for the nine-month period"), else the one the claim names, else the
     question's ("" when none, or two where one is wanted)."""
     for clause in _CLAUSE.split(claim):
-        if value in numbers(clause) and _names_period(clause):
-            return period_named(clause)
-    return period_named(claim if _names_period(claim) else question)
+        if value in numbers(clause) and (named := _periods_named(clause)):
+            return _one(named)
+    return _one(_periods_named(claim) or _periods_named(question))
 
 
-def period_named(claim: str) -> str:
-    """The one period `claim` names ("three" for "the quarter", "nine" for "the first nine months"), "" for none
-    or more than one ("the third quarter and first nine months")."""
-    named = [period for period, words in _PERIODS.items() if words.search(claim)]
+def _periods_named(text: str) -> list[str]:
+    """The periods `text` names: ["three"] for "the quarter", ["three", "nine"] for "the third quarter and first
+    nine months"."""
+    return [period for period, words in _PERIODS.items() if words.search(text)]
+
+
+def _one(named: list[str]) -> str:
     return named[0] if len(named) == 1 else ""
-
-
-def _names_period(text: str) -> bool:
-    return any(words.search(text) for words in _PERIODS.values())
 
 
 def _other_row(row: TableRow, claim_terms: set[str]) -> bool:

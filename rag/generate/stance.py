@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rag.entities import figures, numbers_stated
+from rag.entities import figures, is_year, numbers_stated
 from rag.generate.prompting import is_yes_no
 from rag.text import Span, content_terms, sentence_spans
 from rag.types import Citation, Hit
@@ -36,7 +36,6 @@ WINDOW = 4  # content words either side of a figure that say what it counts
 MIN_COVERAGE = 0.5  # share of the question's other content words its passage must hold
 # "[1, 9]", "(3)": references and list numbers, not figures
 _CITATION_NUMBERS = re.compile(r"\[\d+(?:\s*[,\-–]\s*\d+)*\]|\(\d{1,3}(?:\s*[,\-–]\s*\d{1,3})*\)")
-_YEAR = re.compile(r"1[89]\d\d|20\d\d")
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W_]+(?:[-'][^\W_]+)*")  # "31,847" and "4.5" stay one token
 
@@ -153,8 +152,8 @@ def _kind(text: str, written: str) -> str:
     if after.lstrip().startswith(("%", "percent", "per cent")):
         return "share"
     if _MONTH.search(after[:9].split(",")[0]) or _MONTH.search(before):
-        return "day" if not _YEAR.fullmatch(written) else "year"
-    return "year" if _YEAR.fullmatch(written) else "count"
+        return "day" if not is_year(written) else "year"
+    return "year" if is_year(written) else "count"
 
 
 def _first_at(text: str, written: str) -> int:

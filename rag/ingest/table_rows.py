@@ -1,6 +1,6 @@
 """Read back the table rows `rag.ingest.tables` writes into a page's text, for the checks on an answer's figures.
 
-    for row in table_rows(hit.chunk.text): row.label, row.section, row.cells   # ("Revenue", "", (Cell, …))
+    for row in table_rows(hit.chunk.text): row.label, row.section, row.cells   # ("Revenue", "", (RowCell, …))
 
 A row is one line, "Section — Label: Header: figure; header: figure; … (in millions).", where a header part the
 figure before already named is left out ("June 25, 2022: $82,959" sits under the "Three Months Ended" before it)
@@ -23,8 +23,9 @@ MIN_CELLS = 2  # rag.ingest.tables.MIN_FIGURES: a row has a label and at least t
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One figure of a row, with the column header the row names for it ("" when none)."""
+class RowCell:
+    """One figure of a row, with the column header the row names for it ("" when none). Not
+    `rag.ingest.page_lines.Cell`, a piece of a PDF line with its position: this is a row's figure as written."""
 
     header: str
     figure: str  # as printed: "$5,931", "(1)%", "—"
@@ -37,7 +38,7 @@ class TableRow:
 
     label: str  # the row's own label: "Cost of sales"
     section: str  # the heading it sits under ("Operating expenses"), "" when none
-    cells: tuple[Cell, ...]
+    cells: tuple[RowCell, ...]
     start: int  # the row's line in the text: text[start:end]
     end: int
 
@@ -53,7 +54,7 @@ def table_rows(text: str) -> list[TableRow]:
     return rows
 
 
-def _cells(written: str) -> tuple[Cell, ...] | None:
+def _cells(written: str) -> tuple[RowCell, ...] | None:
     """The cells of a row's figures part, or None when it is not one (a cell that does not end in a figure)."""
     parts = _UNIT.sub("", written).split("; ")
     if len(parts) < MIN_CELLS:
@@ -65,5 +66,5 @@ def _cells(written: str) -> tuple[Cell, ...] | None:
             return None
         found = _PERIOD.findall(header)
         period = found[-1].lower() if found else period
-        cells.append(Cell(header.strip(), figure.strip(), period))
+        cells.append(RowCell(header.strip(), figure.strip(), period))
     return tuple(cells)

@@ -1,8 +1,12 @@
-"""Session 18's new-user pass: three libraries (the Attention paper, NVIDIA's 2022 Q3 10-Q, the sample library),
-each ingested once through the Python API as the README shows, and every question of a TSV file (library, question)
-answered at the app's defaults; one JSON line per answer on stdout.
+"""A new-user pass: questions asked of small libraries through the Python API as the README shows, at the app's
+defaults, one JSON line per answer on stdout (what was shown, what is flagged, the citations, the first token).
 
-    python bench/results/2026-12-06-session18/new_user_pass.py QUESTIONS.tsv DATA_DIR [--shared ../shared]
+    python bench/new_user_pass.py QUESTIONS.tsv DATA_DIR [--shared ../shared]
+
+QUESTIONS.tsv holds "library<TAB>question" lines; the libraries: `att` (the Attention paper), `nvda` (NVIDIA's 2022
+Q3 10-Q), `aapl` (Apple's 2023 Q3 10-Q), `kb` (the sample library). Each library a file names is ingested once
+into DATA_DIR/<library> and kept for later runs. The question sets and their runs are under bench/results/
+(sessions 18 and 19).
 """
 
 import argparse
@@ -11,33 +15,42 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 import rag  # noqa: E402
 from rag.generate.pipeline import Done  # noqa: E402
+
+
+def libraries(shared: Path) -> dict[str, list[Path]]:
+    """The files of each library a question file may name."""
+    sec = shared / "eval/docugami_sec10q/docs"
+    return {
+        "att": [shared / "pdfs/real_world/attention_is_all_you_need_1706.03762.pdf"],
+        "nvda": [sec / "2022 Q3 NVDA.pdf"],
+        "aapl": [sec / "2023 Q3 AAPL.pdf"],
+        "kb": sorted((REPO / "assets/kb").iterdir()),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", type=Path)
     parser.add_argument("data", type=Path)
-    parser.add_argument("--shared", type=Path, default=HERE.parents[3] / "shared")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = parser.parse_args()
-    libraries = {
-        "att": [args.shared / "pdfs/real_world/attention_is_all_you_need_1706.03762.pdf"],
-        "nvda": [args.shared / "eval/docugami_sec10q/docs/2022 Q3 NVDA.pdf"],
-        "kb": sorted((HERE.parents[2] / "assets/kb").iterdir()),
-    }
     asked = [line.split("\t", 1) for line in args.questions.read_text().splitlines() if line.strip()]
     settings = rag.Settings.from_env()
     embedder, generator = rag.load_embedder(settings), rag.load_generator(settings)
-    for name, files in libraries.items():
+    for name, files in libraries(args.shared).items():
+        questions = [q.strip() for lib, q in asked if lib == name]
+        if not questions:
+            continue
         library = rag.Library.open(settings.replace(data_dir=args.data / name), embedder)
         if not library.documents():
             for _ in library.ingest(files):
                 pass
-        for question in (q.strip() for lib, q in asked if lib == name):
+        for question in questions:
             started = time.perf_counter()
             result = next(e for e in rag.answer(question, library, generator) if isinstance(e, Done)).answer
             row = {"lib": name, "q": question, "abstained": result.abstained, "text": result.text,
